@@ -1,0 +1,111 @@
+//! Batch span processor settings, from the `OTEL_BSP_*` variables.
+
+use std::time::Duration;
+
+use crate::issue::{ConfigIssue, Severity};
+use crate::precedence::Resolver;
+use crate::vars::{
+    OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_QUEUE_SIZE,
+    OTEL_BSP_SCHEDULE_DELAY,
+};
+
+/// How finished spans are batched before export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Delay between two exports ([`OTEL_BSP_SCHEDULE_DELAY`], default 5000 ms).
+    pub schedule_delay: Duration,
+    /// Spans kept waiting before new ones are dropped ([`OTEL_BSP_MAX_QUEUE_SIZE`], default 2048).
+    pub max_queue_size: usize,
+    /// Spans per export ([`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`], default 512), never more than
+    /// `max_queue_size`.
+    pub max_export_batch_size: usize,
+    /// Maximum time of one export ([`OTEL_BSP_EXPORT_TIMEOUT`], default 30000 ms); `None`
+    /// means no limit (`0`).
+    pub export_timeout: Option<Duration>,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            schedule_delay: Duration::from_millis(5_000),
+            max_queue_size: 2_048,
+            max_export_batch_size: 512,
+            export_timeout: Some(Duration::from_millis(30_000)),
+        }
+    }
+}
+
+/// Batch settings made in code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct BatchOverrides {
+    pub(crate) schedule_delay: Option<Duration>,
+    pub(crate) max_queue_size: Option<usize>,
+    pub(crate) max_export_batch_size: Option<usize>,
+    pub(crate) export_timeout: Option<Option<Duration>>,
+}
+
+/// Resolves the batch settings. A batch size above the queue size is clamped to it: an invalid
+/// value when the batch size was set explicitly, an advice when only the queue was made small.
+pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &BatchOverrides) -> BatchConfig {
+    let defaults = BatchConfig::default();
+    let schedule_delay = resolver.millis(
+        code.schedule_delay,
+        "batch_schedule_delay",
+        &[OTEL_BSP_SCHEDULE_DELAY],
+        defaults.schedule_delay,
+    );
+    let candidates = resolver.chain(
+        code.max_queue_size,
+        "batch_max_queue_size",
+        &[OTEL_BSP_MAX_QUEUE_SIZE],
+    );
+    let queue = resolver.count(candidates, defaults.max_queue_size, true);
+    let max_queue_size = queue.value;
+    let candidates = resolver.chain(
+        code.max_export_batch_size,
+        "batch_max_export_batch_size",
+        &[OTEL_BSP_MAX_EXPORT_BATCH_SIZE],
+    );
+    let batch = resolver.count(candidates, defaults.max_export_batch_size, true);
+    let mut max_export_batch_size = batch.value;
+    if max_export_batch_size > max_queue_size {
+        let fallback = format!("a batch size of {max_queue_size} (the queue size)");
+        let issue = if batch.origin.is_default() {
+            // Only the queue was made small: point at it, as advice.
+            ConfigIssue {
+                variable: queue.origin.name(),
+                value: max_queue_size.to_string(),
+                allowed: String::new(),
+                fallback,
+                severity: Severity::Advice,
+                reason: Some(format!(
+                    "the queue is smaller than the default batch size \
+                     {max_export_batch_size} ({OTEL_BSP_MAX_EXPORT_BATCH_SIZE})"
+                )),
+            }
+        } else {
+            ConfigIssue {
+                variable: batch.origin.name(),
+                value: max_export_batch_size.to_string(),
+                allowed: format!("at most the queue size {max_queue_size}"),
+                fallback,
+                severity: Severity::Invalid,
+                reason: Some("the batch size is larger than the queue size".to_owned()),
+            }
+        };
+        resolver.report(issue);
+        max_export_batch_size = max_queue_size;
+    }
+    let export_timeout = resolver.timeout(
+        code.export_timeout,
+        "batch_export_timeout",
+        &[OTEL_BSP_EXPORT_TIMEOUT],
+        defaults.export_timeout,
+    );
+    BatchConfig {
+        schedule_delay,
+        max_queue_size,
+        max_export_batch_size,
+        export_timeout,
+    }
+}

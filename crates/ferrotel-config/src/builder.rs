@@ -1,0 +1,391 @@
+//! Code overrides and the resolution entry point.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::batch::{self, BatchOverrides};
+use crate::env::Env;
+use crate::exporter::{
+    MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
+};
+use crate::issue::{ConfigError, ConfigIssue, Severity};
+use crate::limits::{self, LimitOverrides};
+use crate::logging::{LogFormat, LogLevel};
+use crate::metrics::{self, ExemplarFilter, HistogramAggregation, MetricsOverrides, Temporality};
+use crate::otlp::{self, OtlpOverrides, Signal};
+use crate::precedence::{Candidate, Resolver};
+use crate::propagator::{default_propagators, Propagator, UNSUPPORTED_PROPAGATORS};
+use crate::resource::{self, ResourceOverrides};
+use crate::sampler::{self, Sampler};
+use crate::semconv::{self, RpcSemconv, SemconvStability};
+use crate::vars;
+use crate::{Config, Resolved};
+
+/// Settings made in code. Each one beats the variable(s) its documentation names; anything
+/// left unset comes from the [`Env`] or the default.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigBuilder {
+    strict: Option<bool>,
+    sdk_disabled: Option<bool>,
+    resource: ResourceOverrides,
+    log_level: Option<LogLevel>,
+    log_format: Option<LogFormat>,
+    propagators: Option<Vec<Propagator>>,
+    sampler: Option<Sampler>,
+    traces_exporter: Option<Vec<TracesExporter>>,
+    metrics_exporter: Option<Vec<MetricsExporter>>,
+    batch: BatchOverrides,
+    limits: LimitOverrides,
+    metrics: MetricsOverrides,
+    otlp: OtlpOverrides,
+    traces_otlp: OtlpOverrides,
+    metrics_otlp: OtlpOverrides,
+    rpc_semconv: Option<RpcSemconv>,
+}
+
+/// Deduplicates while keeping the first occurrence.
+fn dedup<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut unique = Vec::new();
+    for item in items {
+        if !unique.contains(&item) {
+            unique.push(item);
+        }
+    }
+    unique
+}
+
+impl ConfigBuilder {
+    /// Strict mode: any invalid value fails [`ConfigBuilder::resolve`] instead of being
+    /// replaced by its default. Beats [`vars::FERROTEL_CONFIG_STRICT`]; default `false`.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = Some(strict);
+        self
+    }
+
+    /// Disables telemetry. Beats [`vars::OTEL_SDK_DISABLED`].
+    pub fn sdk_disabled(mut self, disabled: bool) -> Self {
+        self.sdk_disabled = Some(disabled);
+        self
+    }
+
+    /// The service name. Beats [`vars::OTEL_SERVICE_NAME`] and `service.name` in
+    /// [`vars::OTEL_RESOURCE_ATTRIBUTES`] or in [`ConfigBuilder::resource_attribute`].
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.resource.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds a resource attribute, replacing a same-named one from
+    /// [`vars::OTEL_RESOURCE_ATTRIBUTES`] (no percent-decoding: the value is taken as is).
+    /// A `service.name` set here beats [`vars::OTEL_SERVICE_NAME`] but not
+    /// [`ConfigBuilder::service_name`].
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        crate::parse::upsert(&mut self.resource.attributes, &key, value.into());
+        self
+    }
+
+    /// ferrotel's diagnostics level. Beats [`vars::OTEL_LOG_LEVEL`].
+    pub fn log_level(mut self, level: LogLevel) -> Self {
+        self.log_level = Some(level);
+        self
+    }
+
+    /// ferrotel's diagnostics format. Beats [`vars::FERROTEL_LOG_FORMAT`].
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = Some(format);
+        self
+    }
+
+    /// Propagators (deduplicated; empty for none). Beats [`vars::OTEL_PROPAGATORS`].
+    pub fn propagators(mut self, propagators: impl IntoIterator<Item = Propagator>) -> Self {
+        self.propagators = Some(dedup(propagators));
+        self
+    }
+
+    /// The sampler. Beats [`vars::OTEL_TRACES_SAMPLER`] and [`vars::OTEL_TRACES_SAMPLER_ARG`].
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// Span exporters (deduplicated; empty for none). Beats [`vars::OTEL_TRACES_EXPORTER`].
+    pub fn traces_exporter(mut self, exporters: impl IntoIterator<Item = TracesExporter>) -> Self {
+        self.traces_exporter = Some(dedup(exporters));
+        self
+    }
+
+    /// Metric exporters (deduplicated; empty for none). Beats [`vars::OTEL_METRICS_EXPORTER`].
+    pub fn metrics_exporter(
+        mut self,
+        exporters: impl IntoIterator<Item = MetricsExporter>,
+    ) -> Self {
+        self.metrics_exporter = Some(dedup(exporters));
+        self
+    }
+
+    /// Delay between batch exports. Beats [`vars::OTEL_BSP_SCHEDULE_DELAY`].
+    pub fn batch_schedule_delay(mut self, delay: Duration) -> Self {
+        self.batch.schedule_delay = Some(delay);
+        self
+    }
+
+    /// Batch queue size (0 is rejected). Beats [`vars::OTEL_BSP_MAX_QUEUE_SIZE`].
+    pub fn batch_max_queue_size(mut self, size: usize) -> Self {
+        self.batch.max_queue_size = Some(size);
+        self
+    }
+
+    /// Spans per export (clamped to the queue size). Beats
+    /// [`vars::OTEL_BSP_MAX_EXPORT_BATCH_SIZE`].
+    pub fn batch_max_export_batch_size(mut self, size: usize) -> Self {
+        self.batch.max_export_batch_size = Some(size);
+        self
+    }
+
+    /// Batch export timeout, `None` for no limit. Beats [`vars::OTEL_BSP_EXPORT_TIMEOUT`].
+    pub fn batch_export_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.batch.export_timeout = Some(timeout);
+        self
+    }
+
+    /// General attribute value length limit, `None` for no limit. Beats
+    /// [`vars::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`] (and is the fallback of the span limit).
+    pub fn attribute_value_length_limit(mut self, limit: Option<usize>) -> Self {
+        self.limits.attribute_value_length = Some(limit);
+        self
+    }
+
+    /// General attribute count limit. Beats [`vars::OTEL_ATTRIBUTE_COUNT_LIMIT`] (and is the
+    /// fallback of the span, event and link attribute count limits).
+    pub fn attribute_count_limit(mut self, limit: usize) -> Self {
+        self.limits.attribute_count = Some(limit);
+        self
+    }
+
+    /// Span attribute value length limit, `None` for no limit. Beats
+    /// [`vars::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`].
+    pub fn span_attribute_value_length_limit(mut self, limit: Option<usize>) -> Self {
+        self.limits.span_attribute_value_length = Some(limit);
+        self
+    }
+
+    /// Span attribute count limit. Beats [`vars::OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`].
+    pub fn span_attribute_count_limit(mut self, limit: usize) -> Self {
+        self.limits.span_attribute_count = Some(limit);
+        self
+    }
+
+    /// Span event count limit. Beats [`vars::OTEL_SPAN_EVENT_COUNT_LIMIT`].
+    pub fn span_event_count_limit(mut self, limit: usize) -> Self {
+        self.limits.span_event_count = Some(limit);
+        self
+    }
+
+    /// Span link count limit. Beats [`vars::OTEL_SPAN_LINK_COUNT_LIMIT`].
+    pub fn span_link_count_limit(mut self, limit: usize) -> Self {
+        self.limits.span_link_count = Some(limit);
+        self
+    }
+
+    /// Event attribute count limit. Beats [`vars::OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`].
+    pub fn event_attribute_count_limit(mut self, limit: usize) -> Self {
+        self.limits.event_attribute_count = Some(limit);
+        self
+    }
+
+    /// Link attribute count limit. Beats [`vars::OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`].
+    pub fn link_attribute_count_limit(mut self, limit: usize) -> Self {
+        self.limits.link_attribute_count = Some(limit);
+        self
+    }
+
+    /// Interval between metric exports. Beats [`vars::OTEL_METRIC_EXPORT_INTERVAL`].
+    pub fn metric_export_interval(mut self, interval: Duration) -> Self {
+        self.metrics.export_interval = Some(interval);
+        self
+    }
+
+    /// Metric export timeout, `None` for no limit. Beats [`vars::OTEL_METRIC_EXPORT_TIMEOUT`].
+    pub fn metric_export_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.metrics.export_timeout = Some(timeout);
+        self
+    }
+
+    /// Exemplar filter. Beats [`vars::OTEL_METRICS_EXEMPLAR_FILTER`].
+    pub fn exemplar_filter(mut self, filter: ExemplarFilter) -> Self {
+        self.metrics.exemplar_filter = Some(filter);
+        self
+    }
+
+    /// OTLP metric temporality. Beats
+    /// [`vars::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`].
+    pub fn temporality(mut self, temporality: Temporality) -> Self {
+        self.metrics.temporality = Some(temporality);
+        self
+    }
+
+    /// Default histogram aggregation. Beats
+    /// [`vars::OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION`].
+    pub fn histogram_aggregation(mut self, aggregation: HistogramAggregation) -> Self {
+        self.metrics.histogram_aggregation = Some(aggregation);
+        self
+    }
+
+    /// Metrics endpoint address. Beats [`vars::FERROTEL_METRICS_ADDR`].
+    pub fn metrics_addr(mut self, addr: SocketAddr) -> Self {
+        self.metrics.addr = Some(addr);
+        self
+    }
+
+    /// OTLP settings for all signals. Beat the generic `OTEL_EXPORTER_OTLP_*` and per-signal
+    /// `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_*` variables; lose to
+    /// [`ConfigBuilder::traces_otlp`] / [`ConfigBuilder::metrics_otlp`]. Replaces earlier
+    /// generic OTLP overrides.
+    pub fn otlp(mut self, overrides: OtlpOverrides) -> Self {
+        self.otlp = overrides;
+        self
+    }
+
+    /// OTLP settings for traces. Beat every OTLP variable and [`ConfigBuilder::otlp`]. An
+    /// endpoint set here is used exactly as given.
+    pub fn traces_otlp(mut self, overrides: OtlpOverrides) -> Self {
+        self.traces_otlp = overrides;
+        self
+    }
+
+    /// OTLP settings for metrics. Beat every OTLP variable and [`ConfigBuilder::otlp`]. An
+    /// endpoint set here is used exactly as given.
+    pub fn metrics_otlp(mut self, overrides: OtlpOverrides) -> Self {
+        self.metrics_otlp = overrides;
+        self
+    }
+
+    /// RPC semantic conventions. Beats the `rpc` entries of
+    /// [`vars::OTEL_SEMCONV_STABILITY_OPT_IN`].
+    pub fn rpc_semconv(mut self, rpc: RpcSemconv) -> Self {
+        self.rpc_semconv = Some(rpc);
+        self
+    }
+
+    /// Resolves the configuration against `env`.
+    ///
+    /// Lenient mode returns `Ok` with every problem in [`Resolved::issues`]. Strict mode
+    /// returns `Err` listing every [`Severity::Invalid`] issue when there is at least one.
+    pub fn resolve(&self, env: &Env) -> Result<Resolved, ConfigError> {
+        let (config, issues) = self.resolve_lenient(env);
+        if config.strict {
+            let invalid: Vec<ConfigIssue> = issues
+                .iter()
+                .filter(|issue| issue.severity == Severity::Invalid)
+                .cloned()
+                .collect();
+            if !invalid.is_empty() {
+                return Err(ConfigError::strict(invalid));
+            }
+        }
+        Ok(Resolved { config, issues })
+    }
+
+    /// Resolution proper: always yields a configuration, with every issue found.
+    pub(crate) fn resolve_lenient(&self, env: &Env) -> (Config, Vec<ConfigIssue>) {
+        let mut resolver = Resolver::new(env);
+        let r = &mut resolver;
+        let strict = r.flag(
+            self.strict,
+            "strict",
+            &[vars::FERROTEL_CONFIG_STRICT],
+            false,
+        );
+        let sdk_disabled = r.flag(
+            self.sdk_disabled,
+            "sdk_disabled",
+            &[vars::OTEL_SDK_DISABLED],
+            false,
+        );
+        let (resource, service_name) = resource::resolve(r, &self.resource);
+        let log_level = r.keyword(
+            self.log_level,
+            "log_level",
+            vars::OTEL_LOG_LEVEL,
+            LogLevel::default(),
+        );
+        let log_format = r.keyword(
+            self.log_format,
+            "log_format",
+            vars::FERROTEL_LOG_FORMAT,
+            LogFormat::default(),
+        );
+        let propagators = r.keyword_list(
+            self.propagators.clone(),
+            "propagators",
+            vars::OTEL_PROPAGATORS,
+            UNSUPPORTED_PROPAGATORS,
+            default_propagators(),
+        );
+        let sampler = sampler::resolve(r, self.sampler.clone());
+        let traces_exporter = r.keyword_list(
+            self.traces_exporter.clone(),
+            "traces_exporter",
+            vars::OTEL_TRACES_EXPORTER,
+            UNSUPPORTED_TRACES_EXPORTERS,
+            vec![TracesExporter::Otlp],
+        );
+        let metrics_exporter = r.keyword_list(
+            self.metrics_exporter.clone(),
+            "metrics_exporter",
+            vars::OTEL_METRICS_EXPORTER,
+            UNSUPPORTED_METRICS_EXPORTERS,
+            vec![MetricsExporter::Otlp],
+        );
+        let batch = batch::resolve(r, &self.batch);
+        let limits = limits::resolve(r, &self.limits);
+        let metrics = metrics::resolve(r, &self.metrics);
+        let traces_otlp = otlp::resolve(r, Signal::Traces, &self.otlp, &self.traces_otlp);
+        let metrics_otlp = otlp::resolve(r, Signal::Metrics, &self.otlp, &self.metrics_otlp);
+        let rpc = r
+            .resolve(
+                [
+                    Candidate::code("rpc_semconv", self.rpc_semconv),
+                    Candidate::env(env, vars::OTEL_SEMCONV_STABILITY_OPT_IN),
+                ],
+                "a comma list of opt-ins such as rpc or rpc/dup",
+                RpcSemconv::default(),
+                RpcSemconv::to_string,
+                |_, text| Ok(semconv::parse_opt_in(text)),
+            )
+            .value;
+        let config_file = env.get(vars::OTEL_CONFIG_FILE).map(str::to_owned);
+        if let Some(path) = &config_file {
+            r.report(ConfigIssue {
+                variable: vars::OTEL_CONFIG_FILE.to_owned(),
+                value: path.clone(),
+                allowed: "unset".to_owned(),
+                fallback: "the OTEL_* variables".to_owned(),
+                severity: Severity::Invalid,
+                reason: Some("OTEL_CONFIG_FILE is not supported yet".to_owned()),
+            });
+        }
+
+        let config = Config {
+            strict,
+            sdk_disabled,
+            resource,
+            service_name,
+            log_level,
+            log_format,
+            propagators,
+            sampler,
+            traces_exporter,
+            metrics_exporter,
+            batch,
+            limits,
+            metrics,
+            traces_otlp,
+            metrics_otlp,
+            semconv_opt_in: SemconvStability { rpc },
+            config_file,
+        };
+        (config, resolver.into_issues())
+    }
+}

@@ -1,0 +1,103 @@
+//! A snapshot of environment variables, passed to [`ConfigBuilder::resolve`](crate::ConfigBuilder::resolve).
+//!
+//! Resolution never reads the process environment itself: it reads an [`Env`], so every rule
+//! can be tested with a plain map. [`Env::from_process`] is the only place that touches
+//! `std::env`.
+
+use std::collections::BTreeMap;
+
+use crate::issue::{ConfigIssue, Severity};
+
+/// Environment variables by name, plus the executable name used for the default service name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+    executable_name: Option<String>,
+    issues: Vec<ConfigIssue>,
+}
+
+impl Env {
+    /// An empty environment: every setting resolves to its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An environment from `(name, value)` pairs; a later pair wins over an earlier one.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut env = Self::new();
+        for (name, value) in pairs {
+            env.vars.insert(name.into(), value.into());
+        }
+        env
+    }
+
+    /// A snapshot of the process environment and of the executable's file stem.
+    ///
+    /// An `OTEL_*` or `FERROTEL_*` variable whose value is not UTF-8 is left out and reported
+    /// as an invalid value when the configuration is resolved; other such variables are none
+    /// of ferrotel's business and are skipped silently.
+    pub fn from_process() -> Self {
+        let mut env = Self::new();
+        for (name, value) in std::env::vars_os() {
+            let Some(name) = name.to_str() else { continue };
+            match value.into_string() {
+                Ok(value) => {
+                    env.vars.insert(name.to_owned(), value);
+                }
+                Err(raw) if name.starts_with("OTEL_") || name.starts_with("FERROTEL_") => {
+                    env.issues.push(ConfigIssue {
+                        variable: name.to_owned(),
+                        value: raw.to_string_lossy().into_owned(),
+                        allowed: "UTF-8 text".to_owned(),
+                        fallback: "the value as if unset".to_owned(),
+                        severity: Severity::Invalid,
+                        reason: Some("the value is not UTF-8".to_owned()),
+                    });
+                }
+                Err(_) => {}
+            }
+        }
+        env.executable_name = std::env::current_exe().ok().and_then(|path| {
+            path.file_stem()
+                .and_then(|stem| stem.to_str())
+                .map(str::to_owned)
+        });
+        env
+    }
+
+    /// Sets one variable.
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
+        self.vars.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the executable name used in the default service name `unknown_service:<name>`.
+    pub fn with_executable_name(mut self, name: impl Into<String>) -> Self {
+        self.executable_name = Some(name.into());
+        self
+    }
+
+    /// The value of `name` with surrounding whitespace trimmed; `None` when unset or empty
+    /// (the specification treats an empty value as unset).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// The executable name, if known.
+    pub fn executable_name(&self) -> Option<&str> {
+        self.executable_name.as_deref()
+    }
+
+    /// Problems found while taking the snapshot (non-UTF-8 values).
+    pub(crate) fn snapshot_issues(&self) -> &[ConfigIssue] {
+        &self.issues
+    }
+}

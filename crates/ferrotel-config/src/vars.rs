@@ -1,0 +1,168 @@
+//! Every environment variable ferrotel reads, as a documented constant.
+//!
+//! Common rules (OpenTelemetry SDK environment variable specification): an empty value is the
+//! same as unset, surrounding whitespace is ignored, enum values are case-insensitive, booleans
+//! are true only for a case-insensitive `true`, durations are integers in milliseconds and a
+//! timeout of `0` means "no limit". Variables ferrotel does not know are ignored.
+//!
+//! The `FERROTEL_*` variables are ferrotel's own additions; everything else comes from the
+//! OpenTelemetry specification.
+
+/// Disables the SDK for all signals. Boolean, default `false`.
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// Value of the `service.name` resource attribute. Default `unknown_service:<executable>`.
+/// Wins over a `service.name` given in [`OTEL_RESOURCE_ATTRIBUTES`].
+pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// Resource attributes as `key1=value1,key2=value2`; values are percent-decoded. A malformed
+/// member discards the whole value. Default: none.
+pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// Level of ferrotel's own diagnostics: `trace`, `debug`, `info`, `warn`, `error`, `off`.
+/// Default `info`.
+pub const OTEL_LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
+/// Comma-separated propagators: `tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none`
+/// (`xray` and `ottrace` are known to the specification but not supported by ferrotel).
+/// Default `tracecontext,baggage`.
+pub const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
+/// Sampler: `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`,
+/// `parentbased_always_off`, `parentbased_traceidratio`, `parentbased_jaeger_remote`,
+/// `jaeger_remote`. Default `parentbased_always_on`.
+pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// Sampler argument. For the `traceidratio` samplers a number in `[0, 1]`, default `1.0`; for
+/// the `jaeger_remote` samplers `endpoint=<url>,pollingIntervalMs=<ms>,initialSamplingRate=<0..1>`.
+pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+/// Comma-separated trace exporters: `otlp`, `console`, `none` (`zipkin` is known but not
+/// supported by ferrotel). Default `otlp`.
+pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+/// Comma-separated metric exporters: `otlp`, `prometheus`, `console`, `none`. Default `otlp`.
+pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+
+/// Delay between two consecutive batch span exports, in milliseconds. Default `5000`.
+pub const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+/// Maximum time a batch span export may take, in milliseconds; `0` means no limit.
+/// Default `30000`.
+pub const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
+/// Maximum number of spans waiting in the batch queue. Positive integer, default `2048`.
+pub const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+/// Maximum number of spans in one export. Positive integer, at most
+/// [`OTEL_BSP_MAX_QUEUE_SIZE`], default `512`.
+pub const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+
+/// Maximum length of any attribute value. Non-negative integer, default: no limit.
+pub const OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+/// Maximum number of attributes on any record. Non-negative integer, default `128`.
+pub const OTEL_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
+/// Maximum length of a span attribute value. Default: [`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`],
+/// else no limit.
+pub const OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT";
+/// Maximum number of attributes on a span. Default: [`OTEL_ATTRIBUTE_COUNT_LIMIT`], else `128`.
+pub const OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+/// Maximum number of events on a span. Non-negative integer, default `128`.
+pub const OTEL_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
+/// Maximum number of links on a span. Non-negative integer, default `128`.
+pub const OTEL_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
+/// Maximum number of attributes on a span event. Default: [`OTEL_ATTRIBUTE_COUNT_LIMIT`],
+/// else `128`.
+pub const OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT";
+/// Maximum number of attributes on a span link. Default: [`OTEL_ATTRIBUTE_COUNT_LIMIT`],
+/// else `128`.
+pub const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
+
+/// Interval between two periodic metric exports, in milliseconds. Default `60000`.
+pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// Maximum time a metric export may take, in milliseconds; `0` means no limit.
+/// Default `30000`.
+pub const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+/// Exemplar filter: `trace_based`, `always_on`, `always_off`. Default `trace_based`.
+pub const OTEL_METRICS_EXEMPLAR_FILTER: &str = "OTEL_METRICS_EXEMPLAR_FILTER";
+/// Aggregation temporality asked of the OTLP metric exporter: `cumulative`, `delta`,
+/// `lowmemory`. Default `cumulative`.
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+/// Default histogram aggregation: `explicit_bucket_histogram`,
+/// `base2_exponential_bucket_histogram`. Default `explicit_bucket_histogram`.
+pub const OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION";
+
+/// OTLP endpoint for all signals. A base URL: for the HTTP protocols `v1/traces` /
+/// `v1/metrics` is appended to its path. Default `http://localhost:4318` (HTTP) or
+/// `http://localhost:4317` (gRPC).
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// OTLP endpoint for traces, used exactly as given. Default: derived from
+/// [`OTEL_EXPORTER_OTLP_ENDPOINT`], else `http://localhost:4318/v1/traces` (HTTP) or
+/// `http://localhost:4317` (gRPC).
+pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// OTLP endpoint for metrics, used exactly as given. Default: derived from
+/// [`OTEL_EXPORTER_OTLP_ENDPOINT`], else `http://localhost:4318/v1/metrics` (HTTP) or
+/// `http://localhost:4317` (gRPC).
+pub const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// OTLP transport protocol for all signals: `grpc`, `http/protobuf`, `http/json`.
+/// Default `http/protobuf`.
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// OTLP transport protocol for traces. Default: [`OTEL_EXPORTER_OTLP_PROTOCOL`].
+pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+/// OTLP transport protocol for metrics. Default: [`OTEL_EXPORTER_OTLP_PROTOCOL`].
+pub const OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+/// Headers sent with every OTLP request, `key1=value1,key2=value2`, values percent-decoded.
+/// Default: none.
+pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// Headers for OTLP trace requests; replaces [`OTEL_EXPORTER_OTLP_HEADERS`] when set.
+pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// Headers for OTLP metric requests; replaces [`OTEL_EXPORTER_OTLP_HEADERS`] when set.
+pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+/// Maximum time of one OTLP export, in milliseconds; `0` means no limit. Default `10000`.
+pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// OTLP trace export timeout. Default: [`OTEL_EXPORTER_OTLP_TIMEOUT`].
+pub const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+/// OTLP metric export timeout. Default: [`OTEL_EXPORTER_OTLP_TIMEOUT`].
+pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// OTLP payload compression: `none`, `gzip`. Default `none`.
+pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// OTLP trace compression. Default: [`OTEL_EXPORTER_OTLP_COMPRESSION`].
+pub const OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+/// OTLP metric compression. Default: [`OTEL_EXPORTER_OTLP_COMPRESSION`].
+pub const OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+/// Boolean, default `false`. Only matters for a gRPC endpoint given without a scheme: `true`
+/// connects with plain `http://`, `false` with `https://`.
+pub const OTEL_EXPORTER_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
+/// Trace variant of [`OTEL_EXPORTER_OTLP_INSECURE`].
+pub const OTEL_EXPORTER_OTLP_TRACES_INSECURE: &str = "OTEL_EXPORTER_OTLP_TRACES_INSECURE";
+/// Metric variant of [`OTEL_EXPORTER_OTLP_INSECURE`].
+pub const OTEL_EXPORTER_OTLP_METRICS_INSECURE: &str = "OTEL_EXPORTER_OTLP_METRICS_INSECURE";
+/// Path of a PEM file with the trusted CA certificate(s) for the OTLP server. Default: the
+/// system roots.
+pub const OTEL_EXPORTER_OTLP_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CERTIFICATE";
+/// Trace variant of [`OTEL_EXPORTER_OTLP_CERTIFICATE`].
+pub const OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE";
+/// Metric variant of [`OTEL_EXPORTER_OTLP_CERTIFICATE`].
+pub const OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE";
+/// Path of a PEM file with the client's private key (mTLS). Default: none.
+pub const OTEL_EXPORTER_OTLP_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_CLIENT_KEY";
+/// Trace variant of [`OTEL_EXPORTER_OTLP_CLIENT_KEY`].
+pub const OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY";
+/// Metric variant of [`OTEL_EXPORTER_OTLP_CLIENT_KEY`].
+pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY";
+/// Path of a PEM file with the client's certificate chain (mTLS). Default: none.
+pub const OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE";
+/// Trace variant of [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`].
+pub const OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE";
+/// Metric variant of [`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`].
+pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE";
+
+/// Comma-separated semantic-convention opt-ins. ferrotel reads `rpc` (stable names only, also
+/// the default) and `rpc/dup` (stable and old names); other entries (`http`, `database`, …)
+/// belong to other domains and are ignored.
+pub const OTEL_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
+/// Path of a declarative configuration file. Recorded, but not supported yet: setting it is
+/// reported as an invalid value and the `OTEL_*` variables are used.
+pub const OTEL_CONFIG_FILE: &str = "OTEL_CONFIG_FILE";
+
+/// ferrotel: boolean, default `false`. `true` turns every invalid value into an error instead
+/// of a warning (see [`ConfigBuilder::strict`](crate::ConfigBuilder::strict)).
+pub const FERROTEL_CONFIG_STRICT: &str = "FERROTEL_CONFIG_STRICT";
+/// ferrotel: format of ferrotel's own diagnostics, `text` or `json`. Default `text`.
+pub const FERROTEL_LOG_FORMAT: &str = "FERROTEL_LOG_FORMAT";
+/// ferrotel: socket address the Prometheus / metrics endpoint listens on. Default
+/// `127.0.0.1:9464`.
+pub const FERROTEL_METRICS_ADDR: &str = "FERROTEL_METRICS_ADDR";
