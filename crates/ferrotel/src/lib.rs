@@ -1,1 +1,64 @@
-//! TODO
+//! ferrotel: OpenTelemetry for Rust services, configured by the standard `OTEL_*` variables.
+//!
+//! ```no_run
+//! let _telemetry = ferrotel::init(); // reads every OTEL_* variable; flushes on drop
+//! let span = tracing::info_span!("handle_request", user = 42);
+//! let _entered = span.enter();
+//! tracing::info!("this line carries the span's trace_id and span_id");
+//! ```
+//!
+//! [`init`] installs, from the environment:
+//! - a `tracing` subscriber: an `EnvFilter` from `RUST_LOG` (else `OTEL_LOG_LEVEL`), a log
+//!   formatter in text or JSON (`FERROTEL_LOG_FORMAT`) that writes `trace_id` and `span_id` on
+//!   every line written inside a span, and the OpenTelemetry layer;
+//! - the global propagator from `OTEL_PROPAGATORS` (tracecontext, baggage, b3, b3multi,
+//!   jaeger, none);
+//! - the tracer provider: sampler, span limits, batch processor (with `OTEL_BSP_EXPORT_TIMEOUT`
+//!   honoured) and the exporters of `OTEL_TRACES_EXPORTER`;
+//! - the meter provider with `OTEL_METRIC_EXPORT_INTERVAL` / `_TIMEOUT` and the exporters of
+//!   `OTEL_METRICS_EXPORTER`.
+//!
+//! OTLP runs over gRPC or HTTP/protobuf with headers, timeout, gzip, TLS and mTLS. All export
+//! traffic runs on a small runtime of ferrotel's own, so `init()` works the same in a
+//! multi-thread tokio runtime, a current-thread one (`#[tokio::test]`) or a plain `fn main`.
+//!
+//! The variables and their defaults are listed in [`config::vars`]; settings made in code
+//! through [`builder`] win over them.
+//!
+//! The OpenTelemetry crates ferrotel is built on are re-exported, pinned to the versions it was
+//! built with, so a service that uses them through ferrotel never meets version skew.
+
+mod error;
+mod guard;
+mod init;
+mod logging;
+mod metrics;
+mod otlp;
+mod propagation;
+mod runtime;
+mod stats;
+mod traces;
+mod transport;
+
+pub use error::InitError;
+pub use guard::{Guard, ShutdownReport};
+pub use init::{builder, init, try_init, Builder};
+pub use logging::RUST_LOG;
+pub use stats::SpanExportStats;
+
+/// The configuration model: every `OTEL_*` variable, its default and its allowed values.
+pub use ferrotel_config as config;
+/// B3 and Jaeger propagators.
+pub use ferrotel_propagation as propagators;
+pub use opentelemetry;
+pub use opentelemetry_otlp;
+pub use opentelemetry_sdk;
+pub use tracing;
+pub use tracing_opentelemetry;
+
+/// The `User-Agent` of OTLP/HTTP requests.
+pub(crate) const USER_AGENT: &str = concat!(
+    "OTel-OTLP-Exporter-Rust/",
+    "0.33.1 ferrotel/",
+    env!("CARGO_PKG_VERSION")
+);

@@ -1,0 +1,87 @@
+//! The error `try_init()` returns.
+
+use std::error::Error;
+use std::fmt;
+
+/// Why ferrotel could not start.
+///
+/// The message names what is wrong (the variable, the value, the allowed values, or the file)
+/// so it can be shown to an operator as it is.
+#[derive(Debug)]
+pub struct InitError {
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// Strict mode and at least one invalid variable.
+    Config(ferrotel_config::ConfigError),
+    /// A certificate or key could not be read or used.
+    Tls(String),
+    /// An exporter, sampler or the export runtime could not be built.
+    Setup(String),
+    /// A global tracing subscriber is already installed.
+    SubscriberTaken(tracing::dispatcher::SetGlobalDefaultError),
+}
+
+impl InitError {
+    pub(crate) fn tls(message: String) -> Self {
+        Self {
+            kind: Kind::Tls(message),
+        }
+    }
+
+    pub(crate) fn setup(message: String) -> Self {
+        Self {
+            kind: Kind::Setup(message),
+        }
+    }
+
+    pub(crate) fn subscriber_taken(err: tracing::dispatcher::SetGlobalDefaultError) -> Self {
+        Self {
+            kind: Kind::SubscriberTaken(err),
+        }
+    }
+
+    /// The configuration problems, when strict mode refused to start because of them.
+    pub fn config_error(&self) -> Option<&ferrotel_config::ConfigError> {
+        match &self.kind {
+            Kind::Config(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<ferrotel_config::ConfigError> for InitError {
+    fn from(err: ferrotel_config::ConfigError) -> Self {
+        Self {
+            kind: Kind::Config(err),
+        }
+    }
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Config(err) => write!(f, "ferrotel configuration refused (strict mode): {err}"),
+            Kind::Tls(msg) => write!(f, "ferrotel TLS setup failed: {msg}"),
+            Kind::Setup(msg) => write!(f, "ferrotel setup failed: {msg}"),
+            Kind::SubscriberTaken(_) => write!(
+                f,
+                "ferrotel could not install its tracing subscriber: another global subscriber \
+                 is already set (use Builder::install_subscriber(false) and add \
+                 Guard::layer() to yours)"
+            ),
+        }
+    }
+}
+
+impl Error for InitError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match &self.kind {
+            Kind::Config(err) => Some(err),
+            Kind::SubscriberTaken(err) => Some(err),
+            Kind::Tls(_) | Kind::Setup(_) => None,
+        }
+    }
+}

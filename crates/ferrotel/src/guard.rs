@@ -1,0 +1,238 @@
+//! The guard `init()` returns: it owns the pipelines and flushes them when dropped.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ferrotel_config::{Config, ConfigIssue};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+
+use crate::runtime::ExportRuntime;
+use crate::stats::{Pipeline, SpanExportStats};
+
+/// Keeps telemetry running; dropping it flushes every pending span and metric and shuts the
+/// pipelines down, within [`Guard::shutdown_timeout`]. It never hangs: a dead collector costs at
+/// most that bound.
+///
+/// Keep it alive for as long as the service runs, typically as a `let _telemetry = …;` binding
+/// at the top of `main`.
+#[must_use = "dropping the guard shuts telemetry down at once"]
+pub struct Guard {
+    pub(crate) config: Config,
+    pub(crate) issues: Vec<ConfigIssue>,
+    pub(crate) tracer_provider: Option<SdkTracerProvider>,
+    pub(crate) pipelines: Vec<Pipeline>,
+    pub(crate) meter_provider: Option<SdkMeterProvider>,
+    pub(crate) runtime: Option<ExportRuntime>,
+    pub(crate) dispatch: Option<tracing::Dispatch>,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) shut_down: bool,
+}
+
+/// What a shutdown achieved; returned by [`Guard::shutdown`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// How long the shutdown took.
+    pub elapsed: Duration,
+    /// Problems met on the way (an export that failed, a bound that was reached), as messages.
+    /// Empty when everything was flushed.
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("service_name", &self.config.service_name)
+            .field("sdk_disabled", &self.config.sdk_disabled)
+            .field("traces", &self.tracer_provider.is_some())
+            .field("metrics", &self.meter_provider.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Guard {
+    /// The configuration ferrotel runs with, after defaults and overrides.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The problems found in the configuration (each names its variable, its value and the
+    /// allowed values). They were also logged as warnings at start.
+    pub fn config_issues(&self) -> &[ConfigIssue] {
+        &self.issues
+    }
+
+    /// The tracer provider, when tracing is enabled.
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.tracer_provider.as_ref()
+    }
+
+    /// The meter provider, when a metric exporter is configured.
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.meter_provider.as_ref()
+    }
+
+    /// A tracer from this guard's provider (a no-op tracer when tracing is disabled).
+    pub fn tracer(&self, scope: &'static str) -> SdkTracer {
+        match &self.tracer_provider {
+            Some(provider) => provider.tracer(scope),
+            None => SdkTracerProvider::builder()
+                .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+                .build()
+                .tracer(scope),
+        }
+    }
+
+    /// The tracing dispatcher ferrotel built, when it was asked not to install it globally
+    /// ([`crate::Builder::install_subscriber`]). Use it with `tracing::dispatcher::with_default`.
+    pub fn dispatch(&self) -> Option<&tracing::Dispatch> {
+        self.dispatch.as_ref()
+    }
+
+    /// What each span pipeline has done so far: spans queued, exported, failed, and not yet
+    /// accounted for (in the queue, or, after shutdown, dropped because it was full).
+    pub fn span_export_stats(&self) -> Vec<SpanExportStats> {
+        self.pipelines.iter().map(Pipeline::snapshot).collect()
+    }
+
+    /// The bound on flushing and shutting down.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.shutdown_timeout
+    }
+
+    /// Flushes what is pending without shutting down. Bounded like shutdown.
+    pub fn flush(&self) -> ShutdownReport {
+        let tracer = self.tracer_provider.clone();
+        let meter = self.meter_provider.clone();
+        run_bounded(self.shutdown_timeout, tracer, meter, |t, m| {
+            let mut problems = Vec::new();
+            if let Some(t) = t {
+                if let Err(e) = t.force_flush() {
+                    problems.push(format!("trace flush: {e}"));
+                }
+            }
+            if let Some(m) = m {
+                if let Err(e) = m.force_flush() {
+                    problems.push(format!("metric flush: {e}"));
+                }
+            }
+            problems
+        })
+    }
+
+    /// Flushes and shuts everything down, within [`Guard::shutdown_timeout`]. Dropping the guard
+    /// does the same; call this to learn how it went.
+    pub fn shutdown(mut self) -> ShutdownReport {
+        self.shutdown_inner()
+    }
+
+    fn shutdown_inner(&mut self) -> ShutdownReport {
+        if self.shut_down {
+            return ShutdownReport {
+                elapsed: Duration::ZERO,
+                problems: Vec::new(),
+            };
+        }
+        self.shut_down = true;
+        let tracer = self.tracer_provider.take();
+        let meter = self.meter_provider.take();
+        let timeout = self.shutdown_timeout;
+        let report = run_bounded(timeout, tracer, meter, move |t, m| {
+            let mut problems = Vec::new();
+            // Traces and metrics shut down side by side, each within the bound.
+            let metrics = m.map(|m| {
+                thread::Builder::new()
+                    .name("ferrotel-shutdown-metrics".into())
+                    .spawn(move || m.shutdown_with_timeout(timeout))
+            });
+            if let Some(t) = t {
+                if let Err(e) = t.shutdown_with_timeout(timeout) {
+                    problems.push(format!("trace shutdown: {e}"));
+                }
+            }
+            match metrics {
+                Some(Ok(handle)) => match handle.join() {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => problems.push(format!("metric shutdown: {e}")),
+                    Err(_) => problems.push("metric shutdown thread failed".to_string()),
+                },
+                Some(Err(e)) => problems.push(format!("metric shutdown not started: {e}")),
+                None => {}
+            }
+            problems
+        });
+        if let Some(mut runtime) = self.runtime.take() {
+            runtime.stop();
+        }
+        let mut report = report;
+        for stats in self.span_export_stats() {
+            if stats.failed > 0 {
+                report.problems.push(format!(
+                    "{} of {} spans failed to export ({} exporter; last error: {})",
+                    stats.failed,
+                    stats.queued,
+                    stats.exporter,
+                    stats.last_error.as_deref().unwrap_or("unknown")
+                ));
+            }
+            if stats.unaccounted > 0 {
+                report.problems.push(format!(
+                    "{} of {} spans were dropped before export ({} exporter): the queue was \
+                     full (raise OTEL_BSP_MAX_QUEUE_SIZE) or shutdown hit its bound",
+                    stats.unaccounted, stats.queued, stats.exporter
+                ));
+            }
+        }
+        report
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let report = self.shutdown_inner();
+        for problem in &report.problems {
+            tracing::warn!(target: "ferrotel", "telemetry shutdown: {problem}");
+        }
+    }
+}
+
+/// Runs `work` on its own thread and waits at most `timeout` (plus a little for the thread to
+/// report), so no caller, in any runtime, waits longer than the bound.
+fn run_bounded<F>(
+    timeout: Duration,
+    tracer: Option<SdkTracerProvider>,
+    meter: Option<SdkMeterProvider>,
+    work: F,
+) -> ShutdownReport
+where
+    F: FnOnce(Option<SdkTracerProvider>, Option<SdkMeterProvider>) -> Vec<String> + Send + 'static,
+{
+    let start = Instant::now();
+    if tracer.is_none() && meter.is_none() {
+        return ShutdownReport {
+            elapsed: Duration::ZERO,
+            problems: Vec::new(),
+        };
+    }
+    let (tx, rx) = mpsc::channel();
+    let spawned = thread::Builder::new()
+        .name("ferrotel-shutdown".into())
+        .spawn(move || {
+            let _ = tx.send(work(tracer, meter));
+        });
+    let problems = match spawned {
+        Err(e) => vec![format!("could not start the shutdown thread: {e}")],
+        Ok(_) => match rx.recv_timeout(timeout + Duration::from_millis(250)) {
+            Ok(problems) => problems,
+            Err(_) => vec![format!(
+                "shutdown did not finish within {timeout:?}; what was not exported is lost"
+            )],
+        },
+    };
+    ShutdownReport {
+        elapsed: start.elapsed(),
+        problems,
+    }
+}

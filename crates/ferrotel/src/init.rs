@@ -1,0 +1,290 @@
+//! `init()`, `try_init()` and the [`Builder`] behind them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrotel_config::{ConfigBuilder, Env, Resolved};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer;
+
+use crate::error::InitError;
+use crate::guard::Guard;
+use crate::logging::{self, DispatchCell};
+use crate::runtime::ExportRuntime;
+
+/// Starts telemetry from the `OTEL_*` environment variables, installs it globally and returns
+/// the guard that flushes it on drop.
+///
+/// It never panics and never refuses to start the service: an invalid variable is reported as a
+/// warning and its default used (the specification's rule); if setup fails outright, the reason
+/// is printed to stderr and the service runs with telemetry off. Use [`try_init`] to handle the
+/// error yourself, or [`Builder::strict`] to refuse invalid configuration.
+pub fn init() -> Guard {
+    match builder().try_init() {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("ferrotel: {err}; telemetry is off for this run");
+            Guard::disabled()
+        }
+    }
+}
+
+/// Like [`init`], but returns the error instead of starting with telemetry off.
+pub fn try_init() -> Result<Guard, InitError> {
+    builder().try_init()
+}
+
+/// A builder for code-level settings; they win over every environment variable.
+pub fn builder() -> Builder {
+    Builder::default()
+}
+
+/// Code-level settings for [`try_init`](Builder::try_init). Every setting left alone comes from
+/// the `OTEL_*` variables, then from the specification's defaults.
+pub struct Builder {
+    config: ConfigBuilder,
+    env: Option<Env>,
+    install_subscriber: bool,
+    install_globals: bool,
+    log_writer: Option<BoxMakeWriter>,
+    shutdown_timeout: Option<Duration>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            config: ferrotel_config::Config::builder(),
+            env: None,
+            install_subscriber: true,
+            install_globals: true,
+            log_writer: None,
+            shutdown_timeout: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("install_subscriber", &self.install_subscriber)
+            .field("install_globals", &self.install_globals)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// Sets `service.name`, winning over `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.config = self.config.service_name(name);
+        self
+    }
+
+    /// Refuses to start when any variable is invalid, instead of warning and using its default.
+    /// Also enabled by `FERROTEL_CONFIG_STRICT=true`.
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.config = self.config.strict(strict);
+        self
+    }
+
+    /// Changes any other setting in code, through the configuration builder.
+    ///
+    /// ```
+    /// use ferrotel::config::Sampler;
+    /// let builder = ferrotel::builder().configure(|c| c.sampler(Sampler::TraceIdRatio(0.1)));
+    /// # drop(builder);
+    /// ```
+    pub fn configure(mut self, f: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Self {
+        self.config = f(self.config);
+        self
+    }
+
+    /// Reads the variables from `env` instead of the process environment (tests, embedding).
+    pub fn env(mut self, env: Env) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Whether to install the tracing subscriber as the global default (default: yes). When
+    /// not, [`Guard::dispatch`] holds it.
+    pub fn install_subscriber(mut self, install: bool) -> Self {
+        self.install_subscriber = install;
+        self
+    }
+
+    /// Whether to install the tracer provider, meter provider and propagator as the
+    /// OpenTelemetry globals (default: yes).
+    pub fn install_globals(mut self, install: bool) -> Self {
+        self.install_globals = install;
+        self
+    }
+
+    /// Where log lines go (default: stdout).
+    pub fn log_writer<W>(mut self, writer: W) -> Self
+    where
+        W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+    {
+        self.log_writer = Some(BoxMakeWriter::new(writer));
+        self
+    }
+
+    /// The bound on the guard's flush and shutdown. Default: the OTLP export timeout of the
+    /// traces signal (`OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT`, 10 s), or 10 s when that is
+    /// unlimited.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Resolves the configuration, builds the pipelines and installs them.
+    pub fn try_init(self) -> Result<Guard, InitError> {
+        let env = match self.env {
+            Some(env) => env,
+            None => Env::from_process(),
+        };
+        let Resolved { config, issues } = self.config.resolve(&env)?;
+        let shutdown_timeout = self
+            .shutdown_timeout
+            .or(config.traces_otlp.timeout)
+            .unwrap_or(Duration::from_secs(10));
+
+        let mut notes: Vec<String> = Vec::new();
+        let mut runtime = None;
+        let mut tracer_provider = None;
+        let mut pipelines = Vec::new();
+        let mut meter_provider = None;
+        if !config.sdk_disabled {
+            let export = ExportRuntime::start()
+                .map_err(|e| InitError::setup(format!("cannot start the export runtime: {e}")))?;
+            let handle = export.handle().clone();
+            let resource = resource(&config);
+            {
+                // The exporters' connections and the remote sampler's poller live on the export
+                // runtime, whatever runtime (or none) the caller is on.
+                let _enter = handle.enter();
+                if !config.traces_exporter.is_empty() {
+                    let (provider, built) =
+                        crate::traces::tracer_provider(&config, resource.clone(), &handle)?;
+                    tracer_provider = Some(provider);
+                    pipelines = built;
+                }
+                meter_provider = crate::metrics::meter_provider(&config, resource, &handle)?;
+            }
+            runtime = Some(export);
+            if config
+                .metrics_exporter
+                .contains(&ferrotel_config::MetricsExporter::Prometheus)
+            {
+                notes.push(
+                    "OTEL_METRICS_EXPORTER=prometheus: the /metrics endpoint is not served yet"
+                        .to_string(),
+                );
+            }
+        }
+
+        let (filter, filter_note) = logging::filter(&env, config.log_level.as_str());
+        notes.extend(filter_note);
+        let dispatch_cell = DispatchCell::default();
+        let writer = self
+            .log_writer
+            .unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
+        let fmt = logging::fmt_layer(config.log_format, Arc::clone(&dispatch_cell), writer);
+        let otel = tracer_provider
+            .as_ref()
+            .map(|provider: &SdkTracerProvider| {
+                tracing_opentelemetry::layer().with_tracer(provider.tracer("ferrotel"))
+            });
+        let subscriber = tracing_subscriber::registry()
+            .with(otel)
+            .with(fmt.with_filter(filter));
+
+        let messages: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        let built = tracing::Dispatch::new(subscriber);
+        let _ = dispatch_cell.set(built.downgrade());
+        let mut dispatch = None;
+        if self.install_subscriber {
+            tracing::dispatcher::set_global_default(built).map_err(InitError::subscriber_taken)?;
+            report(&messages, &notes);
+        } else {
+            tracing::dispatcher::with_default(&built, || report(&messages, &notes));
+            dispatch = Some(built);
+        }
+        // Globals only after the subscriber is in place: a refused init must not leave the
+        // process pointing at pipelines that are about to be dropped.
+        if self.install_globals {
+            opentelemetry::global::set_text_map_propagator(crate::propagation::composite(
+                &config.propagators,
+            ));
+            if let Some(provider) = &tracer_provider {
+                opentelemetry::global::set_tracer_provider(provider.clone());
+            }
+            if let Some(provider) = &meter_provider {
+                opentelemetry::global::set_meter_provider(provider.clone());
+            }
+        }
+
+        Ok(Guard {
+            config,
+            issues,
+            tracer_provider,
+            pipelines,
+            meter_provider,
+            runtime,
+            dispatch,
+            shutdown_timeout,
+            shut_down: false,
+        })
+    }
+}
+
+fn report(issues: &[String], notes: &[String]) {
+    for issue in issues {
+        tracing::warn!(target: "ferrotel", "{issue}");
+    }
+    for note in notes {
+        tracing::warn!(target: "ferrotel", "{note}");
+    }
+}
+
+/// The resource is exactly what the configuration resolved, plus the SDK's `telemetry.sdk.*`
+/// attributes. The SDK's own env detectors are left out: they read the process environment
+/// with the opposite `service.name` precedence.
+fn resource(config: &ferrotel_config::Config) -> Resource {
+    Resource::builder_empty()
+        .with_detector(Box::new(
+            opentelemetry_sdk::resource::TelemetryResourceDetector,
+        ))
+        .with_attributes(
+            config
+                .resource
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+        )
+        .build()
+}
+
+impl Guard {
+    /// A guard with nothing running, for when setup failed in [`init`].
+    fn disabled() -> Self {
+        let config = ferrotel_config::Config::builder()
+            .resolve(&Env::new())
+            .map(|r| r.config)
+            .unwrap_or_default();
+        Guard {
+            config,
+            issues: Vec::new(),
+            tracer_provider: None,
+            pipelines: Vec::new(),
+            meter_provider: None,
+            runtime: None,
+            dispatch: None,
+            shutdown_timeout: Duration::ZERO,
+            shut_down: true,
+        }
+    }
+}

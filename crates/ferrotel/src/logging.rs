@@ -1,0 +1,153 @@
+//! Log lines that name their trace: a `tracing_subscriber::fmt` event format that appends the
+//! OpenTelemetry `trace_id` and `span_id` of the span an event is written in, in text or JSON.
+//!
+//! Getting that id out of a `tracing` span is what tracing-opentelemetry users keep asking for
+//! (its issues #119, #233, #251); here it is on every line, matching the exported span.
+
+use std::fmt::{self, Write as _};
+use std::sync::{Arc, OnceLock};
+
+use ferrotel_config::{Env, LogFormat};
+use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
+use opentelemetry_sdk::trace::SdkTracer;
+use tracing::dispatcher::WeakDispatch;
+use tracing::{Event, Subscriber};
+use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, JsonFields, Writer};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::layer::Layered;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+/// The subscriber the log layer sits on: the registry with the OpenTelemetry layer, if any.
+pub(crate) type Traced = Layered<Option<OpenTelemetryLayer<Registry, SdkTracer>>, Registry>;
+
+/// The log layer in the configured format. JSON needs JSON-formatted span fields too, so the
+/// two formats are two layer types behind one box.
+pub(crate) fn fmt_layer(
+    format: LogFormat,
+    dispatch: DispatchCell,
+    writer: BoxMakeWriter,
+) -> Box<dyn Layer<Traced> + Send + Sync> {
+    let events = TraceIdFormat::new(format, dispatch);
+    match format {
+        LogFormat::Json => Box::new(
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(JsonFields::new())
+                .event_format(events)
+                .with_writer(writer),
+        ),
+        _ => Box::new(
+            tracing_subscriber::fmt::layer()
+                .event_format(events)
+                .with_writer(writer),
+        ),
+    }
+}
+
+/// The variable that, when set, replaces the filter built from `OTEL_LOG_LEVEL`.
+pub const RUST_LOG: &str = "RUST_LOG";
+
+/// Noisy transport crates stay at `warn` unless `RUST_LOG` says otherwise.
+const QUIET_DEPENDENCIES: &str = "h2=warn,hyper=warn,hyper_util=warn,tonic=warn,tower=warn,\
+reqwest=warn,rustls=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn,opentelemetry=warn";
+
+/// The filter: `RUST_LOG` when set (and valid), else the `OTEL_LOG_LEVEL` level.
+pub(crate) fn filter(env: &Env, level: &str) -> (EnvFilter, Option<String>) {
+    let fallback = || EnvFilter::builder().parse_lossy(format!("{level},{QUIET_DEPENDENCIES}"));
+    match env.get(RUST_LOG) {
+        Some(directives) => match EnvFilter::builder().parse(directives) {
+            Ok(filter) => (filter, None),
+            Err(err) => (
+                fallback(),
+                Some(format!(
+                    "RUST_LOG={directives:?} is not a valid filter ({err}); using OTEL_LOG_LEVEL={level}"
+                )),
+            ),
+        },
+        None => (fallback(), None),
+    }
+}
+
+/// Where the formatter finds the dispatcher it runs in. `tracing::dispatcher::get_default`
+/// answers "none" while an event is being dispatched, so the dispatcher is handed over once
+/// it exists.
+pub(crate) type DispatchCell = Arc<OnceLock<WeakDispatch>>;
+
+/// Wraps the stock text or JSON format and adds the trace and span ids.
+struct TraceIdFormat {
+    format: LogFormat,
+    dispatch: DispatchCell,
+    text: format::Format<format::Full>,
+    json: format::Format<format::Json>,
+}
+
+impl TraceIdFormat {
+    fn new(format: LogFormat, dispatch: DispatchCell) -> Self {
+        Self {
+            format,
+            dispatch,
+            text: format::Format::default().with_ansi(false),
+            json: format::Format::default()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false),
+        }
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for TraceIdFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let ids = self
+            .dispatch
+            .get()
+            .and_then(WeakDispatch::upgrade)
+            .and_then(|dispatch| current_ids(ctx, &dispatch));
+        let mut line = String::with_capacity(256);
+        match self.format {
+            LogFormat::Json => self.json.format_event(ctx, Writer::new(&mut line), event)?,
+            _ => self.text.format_event(ctx, Writer::new(&mut line), event)?,
+        }
+        if let Some((trace_id, span_id)) = ids {
+            let body = line.trim_end_matches('\n').len();
+            line.truncate(body);
+            match self.format {
+                LogFormat::Json if line.ends_with('}') => {
+                    line.pop();
+                    write!(line, r#","trace_id":"{trace_id}","span_id":"{span_id}"}}"#)?;
+                }
+                _ => write!(line, " trace_id={trace_id} span_id={span_id}")?,
+            }
+            line.push('\n');
+        }
+        writer.write_str(&line)
+    }
+}
+
+/// The OpenTelemetry ids of the span the event belongs to, when it has a valid one.
+fn current_ids<S, N>(
+    ctx: &FmtContext<'_, S, N>,
+    dispatch: &tracing::Dispatch,
+) -> Option<(TraceId, SpanId)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    let span = ctx.event_scope()?.next().or_else(|| ctx.lookup_current())?;
+    let id = span.id();
+    drop(span);
+    let cx = tracing_opentelemetry::get_otel_context(&id, dispatch)?;
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
+}

@@ -1,0 +1,165 @@
+//! Builds opentelemetry-otlp exporters from a resolved [`OtlpConfig`], so that every setting
+//! comes from ferrotel's configuration (one precedence rule) and every connection is owned by
+//! the export runtime.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ferrotel_config::{Compression, OtlpConfig, Protocol};
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::metrics::Temporality;
+use tokio::runtime::Handle;
+
+use crate::error::InitError;
+use crate::transport::{RuntimeHttpClient, TlsFiles};
+
+/// What "no limit" (a timeout of 0) becomes for the exporter, which needs a number.
+const NO_LIMIT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Which signal an exporter carries; names the variables in errors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Signal {
+    Traces,
+    Metrics,
+}
+
+impl Signal {
+    fn env_infix(self) -> &'static str {
+        match self {
+            Signal::Traces => "TRACES",
+            Signal::Metrics => "METRICS",
+        }
+    }
+}
+
+/// The OTLP span exporter for `otlp`. Must be called inside the export runtime's context:
+/// the gRPC channel spawns its worker there.
+pub(crate) fn span_exporter(
+    otlp: &OtlpConfig,
+    handle: &Handle,
+) -> Result<opentelemetry_otlp::SpanExporter, InitError> {
+    let tls = TlsFiles::read(otlp, Signal::Traces.env_infix())?;
+    let built = match otlp.protocol {
+        Protocol::Grpc => {
+            let builder = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(otlp.endpoint.clone())
+                .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
+                .with_metadata(metadata(otlp)?)
+                .with_tls_config(tls.tonic_config());
+            gzip_tonic(builder, otlp).build()
+        }
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            let builder = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(http_protocol(otlp)?)
+                .with_endpoint(otlp.endpoint.clone())
+                .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
+                .with_headers(headers(otlp))
+                .with_http_client(RuntimeHttpClient::new(otlp, &tls, handle.clone())?);
+            gzip_http(builder, otlp).build()
+        }
+    };
+    built.map_err(|e| {
+        InitError::setup(format!(
+            "OTLP trace exporter for {} ({}): {e}",
+            otlp.endpoint,
+            protocol_name(otlp.protocol)
+        ))
+    })
+}
+
+/// The OTLP metric exporter for `otlp`, with the configured temporality.
+pub(crate) fn metric_exporter(
+    otlp: &OtlpConfig,
+    temporality: Temporality,
+    handle: &Handle,
+) -> Result<opentelemetry_otlp::MetricExporter, InitError> {
+    let tls = TlsFiles::read(otlp, Signal::Metrics.env_infix())?;
+    let built = match otlp.protocol {
+        Protocol::Grpc => {
+            let builder = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_temporality(temporality)
+                .with_endpoint(otlp.endpoint.clone())
+                .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
+                .with_metadata(metadata(otlp)?)
+                .with_tls_config(tls.tonic_config());
+            gzip_tonic(builder, otlp).build()
+        }
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            let builder = opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .with_temporality(temporality)
+                .with_protocol(http_protocol(otlp)?)
+                .with_endpoint(otlp.endpoint.clone())
+                .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
+                .with_headers(headers(otlp))
+                .with_http_client(RuntimeHttpClient::new(otlp, &tls, handle.clone())?);
+            gzip_http(builder, otlp).build()
+        }
+    };
+    built.map_err(|e| {
+        InitError::setup(format!(
+            "OTLP metric exporter for {} ({}): {e}",
+            otlp.endpoint,
+            protocol_name(otlp.protocol)
+        ))
+    })
+}
+
+fn http_protocol(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::Protocol, InitError> {
+    match otlp.protocol {
+        Protocol::HttpProtobuf => Ok(opentelemetry_otlp::Protocol::HttpBinary),
+        Protocol::HttpJson => Err(InitError::setup(
+            "OTLP protocol http/json is not built into ferrotel; use http/protobuf or grpc"
+                .to_string(),
+        )),
+        Protocol::Grpc => Ok(opentelemetry_otlp::Protocol::Grpc),
+    }
+}
+
+pub(crate) fn protocol_name(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Grpc => "grpc",
+        Protocol::HttpProtobuf => "http/protobuf",
+        Protocol::HttpJson => "http/json",
+    }
+}
+
+fn gzip_tonic<B: WithTonicConfig>(builder: B, otlp: &OtlpConfig) -> B {
+    match otlp.compression {
+        Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+        Compression::None => builder,
+    }
+}
+
+fn gzip_http<B: WithHttpConfig>(builder: B, otlp: &OtlpConfig) -> B {
+    match otlp.compression {
+        Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+        Compression::None => builder,
+    }
+}
+
+fn headers(otlp: &OtlpConfig) -> HashMap<String, String> {
+    otlp.headers.iter().cloned().collect()
+}
+
+fn metadata(otlp: &OtlpConfig) -> Result<tonic::metadata::MetadataMap, InitError> {
+    let mut map = tonic::metadata::MetadataMap::new();
+    for (key, value) in &otlp.headers {
+        let key = tonic::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes())
+            .map_err(|_| {
+                InitError::setup(format!(
+                    "OTEL_EXPORTER_OTLP_HEADERS: {key:?} is not a valid gRPC metadata key"
+                ))
+            })?;
+        let value = value.parse().map_err(|_| {
+            InitError::setup(format!(
+                "OTEL_EXPORTER_OTLP_HEADERS: the value of {key:?} is not valid gRPC metadata"
+            ))
+        })?;
+        map.insert(key, value);
+    }
+    Ok(map)
+}

@@ -1,0 +1,24 @@
+//! The propagator `OTEL_PROPAGATORS` asks for, composed in the order given.
+
+use ferrotel_config::Propagator;
+use ferrotel_propagation::{B3Propagator, JaegerPropagator};
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+
+/// One propagator that injects and extracts every configured format. An empty list (the value
+/// `none`) gives a propagator that does nothing.
+pub(crate) fn composite(choices: &[Propagator]) -> TextMapCompositePropagator {
+    let parts: Vec<Box<dyn TextMapPropagator + Send + Sync>> = choices
+        .iter()
+        .map(|choice| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match choice {
+                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                Propagator::Baggage => Box::new(BaggagePropagator::new()),
+                Propagator::B3 => Box::new(B3Propagator::single()),
+                Propagator::B3Multi => Box::new(B3Propagator::multi()),
+                Propagator::Jaeger => Box::new(JaegerPropagator::new()),
+            }
+        })
+        .collect();
+    TextMapCompositePropagator::new(parts)
+}

@@ -1,0 +1,267 @@
+//! The trace pipeline: sampler, span limits, batch processor and exporters, from the config.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrotel_config::{Config, OtlpConfig, Sampler as SamplerConfig, TracesExporter};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, Span, SpanData,
+    SpanExporter, SpanLimits, SpanProcessor,
+};
+use opentelemetry_sdk::Resource;
+use tokio::runtime::Handle;
+
+use crate::error::InitError;
+use crate::runtime::with_deadline;
+use crate::stats::{Pipeline, PipelineCounters};
+use crate::transport::{RuntimeHttpClient, TlsFiles};
+
+/// Builds the tracer provider and the counters of each of its pipelines. Must run inside the
+/// export runtime's context.
+pub(crate) fn tracer_provider(
+    config: &Config,
+    resource: Resource,
+    handle: &Handle,
+) -> Result<(SdkTracerProvider, Vec<Pipeline>), InitError> {
+    let mut pipelines = Vec::new();
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(sampler(&config.sampler, config, handle)?)
+        .with_span_limits(span_limits(config));
+    for choice in &config.traces_exporter {
+        let (name, exporter) = match choice {
+            TracesExporter::Otlp => (
+                "otlp",
+                AnySpanExporter::Otlp(Box::new(crate::otlp::span_exporter(
+                    &config.traces_otlp,
+                    handle,
+                )?)),
+            ),
+            TracesExporter::Console => (
+                "console",
+                AnySpanExporter::Console(opentelemetry_stdout::SpanExporter::default()),
+            ),
+        };
+        let counters = Arc::new(PipelineCounters::default());
+        let batch = &config.batch;
+        let batch_config = BatchConfigBuilder::default()
+            .with_max_queue_size(batch.max_queue_size)
+            .with_max_export_batch_size(batch.max_export_batch_size)
+            .with_scheduled_delay(batch.schedule_delay)
+            .build();
+        let exporter = OnExportRuntime {
+            inner: Arc::new(exporter),
+            handle: handle.clone(),
+            timeout: batch.export_timeout,
+            counters: Arc::clone(&counters),
+        };
+        builder = builder.with_span_processor(Counted {
+            inner: BatchSpanProcessor::new(exporter, batch_config),
+            counters: Arc::clone(&counters),
+        });
+        pipelines.push(Pipeline {
+            exporter: name,
+            counters,
+        });
+    }
+    Ok((builder.build(), pipelines))
+}
+
+/// Counts the spans handed to a batch processor; with the exporter's counts this tells how
+/// many the full queue dropped, which the SDK's processor only logs.
+#[derive(Debug)]
+struct Counted {
+    inner: BatchSpanProcessor,
+    counters: Arc<PipelineCounters>,
+}
+
+impl SpanProcessor for Counted {
+    fn on_start(&self, span: &mut Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+fn span_limits(config: &Config) -> SpanLimits {
+    let limits = &config.limits;
+    SpanLimits {
+        max_attributes_per_span: saturate(limits.span_attribute_count),
+        max_events_per_span: saturate(limits.span_event_count),
+        max_links_per_span: saturate(limits.span_link_count),
+        max_attributes_per_event: saturate(limits.event_attribute_count),
+        max_attributes_per_link: saturate(limits.link_attribute_count),
+    }
+}
+
+fn saturate(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn sampler(choice: &SamplerConfig, config: &Config, handle: &Handle) -> Result<Sampler, InitError> {
+    Ok(match choice {
+        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
+        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
+        SamplerConfig::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(*ratio),
+        SamplerConfig::ParentBased(root) => {
+            Sampler::ParentBased(Box::new(sampler(root, config, handle)?))
+        }
+        SamplerConfig::JaegerRemote {
+            endpoint,
+            polling_interval,
+            initial_sampling_rate,
+            parent_based,
+        } => {
+            let remote = jaeger_remote(
+                endpoint,
+                *polling_interval,
+                *initial_sampling_rate,
+                config,
+                handle,
+            )?;
+            if *parent_based {
+                Sampler::ParentBased(Box::new(remote))
+            } else {
+                remote
+            }
+        }
+    })
+}
+
+/// The Jaeger remote sampler polls its endpoint on the export runtime and samples with
+/// `initial_sampling_rate` until the first strategy arrives.
+fn jaeger_remote(
+    endpoint: &str,
+    polling_interval: Duration,
+    initial_sampling_rate: f64,
+    config: &Config,
+    handle: &Handle,
+) -> Result<Sampler, InitError> {
+    let plain = OtlpConfig {
+        timeout: Some(Duration::from_secs(10)),
+        ..config.traces_otlp.clone()
+    };
+    let client = RuntimeHttpClient::new(&plain, &TlsFiles::default(), handle.clone())?;
+    Sampler::jaeger_remote(
+        opentelemetry_sdk::runtime::Tokio,
+        client,
+        Sampler::TraceIdRatioBased(initial_sampling_rate),
+        config.service_name.clone(),
+    )
+    .with_endpoint(endpoint)
+    .with_update_interval(polling_interval)
+    .build()
+    .map_err(|e| {
+        InitError::setup(format!(
+            "OTEL_TRACES_SAMPLER=jaeger_remote with endpoint {endpoint}: {e}"
+        ))
+    })
+}
+
+/// The exporters ferrotel can put behind a batch processor.
+#[derive(Debug)]
+pub(crate) enum AnySpanExporter {
+    Otlp(Box<opentelemetry_otlp::SpanExporter>),
+    Console(opentelemetry_stdout::SpanExporter),
+}
+
+impl SpanExporter for AnySpanExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        match self {
+            AnySpanExporter::Otlp(e) => e.export(batch).await,
+            AnySpanExporter::Console(e) => e.export(batch).await,
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        match self {
+            AnySpanExporter::Otlp(e) => e.shutdown_with_timeout(timeout),
+            AnySpanExporter::Console(e) => e.shutdown_with_timeout(timeout),
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        match self {
+            AnySpanExporter::Otlp(e) => e.force_flush(),
+            AnySpanExporter::Console(e) => e.force_flush(),
+        }
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        match self {
+            AnySpanExporter::Otlp(e) => e.set_resource(resource),
+            AnySpanExporter::Console(e) => e.set_resource(resource),
+        }
+    }
+}
+
+/// Runs every export on the export runtime, bounded by `OTEL_BSP_EXPORT_TIMEOUT` (which the
+/// SDK's own batch processor ignores), and counts the outcome. The SDK's processor thread only
+/// waits for the result.
+#[derive(Debug)]
+struct OnExportRuntime {
+    inner: Arc<AnySpanExporter>,
+    handle: Handle,
+    timeout: Option<Duration>,
+    counters: Arc<PipelineCounters>,
+}
+
+impl SpanExporter for OnExportRuntime {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let spans = batch.len() as u64;
+        let inner = Arc::clone(&self.inner);
+        let handle = self.handle.clone();
+        let timeout = self.timeout;
+        let task = self.handle.spawn(async move {
+            match with_deadline(&handle, timeout, inner.export(batch)).await {
+                Ok(result) => result,
+                Err(_) => Err(OTelSdkError::Timeout(timeout.unwrap_or_default())),
+            }
+        });
+        let result = match task.await {
+            Ok(result) => result,
+            Err(e) => Err(OTelSdkError::InternalFailure(format!(
+                "export task failed: {e}"
+            ))),
+        };
+        match &result {
+            Ok(()) => {
+                self.counters.exported.fetch_add(spans, Ordering::Relaxed);
+            }
+            Err(e) => self.counters.record_failure(spans, e.to_string()),
+        }
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        // Called once while the provider is built, before any export holds a clone.
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.set_resource(resource);
+        }
+    }
+}

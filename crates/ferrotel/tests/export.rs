@@ -1,0 +1,594 @@
+//! The real export path into the in-process receiver, one group per variable family: what
+//! reached the wire is asserted, never only that nothing failed.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use ferrotel::opentelemetry::trace::{Tracer, TracerProvider as _};
+use ferrotel_testkit::{Receiver, Signal, TestCerts, Transport};
+use support::{guard, quick, traced, WAIT};
+
+fn one_span(guard: &ferrotel::Guard, name: &'static str) {
+    traced(guard, || {
+        let span = tracing::info_span!("work", otel.name = name, job = 7);
+        let _entered = span.enter();
+        tracing::info!("inside");
+    });
+}
+
+// --- protocols, headers, compression -----------------------------------------------------
+
+#[test]
+fn grpc_carries_headers_gzip_and_the_resource() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-tenant=acme,authorization=Bearer%20t0k",
+        ),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ("OTEL_SERVICE_NAME", "svc-a"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=loses,deployment.environment=test%20env",
+        ),
+    ]));
+    one_span(&g, "grpc-span");
+    let report = g.shutdown();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    let spans = receiver.wait_for_spans(1, WAIT).expect("span arrives");
+    let span = &spans[0];
+    assert_eq!(span.name(), "grpc-span");
+    assert_eq!(span.attr("job").as_deref(), Some("7"));
+    assert_eq!(span.resource_attr("service.name").as_deref(), Some("svc-a"));
+    assert_eq!(
+        span.resource_attr("deployment.environment").as_deref(),
+        Some("test env")
+    );
+    assert!(span.resource_attr("service.instance.id").is_some());
+    assert_eq!(
+        span.resource_attr("telemetry.sdk.language").as_deref(),
+        Some("rust")
+    );
+
+    let request = receiver
+        .requests()
+        .into_iter()
+        .find(|r| r.signal == Signal::Traces)
+        .expect("trace request");
+    assert_eq!(request.transport, Transport::Grpc);
+    assert_eq!(request.header("x-tenant"), Some("acme"));
+    assert_eq!(request.header("authorization"), Some("Bearer t0k"));
+    assert!(
+        request.gzip,
+        "OTEL_EXPORTER_OTLP_COMPRESSION=gzip must compress"
+    );
+}
+
+#[test]
+fn http_protobuf_appends_the_signal_path_to_a_generic_endpoint() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.http_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme"),
+        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
+    ]));
+    one_span(&g, "http-span");
+    drop(g);
+
+    let spans = receiver.wait_for_spans(1, WAIT).expect("span arrives");
+    assert_eq!(spans[0].name(), "http-span");
+    let request = &receiver.requests()[0];
+    assert_eq!(request.transport, Transport::Http);
+    assert_eq!(request.path, "/v1/traces");
+    assert_eq!(request.header("x-tenant"), Some("acme"));
+    assert!(request.gzip);
+    assert!(request
+        .header("user-agent")
+        .is_some_and(|ua| ua.starts_with("OTel-OTLP-Exporter-Rust/")));
+}
+
+#[test]
+fn the_default_protocol_is_http_protobuf() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.http_endpoint();
+    let g = guard(quick(&[("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)]));
+    one_span(&g, "default-protocol");
+    drop(g);
+    receiver.wait_for_spans(1, WAIT).expect("span arrives");
+    assert_eq!(receiver.requests()[0].transport, Transport::Http);
+}
+
+#[test]
+fn per_signal_endpoint_wins_and_is_used_exactly_as_given() {
+    let receiver = Receiver::start();
+    // The generic endpoint leads nowhere; the per-signal one is a full URL that must not get a
+    // second `/v1/traces` appended.
+    let traces = format!("{}/v1/traces", receiver.http_endpoint());
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &traces),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    ]));
+    one_span(&g, "per-signal");
+    drop(g);
+    receiver.wait_for_spans(1, WAIT).expect("span arrives");
+    assert_eq!(receiver.requests()[0].path, "/v1/traces");
+}
+
+#[test]
+fn per_signal_protocol_wins_over_the_generic_one() {
+    let receiver = Receiver::start();
+    let grpc = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &grpc),
+    ]));
+    one_span(&g, "per-signal-protocol");
+    drop(g);
+    receiver.wait_for_spans(1, WAIT).expect("span arrives");
+    assert_eq!(receiver.requests()[0].transport, Transport::Grpc);
+}
+
+#[test]
+fn metrics_reach_the_receiver_over_both_protocols() {
+    for protocol in ["grpc", "http/protobuf"] {
+        let receiver = Receiver::start();
+        let endpoint = if protocol == "grpc" {
+            receiver.grpc_endpoint()
+        } else {
+            receiver.http_endpoint()
+        };
+        let g = guard(quick(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_SERVICE_NAME", "metered"),
+        ]));
+        use ferrotel::opentelemetry::metrics::MeterProvider as _;
+        let meter = g.meter_provider().expect("meter provider").meter("test");
+        let histogram = meter.f64_histogram("test.latency").with_unit("s").build();
+        histogram.record(0.25, &[]);
+        drop(g);
+        let metrics = receiver
+            .wait_for_metric("test.latency", WAIT)
+            .unwrap_or_else(|e| panic!("{protocol}: {e}"));
+        assert_eq!(
+            metrics[0].resource_attr("service.name").as_deref(),
+            Some("metered")
+        );
+        let path = &receiver.requests()[0].path;
+        if protocol != "grpc" {
+            assert_eq!(path, "/v1/metrics");
+        }
+    }
+}
+
+// --- samplers ------------------------------------------------------------------------------
+
+fn root_spans(guard: &ferrotel::Guard, n: usize) {
+    let tracer = guard
+        .tracer_provider()
+        .expect("tracing on")
+        .tracer("sampling");
+    for _ in 0..n {
+        tracer.in_span("root", |_| {});
+    }
+}
+
+#[test]
+fn always_off_sends_no_span() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_TRACES_SAMPLER", "always_off"),
+    ]));
+    root_spans(&g, 200);
+    one_span(&g, "also-off");
+    let report = g.shutdown();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(receiver.spans().len(), 0);
+}
+
+#[test]
+fn traceidratio_quarter_keeps_about_a_quarter() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_TRACES_SAMPLER", "TraceIdRatio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
+    ]));
+    root_spans(&g, 4000);
+    let stats = g.span_export_stats();
+    let report = g.shutdown();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let queued = stats[0].queued as usize;
+    let arrived = receiver
+        .wait_for_spans(queued, WAIT)
+        .expect("all sampled arrive");
+    assert!(
+        (800..=1200).contains(&arrived.len()),
+        "{} of 4000 sampled at ratio 0.25",
+        arrived.len()
+    );
+}
+
+// --- disabled ------------------------------------------------------------------------------
+
+#[test]
+fn sdk_disabled_sends_no_request_at_all() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_SDK_DISABLED", "TRUE"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_METRICS_EXPORTER", "otlp"),
+    ]));
+    assert!(g.tracer_provider().is_none());
+    assert!(g.meter_provider().is_none());
+    one_span(&g, "disabled");
+    root_spans_if_any(&g);
+    drop(g);
+    assert_eq!(receiver.request_count(), 0);
+}
+
+fn root_spans_if_any(guard: &ferrotel::Guard) {
+    guard.tracer("disabled").in_span("nothing", |_| {});
+}
+
+// --- configuration errors ------------------------------------------------------------------
+
+#[test]
+fn invalid_values_warn_and_fall_back_to_defaults() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.http_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "soon"),
+        ("OTEL_PROPAGATORS", "tracecontext,carrier-pigeon"),
+    ]));
+    let messages: Vec<String> = g.config_issues().iter().map(|i| i.to_string()).collect();
+    for (variable, value, allowed) in [
+        ("OTEL_TRACES_SAMPLER", "sometimes", "parentbased_always_on"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "soon", "integer"),
+        ("OTEL_PROPAGATORS", "carrier-pigeon", "b3multi"),
+    ] {
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains(variable) && m.contains(value) && m.contains(allowed)),
+            "no message names {variable}={value} with its allowed values: {messages:#?}"
+        );
+    }
+    // The defaults took over: the span is sampled and exported.
+    one_span(&g, "after-bad-config");
+    drop(g);
+    receiver
+        .wait_for_spans(1, WAIT)
+        .expect("default sampler samples");
+}
+
+#[test]
+fn strict_mode_refuses_invalid_values() {
+    let err = ferrotel::builder()
+        .env(quick(&[("OTEL_TRACES_SAMPLER", "sometimes")]))
+        .strict(true)
+        .install_subscriber(false)
+        .install_globals(false)
+        .try_init()
+        .expect_err("strict mode refuses");
+    let message = err.to_string();
+    assert!(message.contains("OTEL_TRACES_SAMPLER"), "{message}");
+    assert!(message.contains("sometimes"), "{message}");
+    assert!(err.config_error().is_some());
+
+    let err = ferrotel::builder()
+        .env(quick(&[
+            ("FERROTEL_CONFIG_STRICT", "true"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli"),
+        ]))
+        .install_subscriber(false)
+        .install_globals(false)
+        .try_init()
+        .expect_err("strict mode from the environment refuses");
+    assert!(err.to_string().contains("OTEL_EXPORTER_OTLP_COMPRESSION"));
+}
+
+// --- log correlation -----------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[test]
+fn log_lines_carry_the_exported_span_ids_in_text_and_json() {
+    for format in ["text", "json"] {
+        let receiver = Receiver::start();
+        let endpoint = receiver.grpc_endpoint();
+        let logs = Captured::default();
+        let sink = logs.clone();
+        let g = ferrotel::builder()
+            .env(quick(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("FERROTEL_LOG_FORMAT", format),
+            ]))
+            .install_subscriber(false)
+            .install_globals(false)
+            .log_writer(move || sink.clone())
+            .try_init()
+            .expect("starts");
+        traced(&g, || {
+            let span = tracing::info_span!("correlated");
+            let _entered = span.enter();
+            tracing::info!("inside the span");
+        });
+        traced(&g, || tracing::info!("outside any span"));
+        drop(g);
+
+        let span = receiver.wait_for_spans(1, WAIT).expect("span")[0].clone();
+        let text = logs.text();
+        let inside = text
+            .lines()
+            .find(|l| l.contains("inside the span"))
+            .unwrap_or_else(|| panic!("{format}: no log line in {text:?}"));
+        let (trace_key, span_key) = if format == "json" {
+            (
+                format!(r#""trace_id":"{}""#, span.trace_id_hex()),
+                format!(r#""span_id":"{}""#, span.span_id_hex()),
+            )
+        } else {
+            (
+                format!("trace_id={}", span.trace_id_hex()),
+                format!("span_id={}", span.span_id_hex()),
+            )
+        };
+        assert!(inside.contains(&trace_key), "{format}: {inside}");
+        assert!(inside.contains(&span_key), "{format}: {inside}");
+        if format == "json" {
+            let _: serde_json_check::Value = serde_json_check::from_str(inside);
+        }
+        let outside = text
+            .lines()
+            .find(|l| l.contains("outside any span"))
+            .unwrap();
+        assert!(!outside.contains("trace_id"), "{outside}");
+    }
+}
+
+/// A tiny JSON well-formedness check, so the test needs no JSON crate.
+mod serde_json_check {
+    pub(super) struct Value;
+    pub(super) fn from_str(line: &str) -> Value {
+        let line = line.trim();
+        assert!(line.starts_with('{') && line.ends_with('}'), "{line}");
+        let mut depth = 0i32;
+        let mut in_string = false;
+        let mut escaped = false;
+        for c in line.chars() {
+            match (in_string, escaped, c) {
+                (true, true, _) => escaped = false,
+                (true, false, '\\') => escaped = true,
+                (true, false, '"') => in_string = false,
+                (false, _, '"') => in_string = true,
+                (false, _, '{') => depth += 1,
+                (false, _, '}') => depth -= 1,
+                _ => {}
+            }
+        }
+        assert_eq!(depth, 0, "unbalanced JSON: {line}");
+        assert!(!in_string, "unterminated string: {line}");
+        Value
+    }
+}
+
+// --- a collector that is not there ---------------------------------------------------------
+
+#[test]
+fn a_dead_endpoint_costs_at_most_the_shutdown_bound() {
+    // Bind, learn the port, close: nothing listens there now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for protocol in ["grpc", "http/protobuf"] {
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let g = ferrotel::builder()
+            .env(quick(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
+                ("OTEL_METRICS_EXPORTER", "otlp"),
+            ]))
+            .install_subscriber(false)
+            .install_globals(false)
+            .shutdown_timeout(Duration::from_secs(2))
+            .try_init()
+            .expect("init succeeds with nothing listening");
+        // The service runs normally.
+        for i in 0..50 {
+            one_span(&g, if i % 2 == 0 { "a" } else { "b" });
+        }
+        let started = Instant::now();
+        let report = g.shutdown();
+        let took = started.elapsed();
+        // A correctness bound (no hang), not a performance threshold.
+        assert!(
+            took < Duration::from_secs(2) + Duration::from_secs(3),
+            "{protocol}: shutdown took {took:?}"
+        );
+        assert!(
+            !report.problems.is_empty(),
+            "{protocol}: lost spans must be reported"
+        );
+    }
+}
+
+// --- TLS -----------------------------------------------------------------------------------
+
+#[test]
+fn tls_with_the_configured_ca_works_over_both_protocols() {
+    let certs = TestCerts::generate();
+    let dir = tempdir("tls-ok");
+    let paths = certs.write_to(&dir).unwrap();
+    let receiver = Receiver::builder()
+        .tls(certs.server_identity())
+        .start()
+        .unwrap();
+    for (protocol, endpoint) in [
+        ("grpc", receiver.grpc_endpoint()),
+        ("http/protobuf", receiver.http_endpoint()),
+    ] {
+        assert!(endpoint.starts_with("https://"), "{endpoint}");
+        let ca = paths.ca.to_str().unwrap();
+        let g = guard(quick(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca),
+        ]));
+        one_span(&g, "over-tls");
+        let report = g.shutdown();
+        assert!(
+            report.problems.is_empty(),
+            "{protocol}: {:?}",
+            report.problems
+        );
+    }
+    let spans = receiver.wait_for_spans(2, WAIT).expect("both arrive");
+    let transports: HashSet<_> = receiver.requests().iter().map(|r| r.transport).collect();
+    assert_eq!(transports.len(), 2);
+    assert!(spans.iter().all(|s| s.name() == "over-tls"));
+}
+
+#[test]
+fn mtls_presents_the_client_certificate() {
+    let certs = TestCerts::generate();
+    let dir = tempdir("mtls");
+    let paths = certs.write_to(&dir).unwrap();
+    let receiver = Receiver::builder()
+        .tls(certs.server_identity())
+        .require_client_cert(certs.ca_pem.clone())
+        .start()
+        .unwrap();
+    for (protocol, endpoint) in [
+        ("grpc", receiver.grpc_endpoint()),
+        ("http/protobuf", receiver.http_endpoint()),
+    ] {
+        let g = guard(quick(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", paths.ca.to_str().unwrap()),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                paths.client_cert.to_str().unwrap(),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                paths.client_key.to_str().unwrap(),
+            ),
+        ]));
+        one_span(&g, "over-mtls");
+        let report = g.shutdown();
+        assert!(
+            report.problems.is_empty(),
+            "{protocol}: {:?}",
+            report.problems
+        );
+    }
+    receiver.wait_for_spans(2, WAIT).expect("both arrive");
+}
+
+#[test]
+fn a_wrong_ca_fails_clearly_without_panicking() {
+    let server = TestCerts::generate();
+    let stranger = TestCerts::generate();
+    let dir = tempdir("tls-wrong");
+    let paths = stranger.write_to(&dir).unwrap();
+    let receiver = Receiver::builder()
+        .tls(server.server_identity())
+        .start()
+        .unwrap();
+    for (protocol, endpoint) in [
+        ("grpc", receiver.grpc_endpoint()),
+        ("http/protobuf", receiver.http_endpoint()),
+    ] {
+        let g = ferrotel::builder()
+            .env(quick(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", paths.ca.to_str().unwrap()),
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+            ]))
+            .install_subscriber(false)
+            .install_globals(false)
+            .shutdown_timeout(Duration::from_secs(3))
+            .try_init()
+            .expect("init succeeds; the handshake fails at export");
+        one_span(&g, "refused");
+        let report = g.shutdown();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("failed to export")),
+            "{protocol}: {:?}",
+            report.problems
+        );
+    }
+    assert_eq!(receiver.spans().len(), 0);
+
+    // A certificate file that does not exist is an init error naming the variable.
+    let err = ferrotel::builder()
+        .env(quick(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:4317"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+        ]))
+        .install_subscriber(false)
+        .install_globals(false)
+        .try_init()
+        .expect_err("missing CA file");
+    assert!(
+        err.to_string().contains("CERTIFICATE") && err.to_string().contains("/nonexistent/ca.pem"),
+        "{err}"
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferrotel-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

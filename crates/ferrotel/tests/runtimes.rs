@@ -1,0 +1,93 @@
+//! No span is lost on graceful shutdown, whatever runtime the service runs on: a multi-thread
+//! tokio runtime, a current-thread one (the default of `#[tokio::test]`, where the tonic
+//! exporter is known to deadlock) and a plain `fn main` with no runtime (where it is known to
+//! panic with "there is no reactor running").
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod support;
+
+use ferrotel_testkit::Receiver;
+use support::{guard, quick, traced, WAIT};
+
+const SPANS: usize = 10_000;
+
+/// Starts ferrotel against `receiver`, makes `SPANS` spans through `tracing`, drops the guard
+/// and checks that every one arrived, with distinct ids and the right parent.
+fn ten_thousand(receiver: &Receiver, protocol: &str) {
+    let endpoint = if protocol == "grpc" {
+        receiver.grpc_endpoint()
+    } else {
+        receiver.http_endpoint()
+    };
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        // The test is about the flush at shutdown, so the queue holds the whole burst; queue
+        // overflow is counted and reported, see `span_export_stats`.
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "16384"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "5000"),
+    ]));
+    traced(&g, || {
+        let root = tracing::info_span!("burst");
+        let _root = root.enter();
+        for i in 0..SPANS - 1 {
+            let _child = tracing::info_span!("item", i).entered();
+        }
+    });
+    let stats = g.span_export_stats();
+    assert_eq!(stats[0].queued, SPANS as u64);
+    let report = g.shutdown();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    let spans = receiver
+        .wait_for_spans(SPANS, WAIT)
+        .expect("all spans arrive");
+    assert_eq!(spans.len(), SPANS, "no span is lost and none is duplicated");
+    let root = spans
+        .iter()
+        .find(|s| s.name() == "burst")
+        .expect("root span");
+    let children = spans
+        .iter()
+        .filter(|s| s.parent_span_id_hex().as_deref() == Some(root.span_id_hex().as_str()))
+        .count();
+    assert_eq!(children, SPANS - 1);
+    let ids: std::collections::HashSet<String> = spans.iter().map(|s| s.span_id_hex()).collect();
+    assert_eq!(ids.len(), SPANS);
+}
+
+#[test]
+fn plain_main_without_a_runtime() {
+    let receiver = Receiver::start();
+    ten_thousand(&receiver, "grpc");
+}
+
+#[test]
+fn plain_main_without_a_runtime_over_http() {
+    let receiver = Receiver::start();
+    ten_thousand(&receiver, "http/protobuf");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn current_thread_runtime() {
+    let receiver = Receiver::start();
+    ten_thousand(&receiver, "grpc");
+    // The receiver's async wait works here too, without blocking this runtime's only thread.
+    let spans = receiver
+        .wait_for_spans_async(SPANS, WAIT)
+        .await
+        .expect("spans");
+    assert_eq!(spans.len(), SPANS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_thread_runtime() {
+    let receiver = Receiver::start();
+    ten_thousand(&receiver, "grpc");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn current_thread_runtime_over_http() {
+    let receiver = Receiver::start();
+    ten_thousand(&receiver, "http/protobuf");
+}

@@ -1,0 +1,540 @@
+//! Checks the deployment stack (`docker-compose.yml` and `collector/`) without a Docker engine:
+//! the files parse, images are pinned, mounts exist, collector pipelines only name defined
+//! components, Grafana dashboards only name provisioned datasources, and `promtool` accepts the
+//! Prometheus config, the alert rules, their unit tests and every dashboard query.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test reports failure by panicking
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value as Json;
+use serde_yaml_ng::{Mapping, Value as Yaml};
+
+const COMPOSE: &str = "docker-compose.yml";
+const COLLECTOR_CONFIG: &str = "collector/otel-collector.yaml";
+const PROMETHEUS_CONFIG: &str = "collector/prometheus.yml";
+const ALERTS: &str = "collector/alerts.yml";
+const ALERTS_TEST: &str = "collector/alerts_test.yml";
+const DATASOURCES: &str = "collector/grafana/provisioning/datasources/datasources.yml";
+const DASHBOARD_PROVIDERS: &str = "collector/grafana/provisioning/dashboards/dashboards.yml";
+const DASHBOARDS_DIR: &str = "collector/grafana/dashboards";
+const SERVICES: [&str; 4] = ["otel-collector", "jaeger", "prometheus", "grafana"];
+const REQUIRE_EXTERNAL: &str = "FERROTEL_REQUIRE_EXTERNAL";
+const PROMTOOL_MISSING: &str = "skipped: promtool not found (apt-get install prometheus)";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("examples/ has a parent directory")
+        .to_path_buf()
+}
+
+fn read(rel: &str) -> String {
+    let path = repo_root().join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn yaml(rel: &str) -> Yaml {
+    serde_yaml_ng::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not valid YAML: {e}"))
+}
+
+fn mapping<'a>(value: &'a Yaml, what: &str) -> &'a Mapping {
+    value
+        .as_mapping()
+        .unwrap_or_else(|| panic!("{what} must be a mapping, found {value:?}"))
+}
+
+fn strings(value: &Yaml, what: &str) -> Vec<String> {
+    value
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{what} must be a list, found {value:?}"))
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .unwrap_or_else(|| panic!("{what} entries must be strings, found {v:?}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+fn keys(map: &Mapping, what: &str) -> BTreeSet<String> {
+    map.keys()
+        .map(|k| {
+            k.as_str()
+                .unwrap_or_else(|| panic!("{what} keys must be strings, found {k:?}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The tag of an image reference (`repo/name:tag[@digest]`), if it has one.
+fn image_tag(image: &str) -> Option<&str> {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let name_start = without_digest.rfind('/').map_or(0, |i| i + 1);
+    without_digest[name_start..]
+        .split_once(':')
+        .map(|(_, tag)| tag)
+}
+
+/// `(host, container)` for every bind mount of a compose service; named volumes are skipped
+/// after checking that they are declared at the top level.
+fn bind_mounts(compose: &Yaml, service: &str) -> Vec<(String, String)> {
+    let declared: BTreeSet<String> = compose
+        .get("volumes")
+        .and_then(Yaml::as_mapping)
+        .map(|m| keys(m, "volumes"))
+        .unwrap_or_default();
+    let Some(volumes) = compose["services"][service].get("volumes") else {
+        return Vec::new();
+    };
+    let mut mounts = Vec::new();
+    for volume in volumes
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{service}.volumes must be a list"))
+    {
+        let (source, target) = match volume {
+            Yaml::String(short) => {
+                let mut parts = short.split(':');
+                let source = parts.next().unwrap_or_default().to_owned();
+                let target = parts
+                    .next()
+                    .unwrap_or_else(|| panic!("{service}: volume {short:?} has no container path"))
+                    .to_owned();
+                (source, target)
+            }
+            Yaml::Mapping(long) => {
+                let field = |name: &str| {
+                    long.get(name)
+                        .and_then(Yaml::as_str)
+                        .unwrap_or_else(|| panic!("{service}: volume {long:?} lacks {name}"))
+                        .to_owned()
+                };
+                (field("source"), field("target"))
+            }
+            other => panic!("{service}: unexpected volume entry {other:?}"),
+        };
+        if source.starts_with('.') || source.starts_with('/') {
+            mounts.push((source, target));
+        } else {
+            assert!(
+                declared.contains(&source),
+                "{service}: named volume {source:?} is not declared under top-level volumes"
+            );
+        }
+    }
+    mounts
+}
+
+fn ports(compose: &Yaml, service: &str) -> Vec<String> {
+    compose["services"][service]
+        .get("ports")
+        .map(|p| strings(p, &format!("{service}.ports")))
+        .unwrap_or_default()
+}
+
+#[test]
+fn compose_images_are_pinned_and_mounts_exist() {
+    let compose = yaml(COMPOSE);
+    let services = mapping(&compose["services"], "services");
+    let names = keys(services, "services");
+    for required in SERVICES {
+        assert!(
+            names.contains(required),
+            "{COMPOSE}: service {required} is missing"
+        );
+    }
+    for name in &names {
+        let image = compose["services"][name.as_str()]["image"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{COMPOSE}: service {name} has no image"));
+        let tag = image_tag(image)
+            .unwrap_or_else(|| panic!("{COMPOSE}: {name} image {image:?} has no version tag"));
+        assert!(
+            tag != "latest" && tag.chars().any(|c| c.is_ascii_digit()),
+            "{COMPOSE}: {name} image {image:?} must be pinned to a version, not {tag:?}"
+        );
+        for (host, container) in bind_mounts(&compose, name) {
+            let path = repo_root().join(&host);
+            assert!(
+                path.exists(),
+                "{COMPOSE}: {name} mounts {host} (-> {container}), which does not exist in the repository"
+            );
+        }
+    }
+
+    let collector_ports = ports(&compose, "otel-collector");
+    for port in ["4317", "4318"] {
+        let published = format!("127.0.0.1:{port}:{port}");
+        assert!(
+            collector_ports.iter().any(|p| p.starts_with(&published)),
+            "{COMPOSE}: otel-collector must publish {published}, has {collector_ports:?}"
+        );
+    }
+    for (service, port) in [
+        ("jaeger", "16686"),
+        ("prometheus", "9090"),
+        ("grafana", "3000"),
+    ] {
+        let published = ports(&compose, service);
+        assert!(
+            published
+                .iter()
+                .any(|p| p.ends_with(&format!("{port}:{port}"))),
+            "{COMPOSE}: {service} must publish {port}, has {published:?}"
+        );
+    }
+
+    let collector_mounts = bind_mounts(&compose, "otel-collector");
+    assert!(
+        collector_mounts
+            .iter()
+            .any(|(host, _)| host.trim_start_matches("./") == COLLECTOR_CONFIG),
+        "{COMPOSE}: otel-collector must mount {COLLECTOR_CONFIG}, mounts {collector_mounts:?}"
+    );
+    let prometheus_args = strings(
+        &compose["services"]["prometheus"]["command"],
+        "prometheus.command",
+    );
+    assert!(
+        prometheus_args
+            .iter()
+            .any(|a| a == "--enable-feature=exemplar-storage"),
+        "{COMPOSE}: prometheus needs --enable-feature=exemplar-storage to keep exemplars"
+    );
+}
+
+#[test]
+fn collector_pipelines_use_defined_components() {
+    let config = yaml(COLLECTOR_CONFIG);
+    let defined = |section: &str| keys(mapping(&config[section], section), section);
+    let receivers = defined("receivers");
+    let processors = defined("processors");
+    let exporters = defined("exporters");
+    let extensions = defined("extensions");
+
+    for id in strings(&config["service"]["extensions"], "service.extensions") {
+        assert!(
+            extensions.contains(&id),
+            "{COLLECTOR_CONFIG}: extension {id} is not defined"
+        );
+    }
+    let pipelines = mapping(&config["service"]["pipelines"], "service.pipelines");
+    for signal in ["traces", "metrics"] {
+        let pipeline = pipelines
+            .get(signal)
+            .unwrap_or_else(|| panic!("{COLLECTOR_CONFIG}: no {signal} pipeline"));
+        for (part, known) in [
+            ("receivers", &receivers),
+            ("processors", &processors),
+            ("exporters", &exporters),
+        ] {
+            let ids = strings(&pipeline[part], &format!("{signal}.{part}"));
+            assert!(
+                !ids.is_empty(),
+                "{COLLECTOR_CONFIG}: {signal}.{part} is empty"
+            );
+            for id in ids {
+                assert!(
+                    known.contains(&id),
+                    "{COLLECTOR_CONFIG}: {signal} pipeline names {part} {id}, which is not defined"
+                );
+            }
+        }
+        let procs = strings(&pipeline["processors"], "processors");
+        assert_eq!(
+            procs.first().map(String::as_str),
+            Some("memory_limiter"),
+            "{COLLECTOR_CONFIG}: memory_limiter must come first in the {signal} pipeline"
+        );
+    }
+
+    let otlp = &config["receivers"]["otlp"]["protocols"];
+    assert_eq!(otlp["grpc"]["endpoint"].as_str(), Some("0.0.0.0:4317"));
+    assert_eq!(otlp["http"]["endpoint"].as_str(), Some("0.0.0.0:4318"));
+
+    let trace_exporters = strings(&pipelines["traces"]["exporters"], "traces.exporters");
+    assert!(
+        trace_exporters
+            .iter()
+            .any(|id| config["exporters"][id.as_str()]["endpoint"].as_str() == Some("jaeger:4317")),
+        "{COLLECTOR_CONFIG}: traces must be exported to jaeger:4317"
+    );
+    let prometheus = &config["exporters"]["prometheus"];
+    assert_eq!(
+        prometheus["enable_open_metrics"].as_bool(),
+        Some(true),
+        "{COLLECTOR_CONFIG}: exemplars are only served in OpenMetrics format"
+    );
+    assert_eq!(
+        prometheus["resource_to_telemetry_conversion"]["enabled"].as_bool(),
+        Some(true),
+        "{COLLECTOR_CONFIG}: service.name must become a label"
+    );
+    let exporter_endpoint = prometheus["endpoint"].as_str().unwrap_or_default();
+    let port = exporter_endpoint.rsplit(':').next().unwrap_or_default();
+    assert!(
+        read(PROMETHEUS_CONFIG).contains(&format!("otel-collector:{port}")),
+        "{PROMETHEUS_CONFIG} must scrape the collector's prometheus exporter on port {port}"
+    );
+}
+
+/// Provisioned datasources as `uid -> type`.
+fn provisioned_datasources() -> Vec<(String, String)> {
+    let provisioning = yaml(DATASOURCES);
+    provisioning["datasources"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{DATASOURCES}: datasources must be a list"))
+        .iter()
+        .map(|ds| {
+            let field = |name: &str| {
+                ds[name]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{DATASOURCES}: datasource without {name}: {ds:?}"))
+                    .to_owned()
+            };
+            (field("uid"), field("type"))
+        })
+        .collect()
+}
+
+/// Every dashboard JSON under `collector/grafana/dashboards`, parsed, with its file name.
+fn dashboards() -> Vec<(String, Json)> {
+    let dir = repo_root().join(DASHBOARDS_DIR);
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let json =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: not valid JSON: {e}"));
+        found.push((name, json));
+    }
+    assert!(!found.is_empty(), "no dashboard JSON in {}", dir.display());
+    found
+}
+
+/// Calls `visit(key, value)` for every object member anywhere inside `value`.
+fn walk<'a>(value: &'a Json, visit: &mut impl FnMut(&'a str, &'a Json)) {
+    match value {
+        Json::Object(members) => {
+            for (key, member) in members {
+                visit(key, member);
+                walk(member, visit);
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|item| walk(item, visit)),
+        _ => {}
+    }
+}
+
+/// Every PromQL expression of every dashboard target.
+fn dashboard_queries() -> Vec<(String, String)> {
+    let mut queries = Vec::new();
+    for (name, dashboard) in dashboards() {
+        walk(&dashboard, &mut |key, value| {
+            if key == "targets" {
+                for target in value.as_array().into_iter().flatten() {
+                    let expr = target["expr"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{name}: target without expr: {target}"));
+                    queries.push((name.clone(), expr.to_owned()));
+                }
+            }
+        });
+    }
+    queries
+}
+
+#[test]
+fn grafana_dashboards_use_provisioned_datasources() {
+    let datasources = provisioned_datasources();
+    let uids: BTreeSet<&str> = datasources.iter().map(|(uid, _)| uid.as_str()).collect();
+    let type_of = |uid: &str| {
+        datasources
+            .iter()
+            .find(|(u, _)| u == uid)
+            .map(|(_, t)| t.as_str())
+    };
+    assert!(
+        uids.len() == datasources.len(),
+        "{DATASOURCES}: duplicate uids"
+    );
+    assert!(
+        datasources.iter().any(|(_, t)| t == "prometheus"),
+        "{DATASOURCES}: no Prometheus"
+    );
+    assert!(
+        datasources.iter().any(|(_, t)| t == "jaeger"),
+        "{DATASOURCES}: no Jaeger"
+    );
+
+    let provisioning = yaml(DATASOURCES);
+    let mut exemplar_links = 0;
+    for ds in provisioning["datasources"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let destinations = &ds["jsonData"]["exemplarTraceIdDestinations"];
+        for destination in destinations.as_sequence().into_iter().flatten() {
+            let uid = destination["datasourceUid"].as_str().unwrap_or_default();
+            assert_eq!(
+                type_of(uid),
+                Some("jaeger"),
+                "{DATASOURCES}: exemplar link points at {uid:?}, which is not the Jaeger datasource"
+            );
+            assert_eq!(destination["name"].as_str(), Some("trace_id"));
+            exemplar_links += 1;
+        }
+    }
+    assert!(
+        exemplar_links > 0,
+        "{DATASOURCES}: no exemplarTraceIdDestinations"
+    );
+
+    // The dashboard provider reads the directory docker-compose mounts the dashboards into.
+    let providers = yaml(DASHBOARD_PROVIDERS);
+    let compose = yaml(COMPOSE);
+    let grafana_mounts = bind_mounts(&compose, "grafana");
+    for provider in providers["providers"].as_sequence().into_iter().flatten() {
+        let path = provider["options"]["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{DASHBOARD_PROVIDERS}: provider without options.path"));
+        assert!(
+            grafana_mounts
+                .iter()
+                .any(|(host, container)| container == path
+                    && host.trim_start_matches("./") == DASHBOARDS_DIR),
+            "{DASHBOARD_PROVIDERS}: {path} is not where {COMPOSE} mounts {DASHBOARDS_DIR}"
+        );
+    }
+
+    for (name, dashboard) in dashboards() {
+        let uid = dashboard["uid"].as_str().unwrap_or_default();
+        assert!(!uid.is_empty(), "{name}: dashboard uid is not set");
+        assert!(dashboard["title"].as_str().is_some(), "{name}: no title");
+        let mut panel_ids = BTreeSet::new();
+        for panel in dashboard["panels"].as_array().into_iter().flatten() {
+            let id = panel["id"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{name}: panel without id"));
+            assert!(panel_ids.insert(id), "{name}: panel id {id} is used twice");
+        }
+        let mut exemplar_bucket_targets = 0;
+        walk(&dashboard, &mut |key, value| {
+            if key == "datasource" {
+                let uid = value["uid"].as_str().unwrap_or_else(|| {
+                    panic!("{name}: datasource must be referenced by uid, found {value}")
+                });
+                assert!(
+                    uids.contains(uid),
+                    "{name}: datasource uid {uid:?} is not provisioned"
+                );
+            }
+            if key == "targets" {
+                for target in value.as_array().into_iter().flatten() {
+                    let expr = target["expr"].as_str().unwrap_or_default();
+                    if target["exemplar"] == Json::Bool(true) && expr.contains("_bucket") {
+                        exemplar_bucket_targets += 1;
+                    }
+                }
+            }
+        });
+        assert!(
+            exemplar_bucket_targets > 0,
+            "{name}: no latency target over a _bucket metric has exemplars enabled"
+        );
+    }
+}
+
+fn promtool() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("promtool"))
+        .find(|candidate| candidate.is_file())
+}
+
+fn run_promtool(promtool: &Path, args: &[&str]) {
+    let output = Command::new(promtool)
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", promtool.display()));
+    assert!(
+        output.status.success(),
+        "promtool {} failed ({}):\n{}{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Writes the dashboard queries as recording rules, with Grafana's variables filled in, so
+/// promtool parses every one of them.
+fn dashboard_queries_as_rules() -> PathBuf {
+    let mut rules = Vec::new();
+    for (i, (_, expr)) in dashboard_queries().iter().enumerate() {
+        let expr = expr
+            .replace("$__rate_interval", "1m")
+            .replace("$__interval", "1m")
+            .replace("$__range", "1h")
+            .replace("$service", ".*");
+        let mut rule = Mapping::new();
+        rule.insert("record".into(), format!("dashboard:query_{i}").into());
+        rule.insert("expr".into(), expr.into());
+        rules.push(Yaml::Mapping(rule));
+    }
+    let mut group = Mapping::new();
+    group.insert("name".into(), "dashboard-queries".into());
+    group.insert("rules".into(), Yaml::Sequence(rules));
+    let mut file = Mapping::new();
+    file.insert("groups".into(), Yaml::Sequence(vec![Yaml::Mapping(group)]));
+    let text = serde_yaml_ng::to_string(&Yaml::Mapping(file)).unwrap();
+    let path = std::env::temp_dir().join(format!(
+        "ferrotel-dashboard-queries-{}.yml",
+        std::process::id()
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn promtool_accepts_config_rules_and_queries() {
+    let Some(promtool) = promtool() else {
+        if std::env::var(REQUIRE_EXTERNAL).as_deref() == Ok("1") {
+            panic!("{PROMTOOL_MISSING}, and {REQUIRE_EXTERNAL}=1 makes that a failure");
+        }
+        println!("{PROMTOOL_MISSING}");
+        return;
+    };
+    run_promtool(&promtool, &["check", "config", PROMETHEUS_CONFIG]);
+    run_promtool(&promtool, &["check", "rules", ALERTS]);
+    run_promtool(&promtool, &["test", "rules", ALERTS_TEST]);
+
+    let queries = dashboard_queries_as_rules();
+    let queries_arg = queries.to_str().expect("temp dir path is UTF-8").to_owned();
+    let output = Command::new(&promtool)
+        .args(["check", "rules", &queries_arg])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", promtool.display()));
+    std::fs::remove_file(&queries).ok();
+    assert!(
+        output.status.success(),
+        "a Grafana dashboard query is not valid PromQL:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn image_tag_parsing() {
+    assert_eq!(image_tag("prom/prometheus:v3.11.3"), Some("v3.11.3"));
+    assert_eq!(image_tag("localhost:5000/img"), None);
+    assert_eq!(image_tag("localhost:5000/img:1.2@sha256:abc"), Some("1.2"));
+    assert_eq!(image_tag("grafana/grafana"), None);
+}
