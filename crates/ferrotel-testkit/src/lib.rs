@@ -57,6 +57,8 @@ use tokio::sync::oneshot;
 pub use builder::ReceiverBuilder;
 pub use certs::{CertPaths, ServerIdentity, TestCerts};
 pub use fault::Fault;
+/// The OTLP protobuf types the records hold, at the version the receiver decodes.
+pub use opentelemetry_proto;
 pub use record::{
     any_value_to_string, find_attr, Outcome, ReceivedMetric, ReceivedSpan, RequestRecord, Signal,
     Transport,

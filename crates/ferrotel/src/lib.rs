@@ -31,6 +31,7 @@
 mod error;
 mod guard;
 mod init;
+mod limits;
 mod logging;
 mod metrics;
 mod otlp;

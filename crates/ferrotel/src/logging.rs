@@ -40,6 +40,7 @@ pub(crate) fn fmt_layer(
         ),
         _ => Box::new(
             tracing_subscriber::fmt::layer()
+                .with_ansi(false)
                 .event_format(events)
                 .with_writer(writer),
         ),

@@ -3,11 +3,15 @@
 
 use std::time::Duration;
 
-use ferrotel_config::{Config, MetricsExporter, Temporality as TemporalityConfig};
+use ferrotel_config::{
+    Config, HistogramAggregation, MetricsExporter, Temporality as TemporalityConfig,
+};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use opentelemetry_sdk::metrics::{
+    Aggregation, Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream, Temporality,
+};
 use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
 
@@ -23,6 +27,9 @@ pub(crate) fn meter_provider(
 ) -> Result<Option<SdkMeterProvider>, InitError> {
     let temporality = temporality(config.metrics.temporality);
     let mut builder = SdkMeterProvider::builder().with_resource(resource);
+    if config.metrics.histogram_aggregation == HistogramAggregation::Base2Exponential {
+        builder = builder.with_view(exponential_histograms);
+    }
     let mut readers = 0;
     for choice in &config.metrics_exporter {
         let exporter = match choice {
@@ -49,6 +56,23 @@ pub(crate) fn meter_provider(
         readers += 1;
     }
     Ok((readers > 0).then(|| builder.build()))
+}
+
+/// `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram`:
+/// every histogram becomes exponential, with the specification's defaults (160 buckets,
+/// scale 20).
+fn exponential_histograms(instrument: &Instrument) -> Option<Stream> {
+    if instrument.kind() != InstrumentKind::Histogram {
+        return None;
+    }
+    Stream::builder()
+        .with_aggregation(Aggregation::Base2ExponentialHistogram {
+            max_size: 160,
+            max_scale: 20,
+            record_min_max: true,
+        })
+        .build()
+        .ok()
 }
 
 fn temporality(choice: TemporalityConfig) -> Temporality {

@@ -111,10 +111,7 @@ pub(crate) fn metric_exporter(
 fn http_protocol(otlp: &OtlpConfig) -> Result<opentelemetry_otlp::Protocol, InitError> {
     match otlp.protocol {
         Protocol::HttpProtobuf => Ok(opentelemetry_otlp::Protocol::HttpBinary),
-        Protocol::HttpJson => Err(InitError::setup(
-            "OTLP protocol http/json is not built into ferrotel; use http/protobuf or grpc"
-                .to_string(),
-        )),
+        Protocol::HttpJson => Ok(opentelemetry_otlp::Protocol::HttpJson),
         Protocol::Grpc => Ok(opentelemetry_otlp::Protocol::Grpc),
     }
 }

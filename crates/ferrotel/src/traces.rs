@@ -60,6 +60,7 @@ pub(crate) fn tracer_provider(
         builder = builder.with_span_processor(Counted {
             inner: BatchSpanProcessor::new(exporter, batch_config),
             counters: Arc::clone(&counters),
+            value_length_limit: config.limits.span_attribute_value_length,
         });
         pipelines.push(Pipeline {
             exporter: name,
@@ -69,12 +70,14 @@ pub(crate) fn tracer_provider(
     Ok((builder.build(), pipelines))
 }
 
-/// Counts the spans handed to a batch processor; with the exporter's counts this tells how
-/// many the full queue dropped, which the SDK's processor only logs.
+/// Counts the spans handed to a batch processor (with the exporter's counts this tells how
+/// many the full queue dropped, which the SDK's processor only logs) and applies the attribute
+/// value length limit the SDK lacks.
 #[derive(Debug)]
 struct Counted {
     inner: BatchSpanProcessor,
     counters: Arc<PipelineCounters>,
+    value_length_limit: Option<usize>,
 }
 
 impl SpanProcessor for Counted {
@@ -82,7 +85,10 @@ impl SpanProcessor for Counted {
         self.inner.on_start(span, cx);
     }
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
+        if let Some(limit) = self.value_length_limit {
+            crate::limits::truncate_span(&mut span, limit);
+        }
         self.counters.queued.fetch_add(1, Ordering::Relaxed);
         self.inner.on_end(span);
     }

@@ -592,3 +592,69 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+// --- limits and aggregation the Rust SDK lacks ----------------------------------------------
+
+#[test]
+fn attribute_value_length_limit_cuts_long_strings_on_the_wire() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8"),
+        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "3"),
+    ]));
+    let tracer = g.tracer_provider().unwrap().tracer("limits");
+    tracer.in_span("limited", |cx| {
+        use ferrotel::opentelemetry::trace::TraceContextExt as _;
+        use ferrotel::opentelemetry::KeyValue;
+        cx.span().set_attributes([
+            KeyValue::new("path", "/volumes/alpha/objects/0001"),
+            KeyValue::new("short", "ok"),
+            KeyValue::new("count", 12_345_678_901_i64),
+            KeyValue::new("fourth", "dropped by the count limit"),
+        ]);
+    });
+    drop(g);
+    let span = receiver.wait_for_spans(1, WAIT).unwrap()[0].clone();
+    assert_eq!(span.attr("path").as_deref(), Some("/volumes"));
+    assert_eq!(span.attr("short").as_deref(), Some("ok"));
+    assert_eq!(span.attr("count").as_deref(), Some("12345678901"));
+    assert_eq!(span.attr("fourth"), None);
+    assert_eq!(span.span.dropped_attributes_count, 1);
+}
+
+#[test]
+fn base2_exponential_default_histogram_aggregation_reaches_the_wire() {
+    use ferrotel::opentelemetry::metrics::MeterProvider as _;
+    use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_METRICS_EXPORTER", "otlp"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+            "base2_exponential_bucket_histogram",
+        ),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+    ]));
+    let meter = g.meter_provider().unwrap().meter("agg");
+    let h = meter.f64_histogram("agg.latency").build();
+    for v in [0.001, 0.01, 0.1, 1.0] {
+        h.record(v, &[]);
+    }
+    drop(g);
+    let metric = receiver.wait_for_metric("agg.latency", WAIT).unwrap()[0]
+        .metric
+        .clone();
+    match metric.data {
+        Some(Data::ExponentialHistogram(h)) => {
+            assert_eq!(h.aggregation_temporality, 1, "delta");
+            assert_eq!(h.data_points[0].count, 4);
+        }
+        other => panic!("expected an exponential histogram, got {other:?}"),
+    }
+}
