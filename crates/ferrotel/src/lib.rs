@@ -63,3 +63,8 @@ pub(crate) const USER_AGENT: &str = concat!(
     "0.33.1 ferrotel/",
     env!("CARGO_PKG_VERSION")
 );
+
+/// The README's code blocks, compiled as doctests so the adoption example cannot rot.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

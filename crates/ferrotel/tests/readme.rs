@@ -1,0 +1,29 @@
+//! The README's variable table lists every variable ferrotel reads.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+#[test]
+fn every_variable_is_in_the_readme_table() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let vars = std::fs::read_to_string(root.join("crates/ferrotel-config/src/vars.rs"))
+        .expect("vars.rs");
+    let names: Vec<&str> = vars
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const "))
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    assert!(names.len() > 40, "found only {} variables", names.len());
+    let missing: Vec<&&str> = names
+        .iter()
+        .filter(|name| {
+            // Per-signal variants are listed as `(+ _TRACES_, _METRICS_)` beside the generic one.
+            let generic = name
+                .replace("_TRACES_", "_")
+                .replace("_METRICS_", "_")
+                .replace("OTLP_TRACES", "OTLP")
+                .replace("OTLP_METRICS", "OTLP");
+            !readme.contains(&format!("`{name}`")) && !readme.contains(&format!("`{generic}` (+"))
+        })
+        .collect();
+    assert!(missing.is_empty(), "README table lacks {missing:?}");
+}
