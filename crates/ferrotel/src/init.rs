@@ -6,16 +6,15 @@ use std::time::Duration;
 use ferrotel_config::{ConfigBuilder, Env, Resolved};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::Layer;
+use tracing_subscriber::{Layer, Registry};
 
 use crate::error::InitError;
 use crate::guard::Guard;
-use crate::logging::{self, DispatchCell};
+use crate::logging::{self, DispatchCell, Traced};
 use crate::runtime::ExportRuntime;
 
 /// Starts telemetry from the `OTEL_*` environment variables, installs it globally and returns
@@ -193,18 +192,35 @@ impl Builder {
         let writer = self
             .log_writer
             .unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
-        let fmt = logging::fmt_layer(config.log_format, Arc::clone(&dispatch_cell), writer);
-        let otel = tracer_provider
-            .as_ref()
-            .map(|provider: &SdkTracerProvider| {
-                tracing_opentelemetry::layer().with_tracer(provider.tracer("ferrotel"))
-            });
-        let subscriber = tracing_subscriber::registry()
-            .with(otel)
-            .with(fmt.with_filter(filter));
+        // With the SDK disabled nothing needs spans, so the log layer takes events only: every
+        // span callsite is then never enabled, and instrumentation costs next to nothing.
+        // (An absent layer must not even be an `Option` layer: `None` still asks for spans.)
+        let events_only = config.sdk_disabled;
+        let fmt_cell = Arc::clone(&dispatch_cell);
+        let built = match &tracer_provider {
+            Some(provider) => {
+                // busy_ns/idle_ns, thread and target attributes are not semantic conventions
+                // and cost a clock read or an allocation per span; code.* locations stay.
+                let otel = tracing_opentelemetry::layer()
+                    .with_tracked_inactivity(false)
+                    .with_threads(false)
+                    .with_target(false)
+                    .with_tracer(provider.tracer("ferrotel"));
+                let fmt = logging::fmt_layer::<Traced>(config.log_format, fmt_cell, writer);
+                tracing::Dispatch::new(
+                    tracing_subscriber::registry()
+                        .with(otel)
+                        .with(fmt.with_filter(logging::log_filter(filter, events_only))),
+                )
+            }
+            None => {
+                let fmt = logging::fmt_layer::<Registry>(config.log_format, fmt_cell, writer);
+                let filter = logging::log_filter(filter, events_only);
+                tracing::Dispatch::new(tracing_subscriber::registry().with(fmt.with_filter(filter)))
+            }
+        };
 
         let messages: Vec<String> = issues.iter().map(ToString::to_string).collect();
-        let built = tracing::Dispatch::new(subscriber);
         let _ = dispatch_cell.set(built.downgrade());
         let mut dispatch = None;
         if self.install_subscriber {

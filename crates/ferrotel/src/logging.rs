@@ -13,23 +13,29 @@ use opentelemetry_sdk::trace::SdkTracer;
 use tracing::dispatcher::WeakDispatch;
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, JsonFields, Writer};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::Layered;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-/// The subscriber the log layer sits on: the registry with the OpenTelemetry layer, if any.
-pub(crate) type Traced = Layered<Option<OpenTelemetryLayer<Registry, SdkTracer>>, Registry>;
+/// The subscriber the log layer sits on when tracing is on: the registry and the OpenTelemetry
+/// layer.
+pub(crate) type Traced = Layered<OpenTelemetryLayer<Registry, SdkTracer>, Registry>;
 
 /// The log layer in the configured format. JSON needs JSON-formatted span fields too, so the
 /// two formats are two layer types behind one box.
-pub(crate) fn fmt_layer(
+pub(crate) fn fmt_layer<S>(
     format: LogFormat,
     dispatch: DispatchCell,
     writer: BoxMakeWriter,
-) -> Box<dyn Layer<Traced> + Send + Sync> {
+) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
     let events = TraceIdFormat::new(format, dispatch);
     match format {
         LogFormat::Json => Box::new(
@@ -75,6 +81,16 @@ pub(crate) fn filter(env: &Env, level: &str) -> (EnvFilter, Option<String>) {
 /// answers "none" while an event is being dispatched, so the dispatcher is handed over once
 /// it exists.
 pub(crate) type DispatchCell = Arc<OnceLock<WeakDispatch>>;
+
+/// The log layer's filter: `filter`, and when `events_only`, no spans at all.
+pub(crate) fn log_filter<S>(filter: EnvFilter, events_only: bool) -> impl Filter<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    filter.and(tracing_subscriber::filter::filter_fn(move |meta| {
+        !events_only || meta.is_event()
+    }))
+}
 
 /// Wraps the stock text or JSON format and adds the trace and span ids.
 struct TraceIdFormat {

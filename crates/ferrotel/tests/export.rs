@@ -243,6 +243,8 @@ fn sdk_disabled_sends_no_request_at_all() {
     ]));
     assert!(g.tracer_provider().is_none());
     assert!(g.meter_provider().is_none());
+    // Nothing is interested in spans, so instrumentation is skipped at the callsite.
+    assert!(traced(&g, || tracing::info_span!("skipped").is_disabled()));
     one_span(&g, "disabled");
     root_spans_if_any(&g);
     drop(g);

@@ -1,0 +1,169 @@
+//! What a span costs through ferrotel, against no telemetry at all, in one run.
+//!
+//! ```text
+//! cargo run --release --bin bench-spans -- [--spans N] [--rounds R]
+//! ```
+//!
+//! Every case makes the same `tracing` span (`info_span!` + enter + exit) N times, R rounds,
+//! and reports the median nanoseconds per span and the ratio to the baseline with no
+//! subscriber. Export goes to the in-process receiver of `ferrotel-testkit` over OTLP/gRPC,
+//! sharing the machine's cores with the benchmark, as a collector on the same host would.
+
+use std::time::{Duration, Instant};
+
+use ferrotel::config::Env;
+use ferrotel::opentelemetry::trace::{Tracer as _, TracerProvider as _};
+use ferrotel_testkit::Receiver;
+
+struct Args {
+    spans: usize,
+    rounds: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        spans: 200_000,
+        rounds: 5,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let n: usize = value
+            .parse()
+            .map_err(|_| format!("{flag} takes a positive integer, not {value:?}"))?;
+        match flag.as_str() {
+            "--spans" => args.spans = n.max(1),
+            "--rounds" => args.rounds = n.max(1),
+            other => return Err(format!("unknown flag {other}; use --spans N --rounds R")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("bench-spans: {err}");
+            std::process::exit(2);
+        }
+    };
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let env = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "65536"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            ("OTEL_LOG_LEVEL", "info"),
+        ];
+        pairs.extend_from_slice(extra);
+        Env::from_pairs(pairs).with_executable_name("bench-spans")
+    };
+    let start = |extra: &[(&str, &str)]| {
+        ferrotel::builder()
+            .env(env(extra))
+            .install_subscriber(false)
+            .install_globals(false)
+            .try_init()
+    };
+
+    println!(
+        "bench-spans: {} spans x {} rounds per case, median ns/span (lower is better)",
+        args.spans, args.rounds
+    );
+    let none = tracing::Dispatch::none();
+    let baseline = measure(&args, || run_tracing(&none, args.spans));
+    report("no subscriber (baseline)", baseline, baseline, "");
+
+    let cases: [(&str, &[(&str, &str)]); 3] = [
+        (
+            "ferrotel, OTEL_SDK_DISABLED=true",
+            &[("OTEL_SDK_DISABLED", "true")],
+        ),
+        (
+            "ferrotel, 0% sampled (always_off)",
+            &[("OTEL_TRACES_SAMPLER", "always_off")],
+        ),
+        ("ferrotel, 100% sampled, OTLP/gRPC", &[]),
+    ];
+    for (name, extra) in cases {
+        let guard = match start(extra) {
+            Ok(guard) => guard,
+            Err(err) => {
+                eprintln!("bench-spans: {name}: {err}");
+                std::process::exit(1);
+            }
+        };
+        let Some(dispatch) = guard.dispatch().cloned() else {
+            eprintln!("bench-spans: {name}: no dispatcher");
+            std::process::exit(1);
+        };
+        let ns = measure(&args, || run_tracing(&dispatch, args.spans));
+        let stats = guard.span_export_stats();
+        let report_line = guard.shutdown();
+        let note = match stats.first() {
+            Some(s) if s.queued > 0 => format!(
+                "queued {} / exported {} / failed {}{}",
+                s.queued,
+                s.exported,
+                s.failed,
+                if report_line.problems.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", report_line.problems.join("; "))
+                }
+            ),
+            _ => String::new(),
+        };
+        report(name, ns, baseline, &note);
+    }
+
+    // The SDK tracer without `tracing` in between, for reference.
+    match start(&[]) {
+        Ok(guard) => {
+            let tracer = guard
+                .tracer_provider()
+                .map(|p| p.tracer("bench"))
+                .unwrap_or_else(|| guard.tracer("bench"));
+            let ns = measure(&args, || {
+                for _ in 0..args.spans {
+                    tracer.in_span("op", |_| {});
+                }
+            });
+            drop(guard);
+            report("SDK tracer directly, 100% sampled", ns, baseline, "");
+        }
+        Err(err) => eprintln!("bench-spans: SDK tracer: {err}"),
+    }
+    receiver.shutdown();
+}
+
+fn run_tracing(dispatch: &tracing::Dispatch, spans: usize) {
+    tracing::dispatcher::with_default(dispatch, || {
+        for i in 0..spans {
+            let _span = tracing::info_span!("op", i).entered();
+        }
+    });
+}
+
+/// Median ns per span over the rounds, after one warm-up round.
+fn measure(args: &Args, mut round: impl FnMut()) -> f64 {
+    round();
+    let mut samples: Vec<Duration> = (0..args.rounds)
+        .map(|_| {
+            let t = Instant::now();
+            round();
+            t.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2].as_nanos() as f64 / args.spans as f64
+}
+
+fn report(name: &str, ns: f64, baseline: f64, note: &str) {
+    let ratio = if baseline > 0.0 { ns / baseline } else { 0.0 };
+    println!("{name:<38} {ns:>9.1} ns/span {ratio:>8.1}x baseline  {note}");
+}
