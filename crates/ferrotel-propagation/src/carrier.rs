@@ -28,6 +28,26 @@ pub(crate) fn read_header<'a>(
     Ok(Some(first))
 }
 
+/// Every value of header `name`, in the order the carrier holds them (empty when absent).
+///
+/// Uses [`Extractor::get_all`], so a carrier that keeps repeated headers (an HTTP header map,
+/// gRPC metadata) yields all of them; one that implements only [`Extractor::get`] yields at
+/// most one value. The values are returned as they are, without trimming.
+pub(crate) fn header_values<'a>(extractor: &'a dyn Extractor, name: &str) -> Vec<&'a str> {
+    match extractor.get_all(name) {
+        Some(all) if !all.is_empty() => all,
+        _ => extractor.get(name).into_iter().collect(),
+    }
+}
+
+/// An RFC 9110 token: the characters a header name (and a W3C baggage key) may hold.
+pub(crate) fn is_header_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 /// Strips HTTP optional whitespace (spaces and horizontal tabs) from both ends.
 pub(crate) fn trim_ows(value: &str) -> &str {
     value.trim_matches(|c| c == ' ' || c == '\t')

@@ -32,7 +32,7 @@ use opentelemetry::{
     Context,
 };
 
-use crate::carrier::read_header;
+use crate::carrier::{is_header_token, read_header};
 use crate::debug_flag::DebugFlagExt;
 use crate::hex::{parse_hex, HexCase};
 
@@ -196,14 +196,6 @@ fn merge_baggage(cx: &Context, items: Vec<(String, String)>) -> Context {
         let _previous = baggage.insert(key, value);
     }
     cx.with_baggage(baggage)
-}
-
-/// An RFC 9110 token: the characters a header name may hold.
-fn is_header_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Percent-encodes everything but the URL unreserved characters `A-Za-z0-9-._~`.

@@ -84,3 +84,20 @@ impl opentelemetry::propagation::Extractor for RepeatedHeaders {
         (!all.is_empty()).then_some(all)
     }
 }
+
+impl RepeatedHeaders {
+    /// A carrier holding `pairs` in order, names as given (any letter case).
+    pub(crate) fn of(pairs: &[(&'static str, &str)]) -> Self {
+        Self(pairs.iter().map(|(k, v)| (*k, v.to_string())).collect())
+    }
+}
+
+/// Extracts from an empty context with any extractor and returns the resulting span context.
+pub(crate) fn extract_from(
+    propagator: &dyn TextMapPropagator,
+    carrier: &dyn opentelemetry::propagation::Extractor,
+) -> SpanContext {
+    let cx = propagator.extract_with_context(&Context::new(), carrier);
+    let span = cx.span();
+    span.span_context().clone()
+}
