@@ -38,6 +38,7 @@
 
 mod builder;
 mod certs;
+pub mod echo;
 mod fault;
 mod grpc;
 mod http;
