@@ -1,0 +1,220 @@
+//! What each request gets: routing, content negotiation, the rate limit, and the bounded,
+//! off-thread collection.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use tokio::sync::Semaphore;
+use tokio::time::{timeout_at, Instant};
+
+use crate::rate_limit::TokenBucket;
+use crate::render::{
+    render_openmetrics, render_prometheus_text, OPENMETRICS_CONTENT_TYPE,
+    PROMETHEUS_TEXT_CONTENT_TYPE,
+};
+use crate::MetricsSource;
+
+/// The path serving the metrics.
+pub(crate) const METRICS_PATH: &str = "/metrics";
+/// The path answering `ok` while the server runs.
+pub(crate) const HEALTH_PATH: &str = "/health";
+
+const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
+
+/// Everything a request handler needs, shared by all connections.
+pub(crate) struct Shared {
+    pub(crate) source: MetricsSource,
+    pub(crate) limiter: TokenBucket,
+    pub(crate) collect_timeout: Duration,
+    /// One collection at a time: a source that hangs holds this permit, so later scrapes
+    /// time out (503) instead of piling up blocking threads.
+    pub(crate) collecting: Arc<Semaphore>,
+}
+
+/// Which text format a scrape gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    OpenMetrics,
+    PrometheusText,
+}
+
+/// Answers one request; never fails (errors become status codes).
+pub(crate) async fn handle<B>(
+    shared: Arc<Shared>,
+    request: Request<B>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = request.uri().path();
+    let known = path == METRICS_PATH || path == HEALTH_PATH;
+    if !known {
+        return Ok(respond(StatusCode::NOT_FOUND, PLAIN_TEXT, "not found\n"));
+    }
+    let method = request.method();
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            PLAIN_TEXT,
+            "method not allowed\n",
+        );
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Ok(response);
+    }
+    if path == HEALTH_PATH {
+        // Not rate limited: probes must keep seeing a live server while scrapes are throttled.
+        return Ok(respond(StatusCode::OK, PLAIN_TEXT, "ok"));
+    }
+    if !shared.limiter.try_acquire() {
+        let mut response = respond(
+            StatusCode::TOO_MANY_REQUESTS,
+            PLAIN_TEXT,
+            "too many requests\n",
+        );
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        return Ok(response);
+    }
+    let format = negotiate(request.headers());
+    let content_type = match format {
+        Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+        Format::PrometheusText => PROMETHEUS_TEXT_CONTENT_TYPE,
+    };
+    if method == Method::HEAD {
+        // HEAD says what a GET would return without paying for a collection.
+        return Ok(respond(StatusCode::OK, content_type, Bytes::new()));
+    }
+    Ok(match collect(&shared, format).await {
+        Ok(body) => respond(StatusCode::OK, content_type, body),
+        Err(Failure::TimedOut) => respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            PLAIN_TEXT,
+            "metrics collection timed out\n",
+        ),
+        Err(Failure::Crashed) => respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            PLAIN_TEXT,
+            "metrics collection failed\n",
+        ),
+    })
+}
+
+enum Failure {
+    TimedOut,
+    Crashed,
+}
+
+/// Collects and renders on the blocking pool, bounded by the collect timeout (waiting for a
+/// previous collection included).
+async fn collect(shared: &Shared, format: Format) -> Result<String, Failure> {
+    let deadline = Instant::now() + shared.collect_timeout;
+    let permit = match timeout_at(deadline, shared.collecting.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_closed)) => return Err(Failure::Crashed),
+        Err(_elapsed) => return Err(Failure::TimedOut),
+    };
+    let source = shared.source.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let request = source();
+        match format {
+            Format::OpenMetrics => render_openmetrics(&request),
+            Format::PrometheusText => render_prometheus_text(&request),
+        }
+    });
+    match timeout_at(deadline, task).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_panicked_or_cancelled)) => Err(Failure::Crashed),
+        Err(_elapsed) => Err(Failure::TimedOut),
+    }
+}
+
+/// OpenMetrics when any `Accept` media range names `application/openmetrics-text` with a
+/// non-zero quality (Prometheus asks so, and always with exemplar storage on); Prometheus
+/// text otherwise.
+fn negotiate(headers: &HeaderMap) -> Format {
+    let asks_openmetrics = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or_default().trim();
+            if !media.eq_ignore_ascii_case("application/openmetrics-text") {
+                return false;
+            }
+            let quality = parts
+                .filter_map(|param| param.split_once('='))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
+                .map(|(_, q)| q.trim().parse::<f32>().unwrap_or(0.0))
+                .unwrap_or(1.0);
+            quality > 0.0
+        });
+    if asks_openmetrics {
+        Format::OpenMetrics
+    } else {
+        Format::PrometheusText
+    }
+}
+
+/// A response with the body and the headers every response carries.
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("DENY"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format_for(accept: &str) -> Format {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_str(accept).unwrap_or(HeaderValue::from_static("")),
+        );
+        negotiate(&headers)
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        // What Prometheus 2.42 sends.
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(format_for(prometheus), Format::OpenMetrics);
+        assert_eq!(
+            format_for("Application/OpenMetrics-Text"),
+            Format::OpenMetrics
+        );
+        assert_eq!(
+            format_for("text/plain;version=0.0.4"),
+            Format::PrometheusText
+        );
+        assert_eq!(format_for("*/*"), Format::PrometheusText);
+        assert_eq!(
+            format_for("application/openmetrics-text;q=0"),
+            Format::PrometheusText
+        );
+        assert_eq!(negotiate(&HeaderMap::new()), Format::PrometheusText);
+    }
+}
