@@ -70,7 +70,29 @@ pub struct InjectStats {
     pub reservoir_overflow: u64,
 }
 
+/// The process-wide store `ferrotel::init()` installs, read by instrumentation (the Tower
+/// layers, the NFS/storage/Raft instruments) that is not handed a store explicitly.
+static GLOBAL: RwLock<Option<Exemplars>> = RwLock::new(None);
+
 impl Exemplars {
+    /// The global store. Until one is installed it is an `always_off` store, so histograms
+    /// built before telemetry starts cost what the SDK histogram costs.
+    pub fn global() -> Exemplars {
+        match GLOBAL.read() {
+            Ok(global) => global
+                .clone()
+                .unwrap_or_else(|| Exemplars::new(ExemplarFilter::AlwaysOff)),
+            Err(_) => Exemplars::new(ExemplarFilter::AlwaysOff),
+        }
+    }
+
+    /// Installs `store` as the global one; histograms built afterwards use it.
+    pub fn set_global(store: Exemplars) {
+        if let Ok(mut global) = GLOBAL.write() {
+            *global = Some(store);
+        }
+    }
+
     /// A store applying `filter` (`OTEL_METRICS_EXEMPLAR_FILTER`).
     pub fn new(filter: ExemplarFilter) -> Self {
         Exemplars {

@@ -87,7 +87,7 @@ impl Harness {
                 timeout: Some(options.timeout),
             },
             Kind::Http => MetricsTransport::Http {
-                client: reqwest::Client::new(),
+                client: plain_http_client(),
                 url: format!("{}/v1/metrics", receiver.http_endpoint()),
                 headers: vec![("x-tenant".into(), "ferrotel".into())],
                 gzip: options.gzip,
@@ -574,4 +574,11 @@ fn timeout_bounds_the_export_and_empty_requests_are_not_sent() {
     let stats = h.exporter.stats();
     assert_eq!(stats.requests_failed, 1);
     h.receiver.set_fault(None);
+}
+
+/// A plain reqwest client. The workspace builds reqwest with `rustls-no-provider` (ferrotel
+/// brings ring itself), so a process-wide provider must exist before `Client::new()`.
+fn plain_http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -157,7 +157,12 @@ impl Call {
                         span.set_status(Status::error(code.name()));
                     }
                 }
-                shared.instruments.rpc.record(elapsed, &metric_attrs);
+                // The sample is offered as an exemplar of this call's own span, whatever context is
+                // current where the body happens to end.
+                shared
+                    .instruments
+                    .rpc
+                    .record_with_context(elapsed, &metric_attrs, &self.cx);
                 if let Some(old) = &shared.instruments.rpc_old_ms {
                     let old_attrs = [
                         KeyValue::new(semconv::RPC_SYSTEM, "grpc"),
@@ -167,7 +172,7 @@ impl Call {
                         ),
                         KeyValue::new(semconv::RPC_GRPC_STATUS_CODE, i64::from(code.0)),
                     ];
-                    old.record(elapsed * 1000.0, &old_attrs);
+                    old.record_with_context(elapsed * 1000.0, &old_attrs, &self.cx);
                 }
             }
             Protocol::Http => {
@@ -205,7 +210,10 @@ impl Call {
                         span.set_status(Status::error(error_type));
                     }
                 }
-                shared.instruments.http.record(elapsed, &metric_attrs);
+                shared
+                    .instruments
+                    .http
+                    .record_with_context(elapsed, &metric_attrs, &self.cx);
             }
         }
         span.end();

@@ -5,8 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use ferrotel_config::RpcSemconv;
+use ferrotel_metrics::{Exemplars, Histogram};
 use opentelemetry::global::{self, BoxedTracer};
-use opentelemetry::metrics::{Histogram, Meter, MeterProvider};
+use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope};
@@ -43,15 +44,17 @@ pub(crate) const DEFAULT_SKIPPED_SERVICES: [&str; 3] = [
 ];
 
 /// The duration histograms of one side.
+/// They are built through the exemplar store, so every duration sample can carry the trace
+/// behind it.
 pub(crate) struct Instruments {
-    pub(crate) rpc: Histogram<f64>,
-    pub(crate) http: Histogram<f64>,
+    pub(crate) rpc: Histogram,
+    pub(crate) http: Histogram,
     /// The old millisecond metric, only with `rpc/dup`.
-    pub(crate) rpc_old_ms: Option<Histogram<f64>>,
+    pub(crate) rpc_old_ms: Option<Histogram>,
 }
 
 impl Instruments {
-    fn new(meter: &Meter, side: Side, semconv: RpcSemconv) -> Self {
+    fn new(meter: &Meter, exemplars: &Exemplars, side: Side, semconv: RpcSemconv) -> Self {
         let (rpc, http, old) = match side {
             Side::Server => (
                 semconv::RPC_SERVER_CALL_DURATION,
@@ -65,8 +68,9 @@ impl Instruments {
             ),
         };
         let seconds = |name: &'static str, description: &'static str| {
-            meter
-                .f64_histogram(name)
+            exemplars
+                .f64_histogram(meter, name)
+                .with_scope(SCOPE)
                 .with_unit("s")
                 .with_description(description)
                 .with_boundaries(semconv::DURATION_BUCKETS.to_vec())
@@ -82,8 +86,9 @@ impl Instruments {
                 "Duration of HTTP requests, until the response body ends.",
             ),
             rpc_old_ms: (semconv == RpcSemconv::Dup).then(|| {
-                meter
-                    .f64_histogram(old)
+                exemplars
+                    .f64_histogram(meter, old)
+                    .with_scope(SCOPE)
                     .with_unit("ms")
                     .with_description("Duration of RPCs (pre-1.37 semantic conventions).")
                     .with_boundaries(semconv::DURATION_BUCKETS_MS.to_vec())
@@ -164,6 +169,7 @@ impl Shared {
 pub(crate) struct Settings {
     tracer: Option<Arc<BoxedTracer>>,
     meter: Option<Meter>,
+    exemplars: Option<Exemplars>,
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     pub(crate) semconv: RpcSemconv,
     pub(crate) trust: Trust,
@@ -177,6 +183,7 @@ impl Default for Settings {
         Settings {
             tracer: None,
             meter: None,
+            exemplars: None,
             propagator: None,
             semconv: RpcSemconv::Stable,
             trust: Trust::Trusted,
@@ -198,8 +205,11 @@ impl fmt::Debug for Settings {
     }
 }
 
+/// The instrumentation scope of every span and metric the layers make.
+const SCOPE: &str = "ferrotel-tower";
+
 fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder("ferrotel-tower")
+    InstrumentationScope::builder(SCOPE)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build()
 }
@@ -219,6 +229,10 @@ impl Settings {
         self.meter = Some(provider.meter_with_scope(scope()));
     }
 
+    pub(crate) fn exemplars(&mut self, exemplars: Exemplars) {
+        self.exemplars = Some(exemplars);
+    }
+
     pub(crate) fn propagator(&mut self, propagator: Arc<dyn TextMapPropagator + Send + Sync>) {
         self.propagator = Some(propagator);
     }
@@ -233,11 +247,12 @@ impl Settings {
             .meter
             .clone()
             .unwrap_or_else(|| global::meter_with_scope(scope()));
+        let exemplars = self.exemplars.clone().unwrap_or_else(Exemplars::global);
         Arc::new(Shared {
             side,
             tracer,
             propagator: self.propagator.clone(),
-            instruments: Instruments::new(&meter, side, self.semconv),
+            instruments: Instruments::new(&meter, &exemplars, side, self.semconv),
             semconv: self.semconv,
             trust: self.trust,
             skip_defaults: self.skip_defaults,

@@ -25,6 +25,9 @@ pub struct Guard {
     pub(crate) tracer_provider: Option<SdkTracerProvider>,
     pub(crate) pipelines: Vec<Pipeline>,
     pub(crate) meter_provider: Option<SdkMeterProvider>,
+    pub(crate) exemplars: ferrotel_metrics::Exemplars,
+    pub(crate) metric_exporters: Vec<ferrotel_metrics::OtlpMetricExporter>,
+    pub(crate) metrics_endpoint: Option<ferrotel_prometheus::MetricsEndpoint>,
     pub(crate) runtime: Option<ExportRuntime>,
     pub(crate) dispatch: Option<tracing::Dispatch>,
     pub(crate) shutdown_timeout: Duration,
@@ -72,6 +75,73 @@ impl Guard {
     /// The meter provider, when a metric exporter is configured.
     pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
         self.meter_provider.as_ref()
+    }
+
+    /// The exemplar store of this guard's metrics (`OTEL_METRICS_EXEMPLAR_FILTER`). Build your
+    /// own histograms through it and every sample recorded in a sampled span carries that
+    /// span's trace:
+    ///
+    /// ```no_run
+    /// use ferrotel::opentelemetry::metrics::MeterProvider as _;
+    /// let telemetry = ferrotel::init();
+    /// let meter = ferrotel::opentelemetry::global::meter("volumes");
+    /// let latency = telemetry
+    ///     .exemplars()
+    ///     .f64_histogram(&meter, "volume.flush.duration")
+    ///     .with_unit("s")
+    ///     .build();
+    /// latency.record(0.012, &[]);
+    /// ```
+    pub fn exemplars(&self) -> &ferrotel_metrics::Exemplars {
+        &self.exemplars
+    }
+
+    /// Where the `/metrics` endpoint listens, when `OTEL_METRICS_EXPORTER` includes
+    /// `prometheus`.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_endpoint
+            .as_ref()
+            .map(ferrotel_prometheus::MetricsEndpoint::local_addr)
+    }
+
+    /// What each OTLP metric exporter has done so far.
+    pub fn metric_export_stats(&self) -> Vec<ferrotel_metrics::MetricExportStats> {
+        self.metric_exporters
+            .iter()
+            .map(ferrotel_metrics::OtlpMetricExporter::stats)
+            .collect()
+    }
+
+    /// A server layer on this guard's providers, exemplar store and semantic-convention
+    /// choice (`OTEL_SEMCONV_STABILITY_OPT_IN`):
+    /// `tonic::transport::Server::builder().layer(telemetry.server_layer())`.
+    pub fn server_layer(&self) -> ferrotel_tower::ServerLayer {
+        let mut layer = ferrotel_tower::ServerLayer::new()
+            .semconv(self.config.semconv_opt_in.rpc)
+            .exemplars(self.exemplars.clone());
+        if let Some(provider) = &self.tracer_provider {
+            layer = layer.tracer_provider(provider);
+        }
+        if let Some(provider) = &self.meter_provider {
+            layer = layer.meter_provider(provider);
+        }
+        layer
+    }
+
+    /// A client layer for calls to `target`, on this guard's providers:
+    /// `ServiceBuilder::new().layer(telemetry.client_layer(&uri)).service(channel)`.
+    pub fn client_layer(&self, target: &http::Uri) -> ferrotel_tower::ClientLayer {
+        let mut layer = ferrotel_tower::ClientLayer::new()
+            .target(target)
+            .semconv(self.config.semconv_opt_in.rpc)
+            .exemplars(self.exemplars.clone());
+        if let Some(provider) = &self.tracer_provider {
+            layer = layer.tracer_provider(provider);
+        }
+        if let Some(provider) = &self.meter_provider {
+            layer = layer.meter_provider(provider);
+        }
+        layer
     }
 
     /// A tracer from this guard's provider (a no-op tracer when tracing is disabled).
@@ -136,6 +206,9 @@ impl Guard {
             };
         }
         self.shut_down = true;
+        if let Some(endpoint) = self.metrics_endpoint.take() {
+            endpoint.shutdown();
+        }
         let tracer = self.tracer_provider.take();
         let meter = self.meter_provider.take();
         let timeout = self.shutdown_timeout;
@@ -167,6 +240,22 @@ impl Guard {
             runtime.stop();
         }
         let mut report = report;
+        for stats in self.metric_export_stats() {
+            if stats.points_failed > 0 {
+                report.problems.push(format!(
+                    "{} metric data points failed to export (last error: {})",
+                    stats.points_failed,
+                    stats.last_error.as_deref().unwrap_or("unknown")
+                ));
+            }
+            if stats.overflow_points > 0 {
+                report.problems.push(format!(
+                    "{} metric data points went to otel.metric.overflow=true: an instrument \
+                     exceeded its cardinality limit (2000 attribute sets)",
+                    stats.overflow_points
+                ));
+            }
+        }
         for stats in self.span_export_stats() {
             if stats.failed > 0 {
                 report.problems.push(format!(

@@ -157,7 +157,15 @@ impl Builder {
         let mut tracer_provider = None;
         let mut pipelines = Vec::new();
         let mut meter_provider = None;
+        let mut exemplars =
+            ferrotel_metrics::Exemplars::new(ferrotel_config::ExemplarFilter::AlwaysOff);
+        let mut metric_exporters = Vec::new();
+        let mut metrics_endpoint = None;
         if !config.sdk_disabled {
+            // reqwest is built with `rustls-no-provider` here; when the application chose no
+            // process-wide rustls provider, ring becomes it, so a plain `reqwest::Client::new()`
+            // elsewhere in the service keeps working. An existing choice is left alone.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let export = ExportRuntime::start()
                 .map_err(|e| InitError::setup(format!("cannot start the export runtime: {e}")))?;
             let handle = export.handle().clone();
@@ -172,15 +180,21 @@ impl Builder {
                     tracer_provider = Some(provider);
                     pipelines = built;
                 }
-                meter_provider = crate::metrics::meter_provider(&config, resource, &handle)?;
+                let metrics = crate::meter::pipeline(&config, resource, &handle)?;
+                meter_provider = metrics.provider;
+                exemplars = metrics.exemplars;
+                metric_exporters = metrics.exporters;
+                metrics_endpoint = metrics.endpoint;
             }
             runtime = Some(export);
-            if config
-                .metrics_exporter
-                .contains(&ferrotel_config::MetricsExporter::Prometheus)
+            if config.metrics_otlp.protocol == ferrotel_config::Protocol::HttpJson
+                && config
+                    .metrics_exporter
+                    .contains(&ferrotel_config::MetricsExporter::Otlp)
             {
                 notes.push(
-                    "OTEL_METRICS_EXPORTER=prometheus: the /metrics endpoint is not served yet"
+                    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json: metrics (with exemplars) are \
+                     sent as http/protobuf to the same endpoint"
                         .to_string(),
                 );
             }
@@ -242,6 +256,7 @@ impl Builder {
             if let Some(provider) = &meter_provider {
                 opentelemetry::global::set_meter_provider(provider.clone());
             }
+            ferrotel_metrics::Exemplars::set_global(exemplars.clone());
         }
 
         Ok(Guard {
@@ -250,6 +265,9 @@ impl Builder {
             tracer_provider,
             pipelines,
             meter_provider,
+            exemplars,
+            metric_exporters,
+            metrics_endpoint,
             runtime,
             dispatch,
             shutdown_timeout,
@@ -297,6 +315,9 @@ impl Guard {
             tracer_provider: None,
             pipelines: Vec::new(),
             meter_provider: None,
+            exemplars: ferrotel_metrics::Exemplars::new(ferrotel_config::ExemplarFilter::AlwaysOff),
+            metric_exporters: Vec::new(),
+            metrics_endpoint: None,
             runtime: None,
             dispatch: None,
             shutdown_timeout: Duration::ZERO,

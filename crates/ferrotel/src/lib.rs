@@ -33,7 +33,7 @@ mod guard;
 mod init;
 mod limits;
 mod logging;
-mod metrics;
+mod meter;
 mod otlp;
 mod propagation;
 mod runtime;
@@ -49,8 +49,14 @@ pub use stats::SpanExportStats;
 
 /// The configuration model: every `OTEL_*` variable, its default and its allowed values.
 pub use ferrotel_config as config;
-/// B3 and Jaeger propagators.
+/// Exemplar-carrying histograms and the OTLP metric exporter that writes them.
+pub use ferrotel_metrics as metrics;
+/// The `/metrics` endpoint (OpenMetrics with exemplars).
+pub use ferrotel_prometheus as prometheus;
+/// Propagators: W3C Trace Context Level 2, baggage, B3 and Jaeger.
 pub use ferrotel_propagation as propagators;
+/// Tower layers for tonic gRPC and HTTP servers and clients.
+pub use ferrotel_tower as tower;
 pub use opentelemetry;
 pub use opentelemetry_otlp;
 pub use opentelemetry_sdk;

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use ferrotel_config::{Compression, OtlpConfig, Protocol};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
-use opentelemetry_sdk::metrics::Temporality;
 use tokio::runtime::Handle;
 
 use crate::error::InitError;
@@ -69,42 +68,28 @@ pub(crate) fn span_exporter(
     })
 }
 
-/// The OTLP metric exporter for `otlp`, with the configured temporality.
-pub(crate) fn metric_exporter(
+/// The transport of ferrotel's own OTLP metric exporter (the one that writes exemplars).
+pub(crate) fn metrics_transport(
     otlp: &OtlpConfig,
-    temporality: Temporality,
-    handle: &Handle,
-) -> Result<opentelemetry_otlp::MetricExporter, InitError> {
+) -> Result<ferrotel_metrics::MetricsTransport, InitError> {
     let tls = TlsFiles::read(otlp, Signal::Metrics.env_infix())?;
-    let built = match otlp.protocol {
-        Protocol::Grpc => {
-            let builder = opentelemetry_otlp::MetricExporter::builder()
-                .with_tonic()
-                .with_temporality(temporality)
-                .with_endpoint(otlp.endpoint.clone())
-                .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
-                .with_metadata(metadata(otlp)?)
-                .with_tls_config(tls.tonic_config());
-            gzip_tonic(builder, otlp).build()
-        }
-        Protocol::HttpProtobuf | Protocol::HttpJson => {
-            let builder = opentelemetry_otlp::MetricExporter::builder()
-                .with_http()
-                .with_temporality(temporality)
-                .with_protocol(http_protocol(otlp)?)
-                .with_endpoint(otlp.endpoint.clone())
-                .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
-                .with_headers(headers(otlp))
-                .with_http_client(RuntimeHttpClient::new(otlp, &tls, handle.clone())?);
-            gzip_http(builder, otlp).build()
-        }
-    };
-    built.map_err(|e| {
-        InitError::setup(format!(
-            "OTLP metric exporter for {} ({}): {e}",
-            otlp.endpoint,
-            protocol_name(otlp.protocol)
-        ))
+    let gzip = otlp.compression == Compression::Gzip;
+    Ok(match otlp.protocol {
+        Protocol::Grpc => ferrotel_metrics::MetricsTransport::Grpc {
+            channel: crate::transport::grpc_channel(otlp, &tls)?,
+            metadata: metadata(otlp)?,
+            gzip,
+            timeout: otlp.timeout,
+        },
+        // Metrics always go as protobuf over HTTP (init notes it when http/json was asked
+        // for): every OTLP/HTTP receiver accepts both on the same path.
+        Protocol::HttpProtobuf | Protocol::HttpJson => ferrotel_metrics::MetricsTransport::Http {
+            client: crate::transport::http_client(otlp, &tls)?,
+            url: otlp.endpoint.clone(),
+            headers: otlp.headers.clone(),
+            gzip,
+            timeout: otlp.timeout,
+        },
     })
 }
 

@@ -1,9 +1,11 @@
-//! The propagator `OTEL_PROPAGATORS` asks for, composed in the order given.
+//! The propagator `OTEL_PROPAGATORS` asks for, composed in the order given. `tracecontext`
+//! and `baggage` are ferrotel's W3C Level 2 propagators, not the SDK's.
 
 use ferrotel_config::Propagator;
-use ferrotel_propagation::{B3Propagator, JaegerPropagator};
+use ferrotel_propagation::{
+    B3Propagator, BaggagePropagator, JaegerPropagator, TraceContextPropagator,
+};
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
 /// One propagator that injects and extracts every configured format. An empty list (the value
 /// `none`) gives a propagator that does nothing.

@@ -146,17 +146,45 @@ impl RuntimeHttpClient {
         tls: &TlsFiles,
         handle: Handle,
     ) -> Result<Self, InitError> {
-        let mut builder = reqwest::Client::builder()
-            .use_preconfigured_tls(tls.rustls_config()?)
-            .user_agent(crate::USER_AGENT);
-        if let Some(timeout) = otlp.timeout {
-            builder = builder.timeout(timeout);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| InitError::tls(format!("HTTP client setup failed: {e}")))?;
-        Ok(Self { client, handle })
+        Ok(Self {
+            client: http_client(otlp, tls)?,
+            handle,
+        })
     }
+}
+
+/// The OTLP/HTTP client of one signal: TLS from its certificate variables, its timeout.
+pub(crate) fn http_client(otlp: &OtlpConfig, tls: &TlsFiles) -> Result<reqwest::Client, InitError> {
+    let mut builder = reqwest::Client::builder()
+        .use_preconfigured_tls(tls.rustls_config()?)
+        .user_agent(crate::USER_AGENT);
+    if let Some(timeout) = otlp.timeout {
+        builder = builder.timeout(timeout);
+    }
+    builder
+        .build()
+        .map_err(|e| InitError::tls(format!("HTTP client setup failed: {e}")))
+}
+
+/// The OTLP/gRPC channel of one signal, connecting lazily. Must be called inside the export
+/// runtime's context: the channel's worker is spawned there.
+pub(crate) fn grpc_channel(
+    otlp: &OtlpConfig,
+    tls: &TlsFiles,
+) -> Result<tonic::transport::Channel, InitError> {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(otlp.endpoint.clone())
+        .map_err(|e| InitError::setup(format!("OTLP endpoint {}: {e}", otlp.endpoint)))?
+        .user_agent(crate::USER_AGENT)
+        .map_err(|e| InitError::setup(format!("user agent: {e}")))?;
+    if otlp.endpoint.starts_with("https://") {
+        endpoint = endpoint
+            .tls_config(tls.tonic_config())
+            .map_err(|e| InitError::tls(format!("gRPC TLS setup failed: {e}")))?;
+    }
+    if let Some(timeout) = otlp.timeout {
+        endpoint = endpoint.timeout(timeout);
+    }
+    Ok(endpoint.connect_lazy())
 }
 
 #[async_trait::async_trait]

@@ -58,6 +58,12 @@ impl ServerLayer {
         self.rebuild(|s| s.tracer_provider(provider))
     }
 
+    /// Duration samples offer exemplars to this store instead of the global one
+    /// (`ferrotel::init()` installs the global store with `OTEL_METRICS_EXEMPLAR_FILTER`).
+    pub fn exemplars(self, exemplars: ferrotel_metrics::Exemplars) -> Self {
+        self.rebuild(|s| s.exemplars(exemplars))
+    }
+
     /// Metrics go to this provider instead of the global one.
     pub fn meter_provider<M: MeterProvider>(self, provider: &M) -> Self {
         self.rebuild(|s| s.meter_provider(provider))
