@@ -1,0 +1,255 @@
+//! The same layers on plain HTTP (hyper), with the HTTP conventions, and the untrusted-edge
+//! policy: a new root linked to the caller, without the caller's baggage.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrotel_testkit::Receiver;
+use ferrotel_tower::{ClientLayer, ServerLayer, Trust};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tower::ServiceBuilder;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn provider(receiver: &Receiver, service: &'static str) -> SdkTracerProvider {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(receiver.grpc_endpoint())
+        .build()
+        .unwrap();
+    SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(service).build())
+        .with_batch_exporter(exporter)
+        .build()
+}
+
+fn propagator() -> Arc<dyn TextMapPropagator + Send + Sync> {
+    Arc::new(TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ]))
+}
+
+/// `/ok` answers 200, `/missing` 404, `/broken` 500; every body says how many baggage
+/// entries the handler's context holds.
+async fn handler(
+    request: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    let baggage = Context::current().baggage().len();
+    let status = match request.uri().path() {
+        "/ok" => 200,
+        "/missing" => 404,
+        _ => 500,
+    };
+    Ok(http::Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::from(format!("baggage={baggage}"))))
+        .unwrap())
+}
+
+async fn serve(layer: ServerLayer) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let service = ServiceBuilder::new()
+                .layer(layer.clone())
+                .service(tower::service_fn(handler));
+            let service = hyper_util::service::TowerToHyperService::new(service);
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_gets_the_http_conventions() {
+    let receiver = Receiver::start();
+    let server = provider(&receiver, "http-server");
+    let client = provider(&receiver, "http-client");
+    let addr = serve(
+        ServerLayer::new()
+            .tracer_provider(&server)
+            .propagator(propagator()),
+    )
+    .await;
+    let target: http::Uri = format!("http://{addr}").parse().unwrap();
+    let hyper_client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let mut traced = ServiceBuilder::new()
+        .layer(
+            ClientLayer::new()
+                .target(&target)
+                .tracer_provider(&client)
+                .propagator(propagator()),
+        )
+        .service(hyper_client);
+    for path in ["/ok", "/missing", "/broken"] {
+        use tower::{Service as _, ServiceExt as _};
+        let request = http::Request::get(format!("http://{addr}{path}"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = traced.ready().await.unwrap().call(request).await.unwrap();
+        let _ = response.into_body().collect().await.unwrap();
+    }
+    server.force_flush().unwrap();
+    client.force_flush().unwrap();
+    let spans = receiver.wait_for_spans(6, WAIT).unwrap();
+    let find = |service: &str, path: &str| {
+        spans
+            .iter()
+            .find(|s| {
+                s.resource_attr("service.name").as_deref() == Some(service)
+                    && (s.attr("url.path").as_deref() == Some(path)
+                        || s.attr("url.full").is_some_and(|u| u.ends_with(path)))
+            })
+            .unwrap_or_else(|| panic!("no {service} span for {path}: {spans:#?}"))
+    };
+    for (path, status, server_error, client_error) in [
+        ("/ok", 200, false, false),
+        ("/missing", 404, false, true),
+        ("/broken", 500, true, true),
+    ] {
+        let s = find("http-server", path);
+        assert_eq!(s.name(), "GET");
+        assert_eq!(s.attr("http.request.method").as_deref(), Some("GET"));
+        assert_eq!(
+            s.attr("http.response.status_code").as_deref(),
+            Some(status.to_string().as_str())
+        );
+        assert_eq!(
+            s.span
+                .status
+                .as_ref()
+                .map(|st| st.code == 2)
+                .unwrap_or(false),
+            server_error,
+            "{path}"
+        );
+        assert_eq!(s.attr("server.address").as_deref(), Some("127.0.0.1"));
+        let c = spans
+            .iter()
+            .find(|c| c.span_id_hex() == s.parent_span_id_hex().unwrap_or_default())
+            .expect("the server span's parent is the client span");
+        assert_eq!(
+            c.resource_attr("service.name").as_deref(),
+            Some("http-client")
+        );
+        assert_eq!(
+            c.span
+                .status
+                .as_ref()
+                .map(|st| st.code == 2)
+                .unwrap_or(false),
+            client_error,
+            "{path}"
+        );
+        if client_error {
+            assert_eq!(
+                c.attr("error.type").as_deref(),
+                Some(status.to_string().as_str())
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_edges_start_a_linked_root_without_baggage() {
+    let receiver = Receiver::start();
+    let server = provider(&receiver, "edge");
+    let caller = provider(&receiver, "outsider");
+    let mut bodies = Vec::new();
+    for trust in [Trust::Trusted, Trust::Untrusted] {
+        let addr = serve(
+            ServerLayer::new()
+                .tracer_provider(&server)
+                .propagator(propagator())
+                .trust(trust),
+        )
+        .await;
+        let target: http::Uri = format!("http://{addr}").parse().unwrap();
+        let hyper_client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .build_http::<Full<Bytes>>();
+        let mut traced = ServiceBuilder::new()
+            .layer(
+                ClientLayer::new()
+                    .target(&target)
+                    .tracer_provider(&caller)
+                    .propagator(propagator()),
+            )
+            .service(hyper_client);
+        // The caller sends its own trace and a baggage entry.
+        let tracer = caller.tracer("outsider");
+        let root = tracer.start("outsider-root");
+        let cx =
+            Context::current_with_span(root).with_baggage(vec![KeyValue::new("tenant", "mallory")]);
+        let request = http::Request::get(format!("http://{addr}/ok"))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        use opentelemetry::context::FutureExt as _;
+        use tower::{Service as _, ServiceExt as _};
+        let response = async { traced.ready().await.unwrap().call(request).await.unwrap() }
+            .with_context(cx.clone())
+            .await;
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        bodies.push(String::from_utf8(body.to_vec()).unwrap());
+        cx.span().end();
+    }
+    assert_eq!(
+        bodies,
+        ["baggage=1", "baggage=0"],
+        "untrusted drops the caller's baggage"
+    );
+    server.force_flush().unwrap();
+    caller.force_flush().unwrap();
+    let spans = receiver.wait_for_spans(6, WAIT).unwrap();
+    let servers: Vec<_> = spans
+        .iter()
+        .filter(|s| s.resource_attr("service.name").as_deref() == Some("edge"))
+        .collect();
+    assert_eq!(servers.len(), 2);
+    let clients: Vec<_> = spans.iter().filter(|s| s.span.kind == 3).collect();
+    let trusted = servers
+        .iter()
+        .find(|s| s.parent_span_id_hex().is_some())
+        .expect("trusted continues");
+    assert!(clients
+        .iter()
+        .any(|c| c.trace_id_hex() == trusted.trace_id_hex()));
+    let untrusted = servers
+        .iter()
+        .find(|s| s.parent_span_id_hex().is_none())
+        .expect("untrusted is a root");
+    assert!(
+        clients
+            .iter()
+            .all(|c| c.trace_id_hex() != untrusted.trace_id_hex()),
+        "a new trace"
+    );
+    assert_eq!(untrusted.span.links.len(), 1, "linked to the caller");
+    let link = &untrusted.span.links[0];
+    let linked: String = link.span_id.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        clients.iter().any(|c| c.span_id_hex() == linked),
+        "the link names the caller's span"
+    );
+}
