@@ -25,16 +25,25 @@ pub const DEFAULT_BOUNDARIES: [f64; 15] = [
 /// `Option` is the decision, the inner one the ids (none outside a span under `always_on`).
 type Admission = Option<Option<([u8; 16], [u8; 8])>>;
 
+#[inline]
 fn admit(filter: ExemplarFilter, cx: &Context) -> Admission {
+    if filter == ExemplarFilter::AlwaysOff
+        || (filter == ExemplarFilter::TraceBased && !cx.has_active_span())
+    {
+        return None;
+    }
     let span = cx.span();
     let sc = span.span_context();
+    // Decide before copying ids: the common refusal (an unsampled span) stays cheap.
+    if filter == ExemplarFilter::TraceBased && !sc.is_sampled() {
+        return None;
+    }
     let ids = sc
         .is_valid()
         .then(|| (sc.trace_id().to_bytes(), sc.span_id().to_bytes()));
     match filter {
-        ExemplarFilter::AlwaysOff => None,
-        ExemplarFilter::AlwaysOn => Some(ids),
-        ExemplarFilter::TraceBased => (ids.is_some() && sc.is_sampled()).then_some(ids),
+        ExemplarFilter::TraceBased => ids.is_some().then_some(ids),
+        _ => Some(ids),
     }
 }
 

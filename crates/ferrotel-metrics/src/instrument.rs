@@ -1,7 +1,6 @@
 //! The reservoirs of one histogram instrument: a sharded map from attribute set to [`Series`],
 //! bounded like the SDK's own aggregation map.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -68,7 +67,7 @@ pub(crate) struct InstrumentState {
     pub(crate) scope: Option<String>,
     pub(crate) name: String,
     pub(crate) boundaries: Vec<f64>,
-    hasher: RandomState,
+    hasher: SeriesHasher,
     shards: Box<[RwLock<Shard>]>,
     series_count: AtomicUsize,
     alias_count: AtomicUsize,
@@ -93,7 +92,7 @@ impl InstrumentState {
             scope,
             name,
             boundaries,
-            hasher: RandomState::new(),
+            hasher: SeriesHasher::new(),
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             series_count: AtomicUsize::new(0),
             alias_count: AtomicUsize::new(0),
@@ -426,5 +425,83 @@ mod concurrency_tests {
             "both buckets seen"
         );
         assert_eq!(got.dropped, 0);
+    }
+}
+
+/// Hashes attribute sets on the recording path. SipHash (the std default) costs about as much
+/// as the SDK's whole record; this multiply-rotate hash (FxHash's) is a few nanoseconds. Its
+/// weakness to crafted collisions is bounded here: a reservoir map holds at most `limit` series,
+/// and the per-process random seed keeps the collisions from being known in advance.
+#[derive(Debug, Clone, Copy)]
+struct SeriesHasher {
+    seed: u64,
+}
+
+impl SeriesHasher {
+    fn new() -> Self {
+        SeriesHasher {
+            seed: crate::rng::thread_random() | 1,
+        }
+    }
+}
+
+impl BuildHasher for SeriesHasher {
+    type Hasher = FxHasher;
+
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher { hash: self.seed }
+    }
+}
+
+/// FxHash: `hash = (hash.rotate_left(5) ^ word) * K` per word.
+#[derive(Debug, Clone, Copy)]
+struct FxHasher {
+    hash: u64,
+}
+
+const FX_K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_K);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
     }
 }
