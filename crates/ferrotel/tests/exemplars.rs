@@ -239,3 +239,51 @@ fn get(addr: std::net::SocketAddr, path: &str, accept: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+#[test]
+fn cardinality_overflow_goes_to_the_overflow_set_and_is_reported() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_METRICS_EXPORTER", "otlp"),
+    ]));
+    let meter = g.meter_provider().unwrap().meter("volumes");
+    let ops = g
+        .exemplars()
+        .f64_histogram(&meter, "volume.op.duration")
+        .build();
+    // 2,100 distinct attribute sets: past the default limit of 2,000 per instrument.
+    for i in 0..2_100 {
+        ops.record(
+            0.1,
+            &[ferrotel::opentelemetry::KeyValue::new("volume", i as i64)],
+        );
+    }
+    let report = g.shutdown();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("otel.metric.overflow=true")),
+        "{:?}",
+        report.problems
+    );
+    let metrics = receiver
+        .wait_for_metric("volume.op.duration", WAIT)
+        .unwrap();
+    let Some(Data::Histogram(h)) = &metrics[0].metric.data else {
+        panic!("histogram expected")
+    };
+    let overflow = h
+        .data_points
+        .iter()
+        .find(|p| {
+            ferrotel_testkit::find_attr(&p.attributes, "otel.metric.overflow").as_deref()
+                == Some("true")
+        })
+        .expect("an overflow point");
+    assert!(overflow.count >= 100, "{}", overflow.count);
+    assert!(h.data_points.len() <= 2_001, "{}", h.data_points.len());
+}
