@@ -215,11 +215,15 @@ impl Builder {
             Some(provider) => {
                 // busy_ns/idle_ns, thread and target attributes are not semantic conventions
                 // and cost a clock read or an allocation per span; code.* locations stay.
+                // The same filter as the logs: without one, every span of h2, hyper and tower
+                // (TRACE and DEBUG level) would be exported, flooding the queue.
+                let (span_filter, _) = logging::filter(&env, config.log_level.as_str());
                 let otel = tracing_opentelemetry::layer()
                     .with_tracked_inactivity(false)
                     .with_threads(false)
                     .with_target(false)
-                    .with_tracer(provider.tracer("ferrotel"));
+                    .with_tracer(provider.tracer("ferrotel"))
+                    .with_filter(span_filter);
                 let fmt = logging::fmt_layer::<Traced>(config.log_format, fmt_cell, writer);
                 tracing::Dispatch::new(
                     tracing_subscriber::registry()

@@ -14,6 +14,7 @@ use tracing::dispatcher::WeakDispatch;
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::filter::FilterExt as _;
+use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, JsonFields, Writer};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::FmtContext;
@@ -22,9 +23,10 @@ use tracing_subscriber::layer::Layered;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-/// The subscriber the log layer sits on when tracing is on: the registry and the OpenTelemetry
-/// layer.
-pub(crate) type Traced = Layered<OpenTelemetryLayer<Registry, SdkTracer>, Registry>;
+/// The subscriber the log layer sits on when tracing is on: the registry and the (filtered)
+/// OpenTelemetry layer.
+pub(crate) type Traced =
+    Layered<Filtered<OpenTelemetryLayer<Registry, SdkTracer>, EnvFilter, Registry>, Registry>;
 
 /// The log layer in the configured format. JSON needs JSON-formatted span fields too, so the
 /// two formats are two layer types behind one box.

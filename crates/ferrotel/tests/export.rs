@@ -660,3 +660,25 @@ fn base2_exponential_default_histogram_aggregation_reaches_the_wire() {
         other => panic!("expected an exponential histogram, got {other:?}"),
     }
 }
+
+#[test]
+fn library_spans_below_the_filter_are_not_exported() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]));
+    traced(&g, || {
+        // What h2 and hyper do on every request: TRACE/DEBUG spans, and INFO ones from crates
+        // the default filter quiets to `warn`.
+        let _a = tracing::trace_span!("connection_frame").entered();
+        let _b = tracing::debug_span!(target: "h2::proto", "poll").entered();
+        let _c = tracing::info_span!(target: "hyper::client", "checkout").entered();
+        let _d = tracing::info_span!("handle_request").entered();
+    });
+    drop(g);
+    let spans = receiver.wait_for_spans(1, WAIT).unwrap();
+    let names: Vec<&str> = spans.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["handle_request"]);
+}
