@@ -1,0 +1,148 @@
+//! Telemetry for each process, and the pieces every role shares: traced channels, a listener
+//! that announces its address, and the shutdown signal of a child.
+
+use std::io::{Read as _, Write as _};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ferrotel::config::{vars, Env};
+use ferrotel_tower::{ClientLayer, ClientService, ServerLayer};
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Channel, Endpoint};
+use tower::ServiceBuilder;
+
+use crate::Error;
+
+/// A tonic channel wrapped in ferrotel-tower's client layer.
+pub(crate) type TracedChannel = ClientService<Channel>;
+
+/// The line a child writes on stdout once it listens: `ready 127.0.0.1:PORT`.
+pub(crate) const READY: &str = "ready";
+
+/// The batch delay used when `OTEL_BSP_SCHEDULE_DELAY` is unset, so a short demo flushes fast.
+const DEMO_SCHEDULE_DELAY_MS: &str = "200";
+
+/// Whether an OTLP endpoint (or an explicit span exporter) is configured in the environment.
+pub(crate) fn endpoint_configured() -> bool {
+    [
+        vars::OTEL_EXPORTER_OTLP_ENDPOINT,
+        vars::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+        vars::OTEL_TRACES_EXPORTER,
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()))
+}
+
+/// The variables the driver adds to its own environment and its children's: the embedded
+/// receiver's endpoint when none is configured, and a short batch delay unless one is set.
+pub(crate) fn env_overrides(receiver_grpc: Option<&str>) -> Vec<(String, String)> {
+    let mut overrides = Vec::new();
+    if let Some(endpoint) = receiver_grpc {
+        overrides.push((
+            vars::OTEL_EXPORTER_OTLP_ENDPOINT.to_string(),
+            endpoint.to_string(),
+        ));
+        overrides.push((
+            vars::OTEL_EXPORTER_OTLP_PROTOCOL.to_string(),
+            "grpc".to_string(),
+        ));
+    }
+    if std::env::var(vars::OTEL_BSP_SCHEDULE_DELAY).map_or(true, |v| v.is_empty()) {
+        overrides.push((
+            vars::OTEL_BSP_SCHEDULE_DELAY.to_string(),
+            DEMO_SCHEDULE_DELAY_MS.to_string(),
+        ));
+    }
+    overrides
+}
+
+/// Starts this process's telemetry: every `OTEL_*` variable (plus `overrides`), with
+/// `service.name` and `service.instance.id` set in code so the cluster shows its shape. Logs go
+/// to stderr: stdout carries the driver's report and a child's ready line.
+pub(crate) fn init(
+    service_name: &str,
+    instance_id: &str,
+    overrides: &[(String, String)],
+) -> Result<ferrotel::Guard, Error> {
+    let mut env = Env::from_process();
+    for (name, value) in overrides {
+        env.set(name.clone(), value.clone());
+    }
+    let guard = ferrotel::builder()
+        .service_name(service_name)
+        .configure(|c| c.resource_attribute("service.instance.id", instance_id))
+        .env(env)
+        .log_writer(std::io::stderr)
+        .try_init()
+        .map_err(|e| format!("telemetry for {instance_id}: {e}"))?;
+    Ok(guard)
+}
+
+/// Flushes and shuts telemetry down, reporting what could not be exported.
+pub(crate) fn shutdown(guard: ferrotel::Guard, who: &str) {
+    let report = guard.shutdown();
+    for problem in report.problems {
+        eprintln!("storage-cluster: {who}: telemetry: {problem}");
+    }
+}
+
+/// The runtime every role runs on (two workers: the machine may be small and runs five of us).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// The server layer every role's gRPC server runs behind.
+pub(crate) fn server_layer() -> ServerLayer {
+    ServerLayer::new()
+}
+
+/// A lazily connecting channel to `addr`, traced by the client layer.
+pub(crate) fn channel(addr: SocketAddr) -> Result<TracedChannel, Error> {
+    let uri: http::Uri = format!("http://{addr}").parse()?;
+    let channel = Endpoint::from(uri.clone())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .tcp_nodelay(true)
+        .connect_lazy();
+    Ok(ServiceBuilder::new()
+        .layer(ClientLayer::new().target(&uri))
+        .service(channel))
+}
+
+/// Binds `listen` and writes the ready line with the bound address on stdout.
+pub(crate) async fn listen_and_announce(listen: SocketAddr) -> Result<TcpIncoming, Error> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{READY} {addr}")?;
+    stdout.flush()?;
+    Ok(TcpIncoming::from(listener).with_nodelay(Some(true)))
+}
+
+/// Completes when the driver closes our stdin (it is done, or it died) or on Ctrl-C.
+pub(crate) async fn shutdown_signal() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut buf = [0u8; 64];
+            // Anything but data (end of file, an error) means the driver is gone.
+            while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+            let _ = tx.send(());
+        });
+    if spawned.is_err() {
+        // Without the watcher only Ctrl-C stops us; the driver kills us when it is done.
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    }
+    tokio::select! {
+        _ = rx => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
