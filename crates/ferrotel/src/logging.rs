@@ -89,9 +89,13 @@ pub(crate) fn log_filter<S>(filter: EnvFilter, events_only: bool) -> impl Filter
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    filter.and(tracing_subscriber::filter::filter_fn(move |meta| {
-        !events_only || meta.is_event()
-    }))
+    // The hint matters: without one the combined filter has none, the global maximum level
+    // becomes TRACE, and every trace!/debug! callsite of h2, hyper and tonic is evaluated
+    // per call instead of being switched off once.
+    filter.and(
+        tracing_subscriber::filter::filter_fn(move |meta| !events_only || meta.is_event())
+            .with_max_level_hint(tracing::level_filters::LevelFilter::TRACE),
+    )
 }
 
 /// Wraps the stock text or JSON format and adds the trace and span ids.

@@ -21,6 +21,12 @@ fn init_from_the_process_environment() {
     std::env::set_var("OTEL_METRICS_EXPORTER", "none");
 
     let guard = ferrotel::init();
+    // TRACE/DEBUG callsites of the service's dependencies stay switched off globally (a
+    // filter without a level hint would make every one of them evaluated per call).
+    assert_eq!(
+        tracing::level_filters::LevelFilter::current(),
+        tracing::level_filters::LevelFilter::INFO
+    );
     let carrier = {
         let span = tracing::info_span!("checkout");
         let _entered = span.enter();
