@@ -417,3 +417,44 @@ async fn health_checks_are_not_traced_and_a_predicate_skips_more() {
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].name(), "ferrotel.echo.v1.Echo/Unary");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpc_dup_also_emits_the_old_names() {
+    let receiver = Receiver::start();
+    let t = Telemetry::new(&receiver, "dup");
+    let layer = t.server_layer().semconv(ferrotel_tower::RpcSemconv::Dup);
+    let uri = serve(EchoService::new(), layer).await;
+    let channel = Endpoint::from_shared(uri.to_string())
+        .unwrap()
+        .connect_lazy();
+    let mut plain = EchoClient::new(channel);
+    let status = plain
+        .unary(EchoRequest {
+            fail_with: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    t.flush();
+    let span = receiver.wait_for_spans(1, WAIT).unwrap()[0].clone();
+    // Stable names and the pre-1.37 ones side by side.
+    assert_eq!(span.attr("rpc.system.name").as_deref(), Some("grpc"));
+    assert_eq!(
+        span.attr("rpc.response.status_code").as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(span.attr("rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(
+        span.attr("rpc.service").as_deref(),
+        Some("ferrotel.echo.v1.Echo")
+    );
+    assert_eq!(span.attr("rpc.grpc.status_code").as_deref(), Some("5"));
+    let old = receiver
+        .wait_for_metric("rpc.server.duration", WAIT)
+        .unwrap();
+    assert_eq!(old[0].metric.unit, "ms");
+    receiver
+        .wait_for_metric("rpc.server.call.duration", WAIT)
+        .unwrap();
+}

@@ -481,8 +481,21 @@ fn tls_with_the_configured_ca_works_over_both_protocols() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
             ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca),
+            ("OTEL_METRICS_EXPORTER", "otlp"),
         ]));
         one_span(&g, "over-tls");
+        // Metrics take ferrotel's own exporter (the one with exemplars): TLS applies there too.
+        use ferrotel::opentelemetry::metrics::MeterProvider as _;
+        let meter = g.meter_provider().unwrap().meter("tls");
+        let name = if protocol == "grpc" {
+            "tls.grpc"
+        } else {
+            "tls.http"
+        };
+        g.exemplars()
+            .f64_histogram(&meter, name)
+            .build()
+            .record(1.0, &[]);
         let report = g.shutdown();
         assert!(
             report.problems.is_empty(),
@@ -491,6 +504,12 @@ fn tls_with_the_configured_ca_works_over_both_protocols() {
         );
     }
     let spans = receiver.wait_for_spans(2, WAIT).expect("both arrive");
+    receiver
+        .wait_for_metric("tls.grpc", WAIT)
+        .expect("metrics over gRPC TLS");
+    receiver
+        .wait_for_metric("tls.http", WAIT)
+        .expect("metrics over HTTPS");
     let transports: HashSet<_> = receiver.requests().iter().map(|r| r.transport).collect();
     assert_eq!(transports.len(), 2);
     assert!(spans.iter().all(|s| s.name() == "over-tls"));
