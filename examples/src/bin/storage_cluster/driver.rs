@@ -59,7 +59,20 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     };
     let endpoint = receiver.as_ref().map(Receiver::grpc_endpoint);
     let overrides = telemetry::env_overrides(endpoint.as_deref());
-    let telemetry = telemetry::init("storage-client", "driver", &overrides)?;
+    // Shown locally when nothing is configured: the driver also serves its metrics page.
+    let mut own = overrides.clone();
+    let local_page = receiver.is_some()
+        && std::env::var(ferrotel::config::vars::OTEL_METRICS_EXPORTER)
+            .map_or(true, |v| v.is_empty());
+    if local_page {
+        own.push(("OTEL_METRICS_EXPORTER".into(), "otlp,prometheus".into()));
+        own.push(("FERROTEL_METRICS_ADDR".into(), "127.0.0.1:0".into()));
+    }
+    let telemetry = telemetry::init("storage-client", "driver", &own)?;
+    if let Some(addr) = telemetry.metrics_addr() {
+        eprintln!("storage-cluster: metrics page at http://{addr}/metrics while the run lasts");
+    }
+    let mut page = None;
     let (records, elapsed, interrupted, problems) = {
         let cluster = Cluster::start(&overrides)?;
         let nodes: Vec<String> = cluster
@@ -79,6 +92,9 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
         let (records, interrupted) = runtime.block_on(drive(cluster.gateway, &options));
         let elapsed = started.elapsed();
         drop(runtime);
+        if let Some(addr) = telemetry.metrics_addr() {
+            page = metrics_page(addr);
+        }
         // The children flush their telemetry on the way out.
         (records, elapsed, interrupted, cluster.shutdown())
     };
@@ -121,6 +137,9 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
             );
         }
         _ => {}
+    }
+    if let Some(page) = page {
+        out.push_str(&exemplar_excerpt(&page));
     }
     print!("{out}");
 
@@ -410,4 +429,40 @@ mod tests {
         assert_eq!(percentile_ms(&ms[..1], 0.99), "1.00");
         assert_eq!(percentile_ms(&[], 0.5), "-");
     }
+}
+
+/// The driver's own `/metrics` page in OpenMetrics (the format that carries exemplars).
+fn metrics_page(addr: std::net::SocketAddr) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    Some(body.to_string())
+}
+
+/// The client latency buckets of the page that carry an exemplar: each names the trace
+/// behind one sample, the link Grafana follows from a latency panel to Jaeger.
+fn exemplar_excerpt(page: &str) -> String {
+    let lines: Vec<&str> = page
+        .lines()
+        .filter(|l| l.starts_with("rpc_client_call_duration_seconds_bucket") && l.contains(" # {"))
+        .take(6)
+        .collect();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n/metrics of the driver (OpenMetrics; {} bucket lines carry an exemplar), for example:",
+        page.lines().filter(|l| l.contains(" # {")).count()
+    );
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
 }
