@@ -406,31 +406,6 @@ fn wait_for_trace(receiver: &Receiver, trace_id: &str) -> Vec<ferrotel_testkit::
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_workload_mixes_every_procedure_and_starts_with_a_write() {
-        assert_eq!(workload(0).procedure, Procedure::Write as i32);
-        for p in PROCEDURES {
-            let n = (0..200)
-                .filter(|&i| workload(i).procedure == p as i32)
-                .count();
-            assert!(n >= 20, "{} appears {n} times in 200", procedure_name(p));
-        }
-    }
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let ms: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert_eq!(percentile_ms(&ms, 0.50), "50.00");
-        assert_eq!(percentile_ms(&ms, 0.99), "99.00");
-        assert_eq!(percentile_ms(&ms[..1], 0.99), "1.00");
-        assert_eq!(percentile_ms(&[], 0.5), "-");
-    }
-}
-
 /// The driver's own `/metrics` page in OpenMetrics (the format that carries exemplars).
 fn metrics_page(addr: std::net::SocketAddr) -> Option<String> {
     use std::io::{Read as _, Write as _};
@@ -465,4 +440,29 @@ fn exemplar_excerpt(page: &str) -> String {
         let _ = writeln!(out, "  {line}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workload_mixes_every_procedure_and_starts_with_a_write() {
+        assert_eq!(workload(0).procedure, Procedure::Write as i32);
+        for p in PROCEDURES {
+            let n = (0..200)
+                .filter(|&i| workload(i).procedure == p as i32)
+                .count();
+            assert!(n >= 20, "{} appears {n} times in 200", procedure_name(p));
+        }
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let ms: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile_ms(&ms, 0.50), "50.00");
+        assert_eq!(percentile_ms(&ms, 0.99), "99.00");
+        assert_eq!(percentile_ms(&ms[..1], 0.99), "1.00");
+        assert_eq!(percentile_ms(&[], 0.5), "-");
+    }
 }
