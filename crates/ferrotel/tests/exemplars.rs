@@ -82,11 +82,7 @@ fn the_span<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
 fn trace_based_exemplars_name_the_span_they_were_recorded_in_over_both_protocols() {
     for protocol in ["grpc", "http/protobuf"] {
         let receiver = Receiver::start();
-        let endpoint = if protocol == "grpc" {
-            receiver.grpc_endpoint()
-        } else {
-            receiver.http_endpoint()
-        };
+        let endpoint = support::endpoint(&receiver, protocol);
         let g = guard(quick(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),

@@ -144,11 +144,7 @@ fn per_signal_protocol_wins_over_the_generic_one() {
 fn metrics_reach_the_receiver_over_both_protocols() {
     for protocol in ["grpc", "http/protobuf"] {
         let receiver = Receiver::start();
-        let endpoint = if protocol == "grpc" {
-            receiver.grpc_endpoint()
-        } else {
-            receiver.http_endpoint()
-        };
+        let endpoint = support::endpoint(&receiver, protocol);
         let g = guard(quick(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),

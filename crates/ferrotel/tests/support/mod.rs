@@ -25,6 +25,15 @@ pub(crate) fn quick(pairs: &[(&str, &str)]) -> Env {
     Env::from_pairs(all).with_executable_name("ferrotel-test")
 }
 
+/// The receiver's endpoint for an `OTEL_EXPORTER_OTLP_PROTOCOL` value.
+pub(crate) fn endpoint(receiver: &ferrotel_testkit::Receiver, protocol: &str) -> String {
+    if protocol == "grpc" {
+        receiver.grpc_endpoint()
+    } else {
+        receiver.http_endpoint()
+    }
+}
+
 /// A guard from `env` with nothing installed globally.
 pub(crate) fn guard(env: Env) -> Guard {
     ferrotel::builder()
