@@ -11,7 +11,7 @@ use ferrotel_testkit::{Fault, Outcome, Receiver};
 use support::{guard, quick, traced, WAIT};
 
 fn export_one(receiver: &Receiver, protocol: &str) -> ferrotel::ShutdownReport {
-    let endpoint = support::endpoint(&receiver, protocol);
+    let endpoint = support::endpoint(receiver, protocol);
     let g = guard(quick(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),

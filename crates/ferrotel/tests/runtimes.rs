@@ -14,7 +14,7 @@ const SPANS: usize = 10_000;
 /// Starts ferrotel against `receiver`, makes `SPANS` spans through `tracing`, drops the guard
 /// and checks that every one arrived, with distinct ids and the right parent.
 fn ten_thousand(receiver: &Receiver, protocol: &str) {
-    let endpoint = support::endpoint(&receiver, protocol);
+    let endpoint = support::endpoint(receiver, protocol);
     let g = guard(quick(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
