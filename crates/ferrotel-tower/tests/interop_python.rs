@@ -27,7 +27,8 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::WithExportConfig;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+// ferrotel's own W3C Level 2 propagators, as `ferrotel::init()` installs them.
+use ferrotel_propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use tonic::transport::{Endpoint, Server};
@@ -396,6 +397,14 @@ async fn python_client_calls_rust_server() {
     assert_eq!(
         rust_server.parent_span_id_hex(),
         Some(py_client.span_id_hex())
+    );
+    // Python sends flags 03 (sampled + random trace id); Level 2 keeps the random flag when
+    // continuing a trace, so the Rust span carries both (OTLP span flags, low byte).
+    assert_eq!(
+        rust_server.span.flags & 0xff,
+        0x03,
+        "flags {:#x}",
+        rust_server.span.flags
     );
     assert_eq!(
         rust_server.attr("rpc.response.status_code").as_deref(),
