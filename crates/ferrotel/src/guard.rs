@@ -30,6 +30,9 @@ pub struct Guard {
     pub(crate) metrics_endpoint: Option<ferrotel_prometheus::MetricsEndpoint>,
     pub(crate) runtime: Option<ExportRuntime>,
     pub(crate) dispatch: Option<tracing::Dispatch>,
+    /// The `OTEL_PROPAGATORS` composite, handed to the layers directly: no global lookup per
+    /// request, and right even when the globals were not installed.
+    pub(crate) propagator: std::sync::Arc<opentelemetry::propagation::TextMapCompositePropagator>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) shut_down: bool,
 }
@@ -118,7 +121,8 @@ impl Guard {
     pub fn server_layer(&self) -> ferrotel_tower::ServerLayer {
         let mut layer = ferrotel_tower::ServerLayer::new()
             .semconv(self.config.semconv_opt_in.rpc)
-            .exemplars(self.exemplars.clone());
+            .exemplars(self.exemplars.clone())
+            .propagator(self.propagator.clone());
         if let Some(provider) = &self.tracer_provider {
             layer = layer.tracer_provider(provider);
         }
@@ -134,7 +138,8 @@ impl Guard {
         let mut layer = ferrotel_tower::ClientLayer::new()
             .target(target)
             .semconv(self.config.semconv_opt_in.rpc)
-            .exemplars(self.exemplars.clone());
+            .exemplars(self.exemplars.clone())
+            .propagator(self.propagator.clone());
         if let Some(provider) = &self.tracer_provider {
             layer = layer.tracer_provider(provider);
         }

@@ -250,6 +250,7 @@ impl Builder {
         }
         // Globals only after the subscriber is in place: a refused init must not leave the
         // process pointing at pipelines that are about to be dropped.
+        let propagator = std::sync::Arc::new(crate::propagation::composite(&config.propagators));
         if self.install_globals {
             opentelemetry::global::set_text_map_propagator(crate::propagation::composite(
                 &config.propagators,
@@ -274,6 +275,7 @@ impl Builder {
             metrics_endpoint,
             runtime,
             dispatch,
+            propagator,
             shutdown_timeout,
             shut_down: false,
         })
@@ -324,6 +326,7 @@ impl Guard {
             metrics_endpoint: None,
             runtime: None,
             dispatch: None,
+            propagator: std::sync::Arc::new(crate::propagation::composite(&[])),
             shutdown_timeout: Duration::ZERO,
             shut_down: true,
         }

@@ -283,3 +283,47 @@ fn cardinality_overflow_goes_to_the_overflow_set_and_is_reported() {
     assert!(overflow.count >= 100, "{}", overflow.count);
     assert!(h.data_points.len() <= 2_001, "{}", h.data_points.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guard_layers_use_the_configured_propagators_without_globals() {
+    use ferrotel_testkit::echo::{EchoClient, EchoRequest, EchoService};
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    // Globals are not installed (support::guard), so only the guard can know about B3.
+    let g = guard(quick(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_PROPAGATORS", "b3multi"),
+    ]));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let layer = g.server_layer();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoService::new().into_server())
+            .serve_with_incoming(incoming)
+            .await
+    });
+    let mut client = EchoClient::connect(format!("http://{addr}")).await.unwrap();
+    let mut request = tonic::Request::new(EchoRequest::default());
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    request
+        .metadata_mut()
+        .insert("x-b3-traceid", trace_id.parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-b3-spanid", "00f067aa0ba902b7".parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-b3-sampled", "1".parse().unwrap());
+    client.unary(request).await.unwrap();
+    drop(g);
+    let span = receiver.wait_for_spans(1, WAIT).unwrap()[0].clone();
+    assert_eq!(span.trace_id_hex(), trace_id);
+    assert_eq!(
+        span.parent_span_id_hex().as_deref(),
+        Some("00f067aa0ba902b7")
+    );
+}
