@@ -41,14 +41,16 @@ mod layer_methods;
 mod request;
 mod semconv;
 mod server;
+mod service;
 mod shared;
 mod status;
 
 pub use body::ResponseBody;
 pub use carrier::{HeaderExtractor, HeaderInjector};
-pub use client::{ClientLayer, ClientService};
+pub use client::ClientLayer;
 pub use ferrotel_config::RpcSemconv;
 pub use future::ResponseFuture;
-pub use server::{ServerLayer, ServerService};
+pub use server::ServerLayer;
+pub use service::{ClientService, InstrumentedService, ServerService};
 pub use shared::{SkipFn, Trust};
 pub use status::GrpcCode;

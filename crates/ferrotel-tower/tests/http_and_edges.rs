@@ -3,8 +3,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
+
+mod support;
 
 use bytes::Bytes;
 use ferrotel_testkit::Receiver;
@@ -12,35 +13,12 @@ use ferrotel_tower::{ClientLayer, ServerLayer, Trust};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::WithExportConfig;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
+use support::{propagator, tracer_provider as provider};
 use tower::ServiceBuilder;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn provider(receiver: &Receiver, service: &'static str) -> SdkTracerProvider {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(receiver.grpc_endpoint())
-        .build()
-        .unwrap();
-    SdkTracerProvider::builder()
-        .with_resource(Resource::builder().with_service_name(service).build())
-        .with_batch_exporter(exporter)
-        .build()
-}
-
-fn propagator() -> Arc<dyn TextMapPropagator + Send + Sync> {
-    Arc::new(TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-    ]))
-}
 
 /// `/ok` answers 200, `/missing` 404, `/broken` 500; every body says how many baggage
 /// entries the handler's context holds.

@@ -18,19 +18,16 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use ferrotel_testkit::echo::{EchoClient, EchoRequest, EchoService};
 use ferrotel_testkit::{ReceivedSpan, Receiver};
 use ferrotel_tower::{ClientLayer, ServerLayer};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::context::FutureExt;
-use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::WithExportConfig;
-// ferrotel's own W3C Level 2 propagators, as `ferrotel::init()` installs them.
-use ferrotel_propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
+use support::{propagator, tracer_provider};
 use tonic::transport::{Endpoint, Server};
 use tower::ServiceBuilder;
 
@@ -263,27 +260,6 @@ impl Python {
         ];
         Script::spawn(&self.exe, &argv, &env).unwrap()
     }
-}
-
-fn tracer_provider(receiver: &Receiver, service: &'static str) -> SdkTracerProvider {
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(receiver.grpc_endpoint())
-        .build()
-        .unwrap();
-    SdkTracerProvider::builder()
-        .with_resource(Resource::builder().with_service_name(service).build())
-        .with_batch_exporter(exporter)
-        .build()
-}
-
-fn propagator() -> Arc<dyn TextMapPropagator + Send + Sync> {
-    Arc::new(opentelemetry::propagation::TextMapCompositePropagator::new(
-        vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ],
-    ))
 }
 
 /// The one span of `service` with `kind` (and `name`, when given).

@@ -6,15 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod support;
+
 use ferrotel_testkit::echo::{EchoClient, EchoRequest, EchoService, ForwardStream, ForwardUnary};
 use ferrotel_testkit::{ReceivedSpan, Receiver};
 use ferrotel_tower::{ClientLayer, ServerLayer};
-use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
+use support::propagator;
 use tonic::transport::{Channel, Endpoint, Server};
 use tower::ServiceBuilder;
 
@@ -31,24 +31,15 @@ struct Telemetry {
 
 impl Telemetry {
     fn new(receiver: &Receiver, service: &'static str) -> Self {
-        let resource = Resource::builder().with_service_name(service).build();
-        let spans = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(receiver.grpc_endpoint())
-            .build()
-            .unwrap();
         let metrics = opentelemetry_otlp::MetricExporter::builder()
             .with_tonic()
             .with_endpoint(receiver.grpc_endpoint())
             .build()
             .unwrap();
         Telemetry {
-            tracer: SdkTracerProvider::builder()
-                .with_resource(resource.clone())
-                .with_batch_exporter(spans)
-                .build(),
+            tracer: support::tracer_provider(receiver, service),
             meter: SdkMeterProvider::builder()
-                .with_resource(resource)
+                .with_resource(support::resource(service))
                 .with_reader(PeriodicReader::builder(metrics).build())
                 .build(),
         }
@@ -73,15 +64,6 @@ impl Telemetry {
         self.tracer.force_flush().unwrap();
         self.meter.force_flush().unwrap();
     }
-}
-
-fn propagator() -> Arc<dyn TextMapPropagator + Send + Sync> {
-    Arc::new(opentelemetry::propagation::TextMapCompositePropagator::new(
-        vec![
-            Box::new(TraceContextPropagator::new()),
-            Box::new(BaggagePropagator::new()),
-        ],
-    ))
 }
 
 type TracedChannel = ferrotel_tower::ClientService<Channel>;
@@ -177,6 +159,24 @@ fn parent_of(child: &ReceivedSpan, parent: &ReceivedSpan) -> bool {
     child.parent_span_id_hex().as_deref() == Some(parent.span_id_hex().as_str())
 }
 
+/// What a span says about the call's outcome: the status code it saw and, when its side
+/// counts that code as an error, ERROR status with `error.type`; otherwise neither.
+fn assert_outcome(s: &ReceivedSpan, code: &str, error: bool) {
+    let name = s.name();
+    assert_eq!(
+        s.attr("rpc.response.status_code").as_deref(),
+        Some(code),
+        "{name}"
+    );
+    let status_error = s.span.status.as_ref().map(|st| st.code) == Some(STATUS_ERROR);
+    assert_eq!(status_error, error, "{name}: span status");
+    assert_eq!(
+        s.attr("error.type").as_deref(),
+        error.then_some(code),
+        "{name}"
+    );
+}
+
 fn duration_ms(s: &ReceivedSpan) -> u64 {
     (s.span.end_time_unix_nano - s.span.start_time_unix_nano) / 1_000_000
 }
@@ -224,9 +224,7 @@ async fn unary_call_is_one_trace_across_three_processes() {
     assert_eq!(reply.into_inner().message, "hello");
     let spans = cluster.trace(4);
     for s in check_chain(&spans, "ferrotel.echo.v1.Echo/Unary") {
-        assert_eq!(s.attr("rpc.response.status_code").as_deref(), Some("OK"));
-        assert_ne!(s.span.status.as_ref().map(|st| st.code), Some(STATUS_ERROR));
-        assert_eq!(s.attr("error.type"), None);
+        assert_outcome(s, "OK", false);
     }
 
     // The duration metric, on both sides, with the conventions' attributes.
@@ -284,7 +282,7 @@ async fn server_stream_spans_cover_the_whole_stream() {
     assert_eq!(n, 4);
     let spans = cluster.trace(4);
     for s in check_chain(&spans, "ferrotel.echo.v1.Echo/ServerStream") {
-        assert_eq!(s.attr("rpc.response.status_code").as_deref(), Some("OK"));
+        assert_outcome(s, "OK", false);
         // Four replies 25 ms apart: a span that ended at the headers would be ~0 ms.
         assert!(
             duration_ms(s) >= 100,
@@ -304,25 +302,11 @@ async fn not_found_is_an_error_on_the_client_side_only() {
     assert_eq!(status.code(), tonic::Code::NotFound);
     let spans = cluster.trace(4);
     let [caller, a_server, a_client, b_server] = check_chain(&spans, "ferrotel.echo.v1.Echo/Unary");
-    for s in [caller, a_server, a_client, b_server] {
-        assert_eq!(
-            s.attr("rpc.response.status_code").as_deref(),
-            Some("NOT_FOUND")
-        );
-    }
     for client_side in [caller, a_client] {
-        assert_eq!(
-            client_side.span.status.as_ref().map(|s| s.code),
-            Some(STATUS_ERROR)
-        );
-        assert_eq!(client_side.attr("error.type").as_deref(), Some("NOT_FOUND"));
+        assert_outcome(client_side, "NOT_FOUND", true);
     }
     for server_side in [a_server, b_server] {
-        assert_ne!(
-            server_side.span.status.as_ref().map(|s| s.code),
-            Some(STATUS_ERROR)
-        );
-        assert_eq!(server_side.attr("error.type"), None);
+        assert_outcome(server_side, "NOT_FOUND", false);
     }
 }
 
@@ -335,17 +319,7 @@ async fn internal_is_an_error_on_both_sides() {
     assert_eq!(status.code(), tonic::Code::Internal);
     let spans = cluster.trace(4);
     for s in check_chain(&spans, "ferrotel.echo.v1.Echo/Unary") {
-        assert_eq!(
-            s.attr("rpc.response.status_code").as_deref(),
-            Some("INTERNAL")
-        );
-        assert_eq!(
-            s.span.status.as_ref().map(|st| st.code),
-            Some(STATUS_ERROR),
-            "{}",
-            s.name()
-        );
-        assert_eq!(s.attr("error.type").as_deref(), Some("INTERNAL"));
+        assert_outcome(s, "INTERNAL", true);
     }
 }
 
@@ -374,16 +348,7 @@ async fn a_stream_that_fails_in_its_trailers_is_an_error() {
     assert_eq!(status.code(), tonic::Code::Unavailable);
     let spans = cluster.trace(4);
     for s in check_chain(&spans, "ferrotel.echo.v1.Echo/ServerStream") {
-        assert_eq!(
-            s.attr("rpc.response.status_code").as_deref(),
-            Some("UNAVAILABLE")
-        );
-        assert_eq!(
-            s.span.status.as_ref().map(|st| st.code),
-            Some(STATUS_ERROR),
-            "{}",
-            s.name()
-        );
+        assert_outcome(s, "UNAVAILABLE", true);
         assert!(
             duration_ms(s) >= 60,
             "{} lasted {} ms",

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use super::ServerService;
+use crate::service::ServerService;
 use crate::shared::{Settings, Shared, Side, Trust};
 
 /// Instruments a gRPC (tonic) or HTTP server: `Server::builder().layer(ServerLayer::new())`.

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use super::ClientService;
+use crate::service::ClientService;
 use crate::shared::{Settings, Shared, Side};
 
 /// Instruments a gRPC (tonic) or HTTP client:

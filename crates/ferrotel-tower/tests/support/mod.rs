@@ -1,0 +1,39 @@
+//! What the ferrotel-tower tests share: one "process" worth of tracing exporting to the
+//! in-process receiver, and the propagators `ferrotel::init()` installs by default.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use ferrotel_propagation::{BaggagePropagator, TraceContextPropagator};
+use ferrotel_testkit::Receiver;
+use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+
+/// A tracer provider for `service`, batching its spans to `receiver` over OTLP/gRPC (a batch
+/// processor: a simple one would block tokio workers on export and deadlock).
+pub(crate) fn tracer_provider(receiver: &Receiver, service: &'static str) -> SdkTracerProvider {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(receiver.grpc_endpoint())
+        .build()
+        .unwrap();
+    SdkTracerProvider::builder()
+        .with_resource(resource(service))
+        .with_batch_exporter(exporter)
+        .build()
+}
+
+/// The resource of one test "process".
+pub(crate) fn resource(service: &'static str) -> Resource {
+    Resource::builder().with_service_name(service).build()
+}
+
+/// W3C trace context and baggage: ferrotel's Level 2 propagators.
+pub(crate) fn propagator() -> Arc<dyn TextMapPropagator + Send + Sync> {
+    Arc::new(TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ]))
+}
