@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use ferrotel::opentelemetry::metrics::MeterProvider as _;
 use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::{exemplar, metric::Data, Exemplar};
 use ferrotel_testkit::{ReceivedSpan, Receiver};
-use support::{guard, quick, traced, WAIT};
+use support::{guard, sending_to, traced, WAIT};
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -82,12 +82,11 @@ fn the_span<'a>(spans: &'a [ReceivedSpan], name: &str) -> &'a ReceivedSpan {
 fn trace_based_exemplars_name_the_span_they_were_recorded_in_over_both_protocols() {
     for protocol in ["grpc", "http/protobuf"] {
         let receiver = Receiver::start();
-        let endpoint = support::endpoint(&receiver, protocol);
-        let g = guard(quick(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
-            ("OTEL_METRICS_EXPORTER", "otlp"),
-        ]));
+        let g = guard(sending_to(
+            &receiver,
+            protocol,
+            &[("OTEL_METRICS_EXPORTER", "otlp")],
+        ));
         record_in_and_out_of_a_span(&g);
         let report = g.shutdown();
         assert!(
@@ -117,13 +116,14 @@ fn trace_based_exemplars_name_the_span_they_were_recorded_in_over_both_protocols
 fn always_on_and_always_off_filters() {
     for (filter, expected) in [("always_on", 3), ("always_off", 0)] {
         let receiver = Receiver::start();
-        let endpoint = receiver.grpc_endpoint();
-        let g = guard(quick(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-            ("OTEL_METRICS_EXPORTER", "otlp"),
-            ("OTEL_METRICS_EXEMPLAR_FILTER", filter),
-        ]));
+        let g = guard(sending_to(
+            &receiver,
+            "grpc",
+            &[
+                ("OTEL_METRICS_EXPORTER", "otlp"),
+                ("OTEL_METRICS_EXEMPLAR_FILTER", filter),
+            ],
+        ));
         record_in_and_out_of_a_span(&g);
         drop(g);
         let exemplars = exemplars_of(&receiver, "volume.write.duration");
@@ -138,13 +138,14 @@ fn always_on_and_always_off_filters() {
 #[test]
 fn sampled_out_spans_give_no_exemplars() {
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_METRICS_EXPORTER", "otlp"),
-        ("OTEL_TRACES_SAMPLER", "always_off"),
-    ]));
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_TRACES_SAMPLER", "always_off"),
+        ],
+    ));
     record_in_and_out_of_a_span(&g);
     drop(g);
     assert!(exemplars_of(&receiver, "volume.write.duration").is_empty());
@@ -152,26 +153,14 @@ fn sampled_out_spans_give_no_exemplars() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rpc_duration_exemplars_link_to_the_server_span() {
-    use ferrotel_testkit::echo::{EchoClient, EchoRequest, EchoService};
+    use ferrotel_testkit::echo::EchoRequest;
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_METRICS_EXPORTER", "otlp"),
-    ]));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let layer = g.server_layer();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoService::new().into_server())
-            .serve_with_incoming(incoming)
-            .await
-    });
-    let mut client = EchoClient::connect(format!("http://{addr}")).await.unwrap();
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[("OTEL_METRICS_EXPORTER", "otlp")],
+    ));
+    let mut client = echo_behind(g.server_layer()).await;
     client.unary(EchoRequest::default()).await.unwrap();
     drop(g);
     let spans = receiver.wait_for_spans(1, WAIT).unwrap();
@@ -185,13 +174,14 @@ async fn rpc_duration_exemplars_link_to_the_server_span() {
 #[test]
 fn the_metrics_page_serves_exemplars_in_openmetrics() {
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_METRICS_EXPORTER", "prometheus"),
-        ("FERROTEL_METRICS_ADDR", "127.0.0.1:0"),
-    ]));
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[
+            ("OTEL_METRICS_EXPORTER", "prometheus"),
+            ("FERROTEL_METRICS_ADDR", "127.0.0.1:0"),
+        ],
+    ));
     record_in_and_out_of_a_span(&g);
     let addr = g.metrics_addr().expect("endpoint started");
     assert!(addr.ip().is_loopback());
@@ -239,12 +229,11 @@ fn get(addr: std::net::SocketAddr, path: &str, accept: &str) -> String {
 #[test]
 fn cardinality_overflow_goes_to_the_overflow_set_and_is_reported() {
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_METRICS_EXPORTER", "otlp"),
-    ]));
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[("OTEL_METRICS_EXPORTER", "otlp")],
+    ));
     let meter = g.meter_provider().unwrap().meter("volumes");
     let ops = g
         .exemplars()
@@ -286,27 +275,15 @@ fn cardinality_overflow_goes_to_the_overflow_set_and_is_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guard_layers_use_the_configured_propagators_without_globals() {
-    use ferrotel_testkit::echo::{EchoClient, EchoRequest, EchoService};
+    use ferrotel_testkit::echo::EchoRequest;
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
     // Globals are not installed (support::guard), so only the guard can know about B3.
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_PROPAGATORS", "b3multi"),
-    ]));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let layer = g.server_layer();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoService::new().into_server())
-            .serve_with_incoming(incoming)
-            .await
-    });
-    let mut client = EchoClient::connect(format!("http://{addr}")).await.unwrap();
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[("OTEL_PROPAGATORS", "b3multi")],
+    ));
+    let mut client = echo_behind(g.server_layer()).await;
     let mut request = tonic::Request::new(EchoRequest::default());
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     request
@@ -326,4 +303,22 @@ async fn guard_layers_use_the_configured_propagators_without_globals() {
         span.parent_span_id_hex().as_deref(),
         Some("00f067aa0ba902b7")
     );
+}
+
+/// An echo server behind `layer` on a free loopback port, and a plain client to it.
+async fn echo_behind(
+    layer: ferrotel::tower::ServerLayer,
+) -> ferrotel_testkit::echo::EchoClient<tonic::transport::Channel> {
+    use ferrotel_testkit::echo::{EchoClient, EchoService};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoService::new().into_server())
+            .serve_with_incoming(incoming)
+            .await
+    });
+    EchoClient::connect(format!("http://{addr}")).await.unwrap()
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ferrotel::opentelemetry::trace::{Tracer, TracerProvider as _};
 use ferrotel_testkit::{Receiver, Signal, TestCerts, Transport};
-use support::{guard, quick, traced, WAIT};
+use support::{guard, quick, sending_to, traced, WAIT};
 
 fn one_span(guard: &ferrotel::Guard, name: &'static str) {
     traced(guard, || {
@@ -24,21 +24,22 @@ fn one_span(guard: &ferrotel::Guard, name: &'static str) {
 #[test]
 fn grpc_carries_headers_gzip_and_the_resource() {
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        (
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            "x-tenant=acme,authorization=Bearer%20t0k",
-        ),
-        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
-        ("OTEL_SERVICE_NAME", "svc-a"),
-        (
-            "OTEL_RESOURCE_ATTRIBUTES",
-            "service.name=loses,deployment.environment=test%20env",
-        ),
-    ]));
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-tenant=acme,authorization=Bearer%20t0k",
+            ),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_SERVICE_NAME", "svc-a"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=loses,deployment.environment=test%20env",
+            ),
+        ],
+    ));
     one_span(&g, "grpc-span");
     let report = g.shutdown();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
@@ -75,13 +76,14 @@ fn grpc_carries_headers_gzip_and_the_resource() {
 #[test]
 fn http_protobuf_appends_the_signal_path_to_a_generic_endpoint() {
     let receiver = Receiver::start();
-    let endpoint = receiver.http_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-        ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme"),
-        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
-    ]));
+    let g = guard(sending_to(
+        &receiver,
+        "http/protobuf",
+        &[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
+        ],
+    ));
     one_span(&g, "http-span");
     drop(g);
 
@@ -144,14 +146,15 @@ fn per_signal_protocol_wins_over_the_generic_one() {
 fn metrics_reach_the_receiver_over_both_protocols() {
     for protocol in ["grpc", "http/protobuf"] {
         let receiver = Receiver::start();
-        let endpoint = support::endpoint(&receiver, protocol);
-        let g = guard(quick(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
-            ("OTEL_METRICS_EXPORTER", "otlp"),
-            ("OTEL_TRACES_EXPORTER", "none"),
-            ("OTEL_SERVICE_NAME", "metered"),
-        ]));
+        let g = guard(sending_to(
+            &receiver,
+            protocol,
+            &[
+                ("OTEL_METRICS_EXPORTER", "otlp"),
+                ("OTEL_TRACES_EXPORTER", "none"),
+                ("OTEL_SERVICE_NAME", "metered"),
+            ],
+        ));
         use ferrotel::opentelemetry::metrics::MeterProvider as _;
         let meter = g.meter_provider().expect("meter provider").meter("test");
         let histogram = meter.f64_histogram("test.latency").with_unit("s").build();
@@ -186,12 +189,11 @@ fn root_spans(guard: &ferrotel::Guard, n: usize) {
 #[test]
 fn always_off_sends_no_span() {
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_TRACES_SAMPLER", "always_off"),
-    ]));
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[("OTEL_TRACES_SAMPLER", "always_off")],
+    ));
     root_spans(&g, 200);
     one_span(&g, "also-off");
     let report = g.shutdown();
@@ -202,14 +204,15 @@ fn always_off_sends_no_span() {
 #[test]
 fn traceidratio_quarter_keeps_about_a_quarter() {
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_TRACES_SAMPLER", "TraceIdRatio"),
-        ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
-    ]));
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[
+            ("OTEL_TRACES_SAMPLER", "TraceIdRatio"),
+            ("OTEL_TRACES_SAMPLER_ARG", "0.25"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "4096"),
+        ],
+    ));
     root_spans(&g, 4000);
     let stats = g.span_export_stats();
     let report = g.shutdown();
@@ -335,15 +338,14 @@ impl Captured {
 fn log_lines_carry_the_exported_span_ids_in_text_and_json() {
     for format in ["text", "json"] {
         let receiver = Receiver::start();
-        let endpoint = receiver.grpc_endpoint();
         let logs = Captured::default();
         let sink = logs.clone();
         let g = ferrotel::builder()
-            .env(quick(&[
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-                ("FERROTEL_LOG_FORMAT", format),
-            ]))
+            .env(sending_to(
+                &receiver,
+                "grpc",
+                &[("FERROTEL_LOG_FORMAT", format)],
+            ))
             .install_subscriber(false)
             .install_globals(false)
             .log_writer(move || sink.clone())
@@ -467,18 +469,18 @@ fn tls_with_the_configured_ca_works_over_both_protocols() {
         .tls(certs.server_identity())
         .start()
         .unwrap();
-    for (protocol, endpoint) in [
-        ("grpc", receiver.grpc_endpoint()),
-        ("http/protobuf", receiver.http_endpoint()),
-    ] {
+    for protocol in ["grpc", "http/protobuf"] {
+        let endpoint = support::endpoint(&receiver, protocol);
         assert!(endpoint.starts_with("https://"), "{endpoint}");
         let ca = paths.ca.to_str().unwrap();
-        let g = guard(quick(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
-            ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca),
-            ("OTEL_METRICS_EXPORTER", "otlp"),
-        ]));
+        let g = guard(sending_to(
+            &receiver,
+            protocol,
+            &[
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca),
+                ("OTEL_METRICS_EXPORTER", "otlp"),
+            ],
+        ));
         one_span(&g, "over-tls");
         // Metrics take ferrotel's own exporter (the one with exemplars): TLS applies there too.
         use ferrotel::opentelemetry::metrics::MeterProvider as _;
@@ -521,23 +523,22 @@ fn mtls_presents_the_client_certificate() {
         .require_client_cert(certs.ca_pem.clone())
         .start()
         .unwrap();
-    for (protocol, endpoint) in [
-        ("grpc", receiver.grpc_endpoint()),
-        ("http/protobuf", receiver.http_endpoint()),
-    ] {
-        let g = guard(quick(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
-            ("OTEL_EXPORTER_OTLP_CERTIFICATE", paths.ca.to_str().unwrap()),
-            (
-                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-                paths.client_cert.to_str().unwrap(),
-            ),
-            (
-                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-                paths.client_key.to_str().unwrap(),
-            ),
-        ]));
+    for protocol in ["grpc", "http/protobuf"] {
+        let g = guard(sending_to(
+            &receiver,
+            protocol,
+            &[
+                ("OTEL_EXPORTER_OTLP_CERTIFICATE", paths.ca.to_str().unwrap()),
+                (
+                    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                    paths.client_cert.to_str().unwrap(),
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                    paths.client_key.to_str().unwrap(),
+                ),
+            ],
+        ));
         one_span(&g, "over-mtls");
         let report = g.shutdown();
         assert!(
@@ -559,17 +560,16 @@ fn a_wrong_ca_fails_clearly_without_panicking() {
         .tls(server.server_identity())
         .start()
         .unwrap();
-    for (protocol, endpoint) in [
-        ("grpc", receiver.grpc_endpoint()),
-        ("http/protobuf", receiver.http_endpoint()),
-    ] {
+    for protocol in ["grpc", "http/protobuf"] {
         let g = ferrotel::builder()
-            .env(quick(&[
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
-                ("OTEL_EXPORTER_OTLP_CERTIFICATE", paths.ca.to_str().unwrap()),
-                ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
-            ]))
+            .env(sending_to(
+                &receiver,
+                protocol,
+                &[
+                    ("OTEL_EXPORTER_OTLP_CERTIFICATE", paths.ca.to_str().unwrap()),
+                    ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+                ],
+            ))
             .install_subscriber(false)
             .install_globals(false)
             .shutdown_timeout(Duration::from_secs(3))
@@ -615,13 +615,14 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 #[test]
 fn attribute_value_length_limit_cuts_long_strings_on_the_wire() {
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8"),
-        ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "3"),
-    ]));
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[
+            ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8"),
+            ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "3"),
+        ],
+    ));
     let tracer = g.tracer_provider().unwrap().tracer("limits");
     tracer.in_span("limited", |cx| {
         use ferrotel::opentelemetry::trace::TraceContextExt as _;
@@ -647,17 +648,18 @@ fn base2_exponential_default_histogram_aggregation_reaches_the_wire() {
     use ferrotel::opentelemetry::metrics::MeterProvider as _;
     use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::metric::Data;
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_METRICS_EXPORTER", "otlp"),
-        (
-            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-            "base2_exponential_bucket_histogram",
-        ),
-        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
-    ]));
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+                "base2_exponential_bucket_histogram",
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+        ],
+    ));
     let meter = g.meter_provider().unwrap().meter("agg");
     let h = meter.f64_histogram("agg.latency").build();
     for v in [0.001, 0.01, 0.1, 1.0] {
@@ -679,11 +681,7 @@ fn base2_exponential_default_histogram_aggregation_reaches_the_wire() {
 #[test]
 fn library_spans_below_the_filter_are_not_exported() {
     let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-    ]));
+    let g = guard(sending_to(&receiver, "grpc", &[]));
     traced(&g, || {
         // What h2 and hyper do on every request: TRACE/DEBUG spans, and INFO ones from crates
         // the default filter quiets to `warn`.

@@ -8,14 +8,10 @@ mod support;
 use std::time::Duration;
 
 use ferrotel_testkit::{Fault, Outcome, Receiver};
-use support::{guard, quick, traced, WAIT};
+use support::{guard, sending_to, traced, WAIT};
 
 fn export_one(receiver: &Receiver, protocol: &str) -> ferrotel::ShutdownReport {
-    let endpoint = support::endpoint(receiver, protocol);
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
-    ]));
+    let g = guard(sending_to(receiver, protocol, &[]));
     traced(&g, || {
         let _span = tracing::info_span!("retried").entered();
     });

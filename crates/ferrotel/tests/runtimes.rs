@@ -7,22 +7,23 @@
 mod support;
 
 use ferrotel_testkit::Receiver;
-use support::{guard, quick, traced, WAIT};
+use support::{guard, sending_to, traced, WAIT};
 
 const SPANS: usize = 10_000;
 
 /// Starts ferrotel against `receiver`, makes `SPANS` spans through `tracing`, drops the guard
 /// and checks that every one arrived, with distinct ids and the right parent.
 fn ten_thousand(receiver: &Receiver, protocol: &str) {
-    let endpoint = support::endpoint(receiver, protocol);
-    let g = guard(quick(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
-        // The test is about the flush at shutdown, so the queue holds the whole burst; queue
-        // overflow is counted and reported, see `span_export_stats`.
-        ("OTEL_BSP_MAX_QUEUE_SIZE", "16384"),
-        ("OTEL_BSP_SCHEDULE_DELAY", "5000"),
-    ]));
+    let g = guard(sending_to(
+        receiver,
+        protocol,
+        &[
+            // The test is about the flush at shutdown, so the queue holds the whole burst; queue
+            // overflow is counted and reported, see `span_export_stats`.
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "16384"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "5000"),
+        ],
+    ));
     traced(&g, || {
         let root = tracing::info_span!("burst");
         let _root = root.enter();

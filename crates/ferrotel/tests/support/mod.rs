@@ -34,6 +34,21 @@ pub(crate) fn endpoint(receiver: &ferrotel_testkit::Receiver, protocol: &str) ->
     }
 }
 
+/// `quick` variables that send OTLP with `protocol` to `receiver`, plus `pairs`.
+pub(crate) fn sending_to(
+    receiver: &ferrotel_testkit::Receiver,
+    protocol: &str,
+    pairs: &[(&str, &str)],
+) -> Env {
+    let endpoint = endpoint(receiver, protocol);
+    let mut all = vec![
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+    ];
+    all.extend_from_slice(pairs);
+    quick(&all)
+}
+
 /// A guard from `env` with nothing installed globally.
 pub(crate) fn guard(env: Env) -> Guard {
     ferrotel::builder()
