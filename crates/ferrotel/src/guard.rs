@@ -58,6 +58,25 @@ impl std::fmt::Debug for Guard {
     }
 }
 
+/// Gives either layer type (they share these builder methods) the guard's providers,
+/// exemplar store, propagators and semantic-convention choice.
+macro_rules! with_guard_settings {
+    ($guard:expr, $layer:expr) => {{
+        let guard: &Guard = $guard;
+        let mut layer = $layer
+            .semconv(guard.config.semconv_opt_in.rpc)
+            .exemplars(guard.exemplars.clone())
+            .propagator(guard.propagator.clone());
+        if let Some(provider) = &guard.tracer_provider {
+            layer = layer.tracer_provider(provider);
+        }
+        if let Some(provider) = &guard.meter_provider {
+            layer = layer.meter_provider(provider);
+        }
+        layer
+    }};
+}
+
 impl Guard {
     /// The configuration ferrotel runs with, after defaults and overrides.
     pub fn config(&self) -> &Config {
@@ -119,34 +138,13 @@ impl Guard {
     /// choice (`OTEL_SEMCONV_STABILITY_OPT_IN`):
     /// `tonic::transport::Server::builder().layer(telemetry.server_layer())`.
     pub fn server_layer(&self) -> ferrotel_tower::ServerLayer {
-        let mut layer = ferrotel_tower::ServerLayer::new()
-            .semconv(self.config.semconv_opt_in.rpc)
-            .exemplars(self.exemplars.clone())
-            .propagator(self.propagator.clone());
-        if let Some(provider) = &self.tracer_provider {
-            layer = layer.tracer_provider(provider);
-        }
-        if let Some(provider) = &self.meter_provider {
-            layer = layer.meter_provider(provider);
-        }
-        layer
+        with_guard_settings!(self, ferrotel_tower::ServerLayer::new())
     }
 
     /// A client layer for calls to `target`, on this guard's providers:
     /// `ServiceBuilder::new().layer(telemetry.client_layer(&uri)).service(channel)`.
     pub fn client_layer(&self, target: &http::Uri) -> ferrotel_tower::ClientLayer {
-        let mut layer = ferrotel_tower::ClientLayer::new()
-            .target(target)
-            .semconv(self.config.semconv_opt_in.rpc)
-            .exemplars(self.exemplars.clone())
-            .propagator(self.propagator.clone());
-        if let Some(provider) = &self.tracer_provider {
-            layer = layer.tracer_provider(provider);
-        }
-        if let Some(provider) = &self.meter_provider {
-            layer = layer.meter_provider(provider);
-        }
-        layer
+        with_guard_settings!(self, ferrotel_tower::ClientLayer::new().target(target))
     }
 
     /// A tracer from this guard's provider (a no-op tracer when tracing is disabled).
