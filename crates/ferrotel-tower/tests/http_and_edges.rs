@@ -37,6 +37,29 @@ async fn handler(
         .unwrap())
 }
 
+/// A hyper HTTP client to `addr` behind a ClientLayer on `provider`.
+fn traced_client(
+    addr: std::net::SocketAddr,
+    provider: &opentelemetry_sdk::trace::SdkTracerProvider,
+) -> ferrotel_tower::ClientService<
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        Full<Bytes>,
+    >,
+> {
+    let target: http::Uri = format!("http://{addr}").parse().unwrap();
+    let hyper_client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    ServiceBuilder::new()
+        .layer(
+            ClientLayer::new()
+                .target(&target)
+                .tracer_provider(provider)
+                .propagator(propagator()),
+        )
+        .service(hyper_client)
+}
+
 async fn serve(layer: ServerLayer) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -70,17 +93,7 @@ async fn plain_http_gets_the_http_conventions() {
             .propagator(propagator()),
     )
     .await;
-    let target: http::Uri = format!("http://{addr}").parse().unwrap();
-    let hyper_client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .build_http::<Full<Bytes>>();
-    let mut traced = ServiceBuilder::new()
-        .layer(
-            ClientLayer::new()
-                .target(&target)
-                .tracer_provider(&client)
-                .propagator(propagator()),
-        )
-        .service(hyper_client);
+    let mut traced = traced_client(addr, &client);
     for path in ["/ok", "/missing", "/broken"] {
         use tower::{Service as _, ServiceExt as _};
         let request = http::Request::get(format!("http://{addr}{path}"))
@@ -164,17 +177,7 @@ async fn untrusted_edges_start_a_linked_root_without_baggage() {
                 .trust(trust),
         )
         .await;
-        let target: http::Uri = format!("http://{addr}").parse().unwrap();
-        let hyper_client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .build_http::<Full<Bytes>>();
-        let mut traced = ServiceBuilder::new()
-            .layer(
-                ClientLayer::new()
-                    .target(&target)
-                    .tracer_provider(&caller)
-                    .propagator(propagator()),
-            )
-            .service(hyper_client);
+        let mut traced = traced_client(addr, &caller);
         // The caller sends its own trace and a baggage entry.
         let tracer = caller.tracer("outsider");
         let root = tracer.start("outsider-root");
