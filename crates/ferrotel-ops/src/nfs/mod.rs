@@ -1,0 +1,1 @@
+//! NFS spans and metrics.

@@ -1,0 +1,1 @@
+//! Raft spans and metrics, and trace context carried through the log.

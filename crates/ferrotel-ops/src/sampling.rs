@@ -1,0 +1,1 @@
+//! Per-operation sampling rules for root spans.

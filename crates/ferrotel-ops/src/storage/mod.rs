@@ -1,0 +1,1 @@
+//! Storage spans and metrics.
