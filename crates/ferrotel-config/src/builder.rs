@@ -41,6 +41,7 @@ pub struct ConfigBuilder {
     traces_otlp: OtlpOverrides,
     metrics_otlp: OtlpOverrides,
     rpc_semconv: Option<RpcSemconv>,
+    ops: crate::ops::OpsOverrides,
 }
 
 /// Deduplicates while keeping the first occurrence.
@@ -268,6 +269,33 @@ impl ConfigBuilder {
         self
     }
 
+    /// The NFS metric names. Beats [`vars::FERROTEL_NFS_METRICS`].
+    pub fn nfs_metrics(mut self, profile: crate::NfsMetrics) -> Self {
+        self.ops.nfs_metrics = Some(profile);
+        self
+    }
+
+    /// The storage metric names. Beats [`vars::FERROTEL_STORAGE_METRICS`].
+    pub fn storage_metrics(mut self, profile: crate::StorageMetrics) -> Self {
+        self.ops.storage_metrics = Some(profile);
+        self
+    }
+
+    /// The prefix of the DittoFS-style metric names, validated like
+    /// [`vars::FERROTEL_METRICS_PREFIX`], which it beats.
+    pub fn metrics_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.ops.metrics_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Per-operation sampling rules for root spans, first match wins. Beats
+    /// [`vars::FERROTEL_SAMPLING_RULES`]; build them with [`crate::parse_sampling_rules`] or
+    /// as [`crate::SamplingRule`] values.
+    pub fn sampling_rules(mut self, rules: Vec<crate::SamplingRule>) -> Self {
+        self.ops.sampling_rules = Some(rules);
+        self
+    }
+
     /// Resolves the configuration against `env`.
     ///
     /// Lenient mode returns `Ok` with every problem in [`Resolved::issues`]. Strict mode
@@ -355,6 +383,7 @@ impl ConfigBuilder {
                 |_, text| Ok(semconv::parse_opt_in(text)),
             )
             .value;
+        let ops = crate::ops::resolve(r, &self.ops);
         let config_file = env.get(vars::OTEL_CONFIG_FILE).map(str::to_owned);
         if let Some(path) = &config_file {
             r.report(ConfigIssue {
@@ -384,6 +413,7 @@ impl ConfigBuilder {
             traces_otlp,
             metrics_otlp,
             semconv_opt_in: SemconvStability { rpc },
+            ops,
             config_file,
         };
         (config, resolver.into_issues())

@@ -64,6 +64,7 @@ mod issue;
 mod limits;
 mod logging;
 mod metrics;
+mod ops;
 mod otlp;
 mod parse;
 mod precedence;
@@ -84,6 +85,10 @@ pub use limits::{SpanLimits, DEFAULT_COUNT_LIMIT};
 pub use logging::{LogFormat, LogLevel};
 pub use metrics::{
     ExemplarFilter, HistogramAggregation, MetricsConfig, Temporality, DEFAULT_METRICS_ADDR,
+};
+pub use ops::{
+    parse_sampling_rules, NfsMetrics, OpsConfig, SamplingRule, StorageMetrics,
+    DEFAULT_METRICS_PREFIX, MAX_SAMPLING_RULES, SAMPLING_RULES_GRAMMAR,
 };
 pub use otlp::{
     Compression, OtlpConfig, OtlpOverrides, Protocol, DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT,
@@ -138,6 +143,10 @@ pub struct Config {
     pub metrics_otlp: OtlpConfig,
     /// Semantic-convention opt-ins ([`vars::OTEL_SEMCONV_STABILITY_OPT_IN`]).
     pub semconv_opt_in: SemconvStability,
+    /// Settings of the NFS, storage and Raft instruments and the per-operation sampling rules
+    /// (`FERROTEL_NFS_METRICS`, `FERROTEL_STORAGE_METRICS`, `FERROTEL_METRICS_PREFIX`,
+    /// `FERROTEL_SAMPLING_RULES`).
+    pub ops: OpsConfig,
     /// The declarative configuration file named by [`vars::OTEL_CONFIG_FILE`], recorded but
     /// not read (not supported yet; reported as an issue).
     pub config_file: Option<String>,

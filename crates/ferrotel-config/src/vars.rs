@@ -166,3 +166,17 @@ pub const FERROTEL_LOG_FORMAT: &str = "FERROTEL_LOG_FORMAT";
 /// ferrotel: socket address the Prometheus / metrics endpoint listens on. Default
 /// `127.0.0.1:9464`.
 pub const FERROTEL_METRICS_ADDR: &str = "FERROTEL_METRICS_ADDR";
+/// ferrotel: the NFS metric names, `semconv` (default: the semantic conventions'
+/// `nfs.server.*` names, ferrotel's own where there are none) or `dittofs` (the DittoFS set).
+pub const FERROTEL_NFS_METRICS: &str = "FERROTEL_NFS_METRICS";
+/// ferrotel: the storage metric names, `semconv` (default) or `blixard` (adds
+/// `storage_reads_total`, `storage_writes_total` and the read/write durations).
+pub const FERROTEL_STORAGE_METRICS: &str = "FERROTEL_STORAGE_METRICS";
+/// ferrotel: the prefix of the DittoFS-style metric names (`{prefix}_nfs_requests_total`).
+/// Default `ferrotel`.
+pub const FERROTEL_METRICS_PREFIX: &str = "FERROTEL_METRICS_PREFIX";
+/// ferrotel: per-operation sampling rules for root spans, first match wins, e.g.
+/// `nfs.READ=0.01,nfs.GETATTR=0.001,raft.*=0.1,*=1` (see
+/// [`SAMPLING_RULES_GRAMMAR`](crate::SAMPLING_RULES_GRAMMAR)). A child always follows its parent.
+/// Default: none, the configured sampler decides.
+pub const FERROTEL_SAMPLING_RULES: &str = "FERROTEL_SAMPLING_RULES";

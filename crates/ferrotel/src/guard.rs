@@ -147,6 +147,42 @@ impl Guard {
         with_guard_settings!(self, ferrotel_tower::ClientLayer::new().target(target))
     }
 
+    /// The tracer, meter and exemplar store for ferrotel-ops' NFS, storage and Raft
+    /// instruments, on this guard's pipelines.
+    pub fn ops(&self) -> ferrotel_ops::OpsTelemetry {
+        let meter = self
+            .meter_provider
+            .as_ref()
+            .map(|p| p as &dyn opentelemetry::metrics::MeterProvider);
+        ferrotel_ops::OpsTelemetry::new(
+            self.tracer_provider.as_ref(),
+            meter,
+            self.exemplars.clone(),
+        )
+    }
+
+    /// NFS instruments for a server (or client) on this guard's pipelines, with the naming
+    /// profile of `FERROTEL_NFS_METRICS` and the prefix of `FERROTEL_METRICS_PREFIX`.
+    pub fn nfs(&self, side: ferrotel_ops::nfs::NfsSide) -> ferrotel_ops::nfs::NfsInstruments {
+        let ops = &self.config.ops;
+        ferrotel_ops::nfs::NfsInstruments::new(
+            &self.ops(),
+            side,
+            ops.nfs_metrics,
+            &ops.metrics_prefix,
+        )
+    }
+
+    /// Storage instruments for `backend` (`s3`, `fs`, `memory`, …) on this guard's pipelines,
+    /// with the naming profile of `FERROTEL_STORAGE_METRICS`.
+    pub fn storage(&self, backend: &'static str) -> ferrotel_ops::storage::StorageInstruments {
+        ferrotel_ops::storage::StorageInstruments::new(
+            &self.ops(),
+            backend,
+            self.config.ops.storage_metrics,
+        )
+    }
+
     /// A tracer from this guard's provider (a no-op tracer when tracing is disabled).
     pub fn tracer(&self, scope: &'static str) -> SdkTracer {
         match &self.tracer_provider {

@@ -51,6 +51,8 @@ pub use stats::SpanExportStats;
 pub use ferrotel_config as config;
 /// Exemplar-carrying histograms and the OTLP metric exporter that writes them.
 pub use ferrotel_metrics as metrics;
+/// Ready-made NFS, storage and Raft spans and metrics, and per-operation sampling rules.
+pub use ferrotel_ops as ops;
 /// The `/metrics` endpoint (OpenMetrics with exemplars).
 pub use ferrotel_prometheus as prometheus;
 /// Propagators: W3C Trace Context Level 2, baggage, B3 and Jaeger.

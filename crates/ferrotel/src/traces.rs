@@ -26,10 +26,18 @@ pub(crate) fn tracer_provider(
     handle: &Handle,
 ) -> Result<(SdkTracerProvider, Vec<Pipeline>), InitError> {
     let mut pipelines = Vec::new();
-    let mut builder = SdkTracerProvider::builder()
-        .with_resource(resource)
-        .with_sampler(sampler(&config.sampler, config, handle)?)
-        .with_span_limits(span_limits(config));
+    let configured = sampler(&config.sampler, config, handle)?;
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    // FERROTEL_SAMPLING_RULES take the configured sampler's place for the roots they match.
+    let builder = if config.ops.sampling_rules.is_empty() {
+        builder.with_sampler(configured)
+    } else {
+        builder.with_sampler(ferrotel_ops::sampling::RuleSampler::new(
+            &config.ops.sampling_rules,
+            configured,
+        ))
+    };
+    let mut builder = builder.with_span_limits(span_limits(config));
     for choice in &config.traces_exporter {
         let (name, exporter) = match choice {
             TracesExporter::Otlp => (

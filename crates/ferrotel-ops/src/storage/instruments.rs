@@ -1,0 +1,315 @@
+//! The storage instruments: one span and one set of metric records per operation, through
+//! [`StorageOp`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferrotel_config::StorageMetrics;
+use ferrotel_metrics::Histogram;
+use opentelemetry::metrics::Counter;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
+use opentelemetry::{Context, KeyValue};
+
+use crate::names::{self, storage as n};
+use crate::OpsTelemetry;
+
+/// An object-store operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StorageOperation {
+    /// Read an object (or a range of it).
+    Get,
+    /// Write an object.
+    Put,
+    /// Delete an object.
+    Delete,
+    /// List objects under a prefix.
+    List,
+    /// Read an object's metadata.
+    Head,
+    /// Copy an object.
+    Copy,
+}
+
+impl StorageOperation {
+    /// The lower-case name (`get`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            StorageOperation::Get => "get",
+            StorageOperation::Put => "put",
+            StorageOperation::Delete => "delete",
+            StorageOperation::List => "list",
+            StorageOperation::Head => "head",
+            StorageOperation::Copy => "copy",
+        }
+    }
+
+    /// The span name (`storage.get`).
+    pub const fn span_name(self) -> &'static str {
+        match self {
+            StorageOperation::Get => "storage.get",
+            StorageOperation::Put => "storage.put",
+            StorageOperation::Delete => "storage.delete",
+            StorageOperation::List => "storage.list",
+            StorageOperation::Head => "storage.head",
+            StorageOperation::Copy => "storage.copy",
+        }
+    }
+}
+
+struct Blixard {
+    reads: Counter<u64>,
+    writes: Counter<u64>,
+    read_duration: Histogram,
+    write_duration: Histogram,
+}
+
+struct Inner {
+    telemetry: OpsTelemetry,
+    backend: &'static str,
+    record_keys: bool,
+    duration: Histogram,
+    io: Counter<u64>,
+    cache: Counter<u64>,
+    blixard: Option<Blixard>,
+}
+
+/// Spans and metrics for one storage backend. Cheap to clone.
+///
+/// ```
+/// use ferrotel_ops::storage::{StorageInstruments, StorageOperation};
+/// use ferrotel_ops::OpsTelemetry;
+///
+/// let telemetry = OpsTelemetry::new(None, None, ferrotel_metrics::Exemplars::default());
+/// let store = StorageInstruments::new(&telemetry, "fs", Default::default());
+/// let op = store.start(StorageOperation::Put, "volumes/alpha/chunk-7");
+/// // … write 65536 bytes …
+/// op.finish(Ok(65536));
+/// ```
+#[derive(Clone)]
+pub struct StorageInstruments {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for StorageInstruments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageInstruments")
+            .field("backend", &self.inner.backend)
+            .field("record_keys", &self.inner.record_keys)
+            .field("blixard", &self.inner.blixard.is_some())
+            .finish()
+    }
+}
+
+impl StorageInstruments {
+    /// Instruments for `backend` (`s3`, `gcs`, `azure`, `fs`, `memory`, `kv`, or a name of
+    /// your own) with the metric names of `profile` (`FERROTEL_STORAGE_METRICS`).
+    pub fn new(telemetry: &OpsTelemetry, backend: &'static str, profile: StorageMetrics) -> Self {
+        let meter = telemetry.meter();
+        let blixard = (profile == StorageMetrics::Blixard).then(|| Blixard {
+            reads: meter
+                .u64_counter(n::blixard::READS)
+                .with_description("Total storage read operations.")
+                .build(),
+            writes: meter
+                .u64_counter(n::blixard::WRITES)
+                .with_description("Total storage write operations.")
+                .build(),
+            read_duration: telemetry.f64_histogram(
+                n::blixard::READ_DURATION,
+                "s",
+                "Read operation duration.",
+                &n::DURATION_BUCKETS,
+            ),
+            write_duration: telemetry.f64_histogram(
+                n::blixard::WRITE_DURATION,
+                "s",
+                "Write operation duration.",
+                &n::DURATION_BUCKETS,
+            ),
+        });
+        StorageInstruments {
+            inner: Arc::new(Inner {
+                telemetry: telemetry.clone(),
+                backend,
+                record_keys: false,
+                duration: telemetry.f64_histogram(
+                    n::OPERATION_DURATION,
+                    "s",
+                    "Duration of storage operations.",
+                    &n::DURATION_BUCKETS,
+                ),
+                io: meter
+                    .u64_counter(n::IO)
+                    .with_unit("By")
+                    .with_description("Bytes read and written by storage operations.")
+                    .build(),
+                cache: meter
+                    .u64_counter(n::CACHE_REQUESTS)
+                    .with_unit("{request}")
+                    .with_description("Cache lookups, by storage.cache.result.")
+                    .build(),
+                blixard,
+            }),
+        }
+    }
+
+    /// Records object keys on spans (`storage.key`). Off by default: keys can be
+    /// high-cardinality or personal data. Metrics never carry them.
+    pub fn record_keys(mut self, record: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.record_keys = record;
+        }
+        self
+    }
+
+    /// The backend name.
+    pub fn backend(&self) -> &'static str {
+        self.inner.backend
+    }
+
+    /// Starts an operation on `key` under the current context.
+    pub fn start(&self, operation: StorageOperation, key: &str) -> StorageOp {
+        Context::map_current(|cx| self.start_in(operation, key, cx))
+    }
+
+    /// Starts an operation on `key` under `parent`.
+    pub fn start_in(&self, operation: StorageOperation, key: &str, parent: &Context) -> StorageOp {
+        let inner = &self.inner;
+        let span = inner.telemetry.start_span(
+            operation.span_name(),
+            SpanKind::Client,
+            parent,
+            vec![
+                KeyValue::new(n::BACKEND, inner.backend),
+                KeyValue::new(n::OPERATION, operation.name()),
+            ],
+        );
+        let cx = parent.with_span(span);
+        if inner.record_keys && cx.span().is_recording() {
+            cx.span()
+                .set_attribute(KeyValue::new(n::KEY, key.to_owned()));
+        }
+        StorageOp {
+            instruments: self.clone(),
+            operation,
+            cx,
+            start: Instant::now(),
+            finished: false,
+        }
+    }
+
+    /// Counts a cache lookup that found its object.
+    pub fn cache_hit(&self) {
+        self.cache(true);
+    }
+
+    /// Counts a cache lookup that missed.
+    pub fn cache_miss(&self) {
+        self.cache(false);
+    }
+
+    fn cache(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.inner.cache.add(
+            1,
+            &[
+                KeyValue::new(n::BACKEND, self.inner.backend),
+                KeyValue::new(n::CACHE_RESULT, result),
+            ],
+        );
+    }
+}
+
+/// One storage operation in progress. Finish it with [`StorageOp::finish`]; dropping it
+/// unfinished records it as cancelled (`error.type=cancelled`).
+#[must_use = "a StorageOp records its operation when finished"]
+pub struct StorageOp {
+    instruments: StorageInstruments,
+    operation: StorageOperation,
+    cx: Context,
+    start: Instant,
+    finished: bool,
+}
+
+impl std::fmt::Debug for StorageOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageOp")
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StorageOp {
+    /// The context holding this operation's span.
+    pub fn context(&self) -> &Context {
+        &self.cx
+    }
+
+    /// Ends the operation: `Ok(bytes moved)` or `Err(error type)`, e.g. `Err("not_found")`.
+    pub fn finish(mut self, outcome: Result<u64, &'static str>) {
+        self.record(outcome);
+    }
+
+    fn record(&mut self, outcome: Result<u64, &'static str>) {
+        self.finished = true;
+        let inner = &self.instruments.inner;
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let backend = KeyValue::new(n::BACKEND, inner.backend);
+        let operation = KeyValue::new(n::OPERATION, self.operation.name());
+        let span = self.cx.span();
+        let bytes = *outcome.as_ref().unwrap_or(&0);
+        if span.is_recording() {
+            if bytes > 0 {
+                span.set_attribute(KeyValue::new(n::BYTES, bytes as i64));
+            }
+            if let Err(error) = outcome {
+                span.set_attribute(KeyValue::new(names::ERROR_TYPE, error));
+                span.set_status(Status::error(error));
+            }
+        }
+        match outcome {
+            Ok(_) => inner.duration.record_with_context(
+                elapsed,
+                &[backend.clone(), operation.clone()],
+                &self.cx,
+            ),
+            Err(error) => inner.duration.record_with_context(
+                elapsed,
+                &[
+                    backend.clone(),
+                    operation.clone(),
+                    KeyValue::new(names::ERROR_TYPE, error),
+                ],
+                &self.cx,
+            ),
+        }
+        if bytes > 0 {
+            inner.io.add(bytes, &[backend, operation]);
+        }
+        if let Some(blixard) = &inner.blixard {
+            match self.operation {
+                StorageOperation::Get | StorageOperation::Head | StorageOperation::List => {
+                    blixard.reads.add(1, &[]);
+                    blixard
+                        .read_duration
+                        .record_with_context(elapsed, &[], &self.cx);
+                }
+                StorageOperation::Put | StorageOperation::Delete | StorageOperation::Copy => {
+                    blixard.writes.add(1, &[]);
+                    blixard
+                        .write_duration
+                        .record_with_context(elapsed, &[], &self.cx);
+                }
+            }
+        }
+        span.end();
+    }
+}
+
+impl Drop for StorageOp {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.record(Err("cancelled"));
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! What the ferrotel-ops tests share: a guard exporting traces and metrics to the in-process
+//! receiver, and readers for what reached it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use ferrotel::config::Env;
+use ferrotel::Guard;
+use ferrotel_testkit::opentelemetry_proto::tonic::common::v1::KeyValue;
+use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::{
+    metric::Data, number_data_point, Exemplar, HistogramDataPoint, NumberDataPoint,
+};
+use ferrotel_testkit::{any_value_to_string, ReceivedSpan, Receiver};
+
+/// How long a test waits for data to reach the receiver.
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
+
+/// A guard sending traces and metrics over OTLP/gRPC to `receiver`, with `extra` variables,
+/// nothing installed globally.
+pub(crate) fn guard(receiver: &Receiver, extra: &[(&str, &str)]) -> Guard {
+    let mut pairs: Vec<(String, String)> = vec![
+        ("OTEL_SERVICE_NAME".into(), "ops-test".into()),
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+            receiver.grpc_endpoint(),
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "grpc".into()),
+        ("OTEL_BSP_SCHEDULE_DELAY".into(), "50".into()),
+        ("OTEL_METRIC_EXPORT_INTERVAL".into(), "100000".into()),
+        ("OTEL_METRICS_EXPORTER".into(), "otlp".into()),
+    ];
+    for (k, v) in extra {
+        pairs.retain(|(name, _)| name != k);
+        pairs.push(((*k).to_string(), (*v).to_string()));
+    }
+    ferrotel::builder()
+        .env(Env::from_pairs(pairs).with_executable_name("ferrotel-ops-test"))
+        .install_subscriber(false)
+        .install_globals(false)
+        .strict(true)
+        .try_init()
+        .expect("ferrotel starts")
+}
+
+/// Flushes the guard and waits until `spans` spans and the metric `metric` have arrived.
+pub(crate) fn flush_and_wait(guard: &Guard, receiver: &Receiver, spans: usize, metric: &str) {
+    let report = guard.flush();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    receiver.wait_for_spans(spans, WAIT).unwrap();
+    receiver.wait_for_metric(metric, WAIT).unwrap();
+}
+
+/// The spans named `name`.
+pub(crate) fn spans_named(receiver: &Receiver, name: &str) -> Vec<ReceivedSpan> {
+    receiver
+        .spans()
+        .into_iter()
+        .filter(|s| s.name() == name)
+        .collect()
+}
+
+/// Attributes as sorted `(key, value)` strings.
+pub(crate) fn attrs(attributes: &[KeyValue]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = attributes
+        .iter()
+        .map(|kv| (kv.key.clone(), any_value_to_string(kv.value.as_ref())))
+        .collect();
+    out.sort();
+    out
+}
+
+/// `pairs` sorted, as owned strings, to compare with [`attrs`].
+pub(crate) fn expect(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The newest (cumulative) export of metric `name`: the last one that arrived.
+fn latest(receiver: &Receiver, name: &str) -> Data {
+    receiver
+        .metrics()
+        .into_iter()
+        .rev()
+        .find(|m| m.name() == name)
+        .unwrap_or_else(|| panic!("no metric {name}; got {:?}", names(receiver)))
+        .metric
+        .data
+        .expect("metric data")
+}
+
+/// Every metric name that arrived.
+pub(crate) fn names(receiver: &Receiver) -> Vec<String> {
+    let mut names: Vec<String> = receiver
+        .metrics()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The histogram points of metric `name`.
+pub(crate) fn histogram(receiver: &Receiver, name: &str) -> Vec<HistogramDataPoint> {
+    match latest(receiver, name) {
+        Data::Histogram(h) => h.data_points,
+        other => panic!("{name} is not a histogram: {other:?}"),
+    }
+}
+
+/// The number points (sum or gauge) of metric `name`, with whether it is monotonic.
+pub(crate) fn numbers(receiver: &Receiver, name: &str) -> (Vec<NumberDataPoint>, bool) {
+    match latest(receiver, name) {
+        Data::Sum(s) => (s.data_points, s.is_monotonic),
+        Data::Gauge(g) => (g.data_points, false),
+        other => panic!("{name} is not a sum or gauge: {other:?}"),
+    }
+}
+
+/// The value of a number point as an `i64`.
+pub(crate) fn int(point: &NumberDataPoint) -> i64 {
+    match point.value {
+        Some(number_data_point::Value::AsInt(v)) => v,
+        Some(number_data_point::Value::AsDouble(v)) => v as i64,
+        None => panic!("empty point"),
+    }
+}
+
+/// The point of `points` whose attributes are exactly `want`.
+pub(crate) fn point_with<'a, P>(
+    points: &'a [P],
+    attributes: impl Fn(&P) -> &[KeyValue],
+    want: &[(&str, &str)],
+) -> &'a P {
+    let want = expect(want);
+    points
+        .iter()
+        .find(|p| attrs(attributes(p)) == want)
+        .unwrap_or_else(|| {
+            let seen: Vec<_> = points.iter().map(|p| attrs(attributes(p))).collect();
+            panic!("no point with {want:?}; seen {seen:?}")
+        })
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks that every exemplar of `points` names an exported span, and returns them.
+pub(crate) fn exemplars_link_to_spans(
+    receiver: &Receiver,
+    points: &[HistogramDataPoint],
+) -> Vec<Exemplar> {
+    let spans = receiver.spans();
+    let mut all = Vec::new();
+    for point in points {
+        for e in &point.exemplars {
+            let (trace, span) = (hex(&e.trace_id), hex(&e.span_id));
+            assert!(
+                spans
+                    .iter()
+                    .any(|s| s.trace_id_hex() == trace && s.span_id_hex() == span),
+                "exemplar {trace}/{span} names no exported span"
+            );
+            all.push(e.clone());
+        }
+    }
+    all
+}
