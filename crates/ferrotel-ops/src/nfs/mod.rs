@@ -20,3 +20,8 @@ mod procedure;
 
 pub use instruments::{Connection, NfsInstruments, NfsOp, NfsSide, Share};
 pub use procedure::{NfsStatus, Procedure};
+
+#[cfg(feature = "nfs3_server")]
+mod nfs3_server;
+#[cfg(feature = "nfs3_server")]
+pub use self::nfs3_server::TracedFs;
