@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use ferrotel::ops::nfs::{NfsSide, Share, TracedFs};
+use ferrotel::ops::nfs::{track_mounts, NfsSide, Share, TracedFs, TrackedListener};
 use ferrotel_testkit::Receiver;
 use nfs3_client::nfs3_types::nfs3;
 use nfs3_client::nfs3_types::xdr_codec::Opaque;
@@ -23,7 +23,8 @@ async fn serve(telemetry: &ferrotel::Guard) -> u16 {
     config.add_file("/hello.txt", b"hello, nfs\n".to_vec());
     let fs = MemFs::new(config).unwrap();
     let traced = TracedFs::new(fs, telemetry.nfs(NfsSide::Server), Share::new("/"));
-    let listener = NFSTcpListener::bind("127.0.0.1:0", traced).await.unwrap();
+    let mut listener = NFSTcpListener::bind("127.0.0.1:0", traced).await.unwrap();
+    track_mounts(&mut listener, telemetry.nfs(NfsSide::Server)).unwrap();
     let port = listener.get_listen_port();
     tokio::spawn(async move {
         let _ = listener.handle_forever().await;
@@ -127,6 +128,7 @@ async fn every_procedure_of_a_real_client_is_a_server_span() {
         .await
         .unwrap();
     assert!(matches!(removed, nfs3::REMOVE3res::Ok(_)));
+    client.unmount().await.unwrap();
 
     telemetry.flush();
     receiver.wait_for_spans(6, WAIT).unwrap();
@@ -152,6 +154,66 @@ async fn every_procedure_of_a_real_client_is_a_server_span() {
         &[("network.io.direction", "receive")],
     );
     assert_eq!(int(received), 5000);
+
+    // The mount and its unmount, counted as a connection opened and closed.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        telemetry.flush();
+        let total = |name: &str| {
+            receiver
+                .metrics()
+                .iter()
+                .rev()
+                .find(|m| m.name() == name)
+                .map(|_| numbers(&receiver, name).0.iter().map(int).sum::<i64>())
+                .unwrap_or(-1)
+        };
+        let (accepted, closed) = (
+            total("nfs.server.net.tcp.connection.accepted"),
+            total("nfs.server.connection.closed"),
+        );
+        if accepted == 1 && closed == 1 {
+            assert_eq!(total("nfs.server.connection.active"), 0);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mount accounting: accepted {accepted}, closed {closed}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_wrapper_counts_connections_and_force_closes() {
+    let receiver = Receiver::start();
+    let telemetry = guard(
+        &receiver,
+        &[
+            ("FERROTEL_NFS_METRICS", "dittofs"),
+            ("FERROTEL_METRICS_PREFIX", "dittofs"),
+        ],
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = TrackedListener::new(listener, telemetry.nfs(NfsSide::Server));
+    let addr = listener.local_addr().unwrap();
+    let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (first, _) = listener.accept().await.unwrap();
+    let (second, _) = listener.accept().await.unwrap();
+    telemetry.flush();
+    receiver
+        .wait_for_metric("dittofs_nfs_active_connections", WAIT)
+        .unwrap();
+    let total = |name: &str| numbers(&receiver, name).0.iter().map(int).sum::<i64>();
+    assert_eq!(total("dittofs_nfs_active_connections"), 2);
+    drop(first);
+    second.force_close();
+    telemetry.flush();
+    assert_eq!(total("dittofs_nfs_active_connections"), 0);
+    assert_eq!(total("dittofs_nfs_connections_accepted_total"), 2);
+    assert_eq!(total("dittofs_nfs_connections_closed_total"), 2);
+    assert_eq!(total("dittofs_nfs_connections_force_closed_total"), 1);
 }
 
 /// libnfs's tools, or why they cannot be used.

@@ -21,7 +21,13 @@ mod procedure;
 pub use instruments::{Connection, NfsInstruments, NfsOp, NfsSide, Share};
 pub use procedure::{NfsStatus, Procedure};
 
+#[cfg(feature = "tokio")]
+mod connections;
 #[cfg(feature = "nfs3_server")]
 mod nfs3_server;
 #[cfg(feature = "nfs3_server")]
 pub use self::nfs3_server::TracedFs;
+#[cfg(feature = "nfs3_server")]
+pub use connections::track_mounts;
+#[cfg(feature = "tokio")]
+pub use connections::{TrackedListener, TrackedStream};
