@@ -30,6 +30,7 @@
 
 mod error;
 mod guard;
+mod health;
 mod init;
 mod limits;
 mod logging;
@@ -37,6 +38,7 @@ mod meter;
 mod otlp;
 mod propagation;
 mod runtime;
+mod selfobs;
 mod stats;
 mod traces;
 mod transport;

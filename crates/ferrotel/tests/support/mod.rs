@@ -67,3 +67,45 @@ pub(crate) fn traced<R>(guard: &Guard, f: impl FnOnce() -> R) -> R {
         .clone();
     tracing::dispatcher::with_default(&dispatch, f)
 }
+
+/// A log writer that keeps what it is given, for tests that read ferrotel's log lines.
+#[derive(Clone, Default)]
+pub(crate) struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Everything written so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A guard from `env` with nothing installed globally, logging into `logs`.
+pub(crate) fn guard_logging(env: Env, logs: &Captured, shutdown: Duration) -> Guard {
+    let sink = logs.clone();
+    ferrotel::builder()
+        .env(env)
+        .install_subscriber(false)
+        .install_globals(false)
+        .log_writer(move || sink.clone())
+        .shutdown_timeout(shutdown)
+        .try_init()
+        .expect("ferrotel starts")
+}
+
+/// A collector that accepts connections and never answers: the listener is bound (the kernel
+/// completes the handshakes) and never read. Dropping it closes the port.
+pub(crate) fn black_hole() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let endpoint = format!("http://{}", listener.local_addr().expect("local addr"));
+    (listener, endpoint)
+}
