@@ -30,7 +30,10 @@ fn grpc_carries_headers_gzip_and_the_resource() {
         &[
             (
                 "OTEL_EXPORTER_OTLP_HEADERS",
-                "x-tenant=acme,authorization=Bearer%20t0k",
+                &format!(
+                    "x-tenant=acme,authorization=Bearer%20{}",
+                    ferrotel_testkit::secret("t0k")
+                ),
             ),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
             ("OTEL_SERVICE_NAME", "svc-a"),
@@ -66,7 +69,10 @@ fn grpc_carries_headers_gzip_and_the_resource() {
         .expect("trace request");
     assert_eq!(request.transport, Transport::Grpc);
     assert_eq!(request.header("x-tenant"), Some("acme"));
-    assert_eq!(request.header("authorization"), Some("Bearer t0k"));
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Bearer {}", ferrotel_testkit::secret("t0k")).as_str())
+    );
     assert!(
         request.gzip,
         "OTEL_EXPORTER_OTLP_COMPRESSION=gzip must compress"

@@ -19,6 +19,7 @@ pub(crate) fn quick(pairs: &[(&str, &str)]) -> Env {
         ("OTEL_METRICS_EXPORTER".into(), "none".into()),
     ];
     for (k, v) in pairs {
+        // A later pair wins, so a test's own value replaces a helper's.
         all.retain(|(name, _)| name != k);
         all.push(((*k).to_string(), (*v).to_string()));
     }
@@ -41,9 +42,12 @@ pub(crate) fn sending_to(
     pairs: &[(&str, &str)],
 ) -> Env {
     let endpoint = endpoint(receiver, protocol);
+    // Every test that sends carries a marker secret; `.ci/run` fails if any output shows it.
+    let header = format!("x-test-secret={}", ferrotel_testkit::secret("header"));
     let mut all = vec![
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ("OTEL_EXPORTER_OTLP_HEADERS", header.as_str()),
     ];
     all.extend_from_slice(pairs);
     quick(&all)
