@@ -30,9 +30,6 @@ const VARS: &[&str] = &[
     FERROTEL_METRICS_ADDR,
 ];
 
-/// Stands for a secret in the input: a header value or URL part holding it must not appear.
-const SECRET: &str = "S3CR3T";
-
 fuzz_target!(|data: &[u8]| {
     // Each line: first byte picks the variable, the rest is its value.
     let mut pairs = Vec::new();
@@ -50,17 +47,21 @@ fuzz_target!(|data: &[u8]| {
             Err(error) => error.issues().to_vec(),
         };
         for issue in issues {
+            if !issue.variable.contains("HEADERS") {
+                continue;
+            }
             let text = issue.to_string();
-            let secret_var = issue.variable.contains("HEADERS");
-            if secret_var && text.contains(SECRET) {
-                // A header *name* may hold the text; a value never may.
-                let names_only = pairs
-                    .iter()
-                    .filter(|(k, _)| *k == issue.variable)
-                    .all(|(_, v)| {
-                        v.split(',').all(|m| m.split_once('=').is_none_or(|(_, v)| !v.contains(SECRET)))
-                    });
-                assert!(names_only, "a header value leaked: {text}");
+            // A header value (long enough to tell apart, and not also part of a name, which
+            // is not a secret) never appears in an issue about a header list.
+            for (_, raw) in pairs.iter().filter(|(k, _)| *k == issue.variable) {
+                let names: Vec<&str> = raw.split(',').map(|m| m.split('=').next().unwrap_or("")).collect();
+                for member in raw.split(',') {
+                    let Some((_, value)) = member.split_once('=') else { continue };
+                    let value = value.trim();
+                    if value.len() >= 4 && !names.iter().any(|n| n.contains(value)) {
+                        assert!(!text.contains(value), "a header value leaked: {text}");
+                    }
+                }
             }
         }
     }

@@ -22,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
             value: Some(AnyValue {
                 value: Some(any_value::Value::StringValue(value.to_owned())),
             }),
+            ..Default::default()
         });
     }
     let metric = Metric {
