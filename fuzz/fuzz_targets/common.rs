@@ -55,7 +55,11 @@ pub fn round_trip<P: TextMapPropagator>(propagator: &P, headers: &Headers) {
         let cx2 = propagator.extract_with_context(&Context::new(), &again);
         let span2 = cx2.span();
         let sc2 = span2.span_context();
-        assert_eq!(sc.trace_id(), sc2.trace_id(), "trace id survives a round trip");
+        assert_eq!(
+            sc.trace_id(),
+            sc2.trace_id(),
+            "trace id survives a round trip"
+        );
         assert_eq!(sc.span_id(), sc2.span_id(), "span id survives a round trip");
     }
 }

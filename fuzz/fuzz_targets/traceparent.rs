@@ -7,7 +7,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let headers = common::headers(data, &["traceparent", "tracestate"]);
-    common::round_trip(&ferrotel_propagation::TraceContextPropagator::new(), &headers);
+    common::round_trip(
+        &ferrotel_propagation::TraceContextPropagator::new(),
+        &headers,
+    );
     // The tracestate parser on its own; what it accepts re-parses to the same list, and an
     // update with fuzz input keeps it valid.
     let text = String::from_utf8_lossy(data);
