@@ -34,6 +34,11 @@ fn a_write_is_one_trace_across_the_gateway_and_all_three_nodes() {
         .args(["--ops", "20", "--concurrency", "4"])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        // The marker secret `.ci/run` scans the test output for.
+        .env(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            format!("x-test-secret={}", ferrotel_testkit::secret("demo")),
+        )
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .env_remove("OTEL_TRACES_EXPORTER")
         .env_remove("OTEL_SDK_DISABLED")

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::bounds;
 use crate::issue::{ConfigIssue, Severity};
 use crate::precedence::Resolver;
 use crate::vars::{
@@ -9,12 +10,16 @@ use crate::vars::{
     OTEL_BSP_SCHEDULE_DELAY,
 };
 
+/// What a large queue costs, for the report of a value above [`bounds::MAX_QUEUE_SIZE`].
+const QUEUE_COST: &str = "the queue is reserved up front at ~368 bytes a slot";
+
 /// How finished spans are batched before export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchConfig {
     /// Delay between two exports ([`OTEL_BSP_SCHEDULE_DELAY`], default 5000 ms).
     pub schedule_delay: Duration,
-    /// Spans kept waiting before new ones are dropped ([`OTEL_BSP_MAX_QUEUE_SIZE`], default 2048).
+    /// Spans kept waiting before new ones are dropped ([`OTEL_BSP_MAX_QUEUE_SIZE`], default 2048,
+    /// at most [`bounds::MAX_QUEUE_SIZE`]; reserved up front at [`bounds::QUEUE_SLOT_BYTES`] a slot).
     pub max_queue_size: usize,
     /// Spans per export ([`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`], default 512), never more than
     /// `max_queue_size`.
@@ -48,25 +53,38 @@ pub(crate) struct BatchOverrides {
 /// value when the batch size was set explicitly, an advice when only the queue was made small.
 pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &BatchOverrides) -> BatchConfig {
     let defaults = BatchConfig::default();
-    let schedule_delay = resolver.millis(
+    let schedule_delay = resolver.millis_at_least(
         code.schedule_delay,
         "batch_schedule_delay",
         &[OTEL_BSP_SCHEDULE_DELAY],
         defaults.schedule_delay,
+        bounds::MIN_SCHEDULE_DELAY,
     );
     let candidates = resolver.chain(
         code.max_queue_size,
         "batch_max_queue_size",
         &[OTEL_BSP_MAX_QUEUE_SIZE],
     );
-    let queue = resolver.count(candidates, defaults.max_queue_size, true);
+    let queue = resolver.count_at_most(
+        candidates,
+        defaults.max_queue_size,
+        true,
+        bounds::MAX_QUEUE_SIZE,
+        QUEUE_COST,
+    );
     let max_queue_size = queue.value;
     let candidates = resolver.chain(
         code.max_export_batch_size,
         "batch_max_export_batch_size",
         &[OTEL_BSP_MAX_EXPORT_BATCH_SIZE],
     );
-    let batch = resolver.count(candidates, defaults.max_export_batch_size, true);
+    let batch = resolver.count_at_most(
+        candidates,
+        defaults.max_export_batch_size,
+        true,
+        bounds::MAX_QUEUE_SIZE,
+        QUEUE_COST,
+    );
     let mut max_export_batch_size = batch.value;
     if max_export_batch_size > max_queue_size {
         let fallback = format!("a batch size of {max_queue_size} (the queue size)");

@@ -43,7 +43,22 @@ impl Env {
     /// of ferrotel's business and are skipped silently.
     pub fn from_process() -> Self {
         let mut env = Self::new();
-        for (name, value) in std::env::vars_os() {
+        env.take(std::env::vars_os());
+        env.executable_name = std::env::current_exe().ok().and_then(|path| {
+            path.file_stem()
+                .and_then(|stem| stem.to_str())
+                .map(str::to_owned)
+        });
+        env
+    }
+
+    /// Takes the UTF-8 variables and reports the non-UTF-8 `OTEL_*` / `FERROTEL_*` ones.
+    fn take<I>(&mut self, pairs: I)
+    where
+        I: IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    {
+        let env = self;
+        for (name, value) in pairs {
             let Some(name) = name.to_str() else { continue };
             match value.into_string() {
                 Ok(value) => {
@@ -52,7 +67,7 @@ impl Env {
                 Err(raw) if name.starts_with("OTEL_") || name.starts_with("FERROTEL_") => {
                     env.issues.push(ConfigIssue {
                         variable: name.to_owned(),
-                        value: raw.to_string_lossy().into_owned(),
+                        value: shown_non_utf8(name, &raw.to_string_lossy()),
                         allowed: "UTF-8 text".to_owned(),
                         fallback: "the value as if unset".to_owned(),
                         severity: Severity::Invalid,
@@ -62,11 +77,17 @@ impl Env {
                 Err(_) => {}
             }
         }
-        env.executable_name = std::env::current_exe().ok().and_then(|path| {
-            path.file_stem()
-                .and_then(|stem| stem.to_str())
-                .map(str::to_owned)
-        });
+    }
+
+    /// An environment from raw OS `(name, value)` pairs, read exactly as [`Env::from_process`]
+    /// reads the process environment: non-UTF-8 `OTEL_*` values are reported (tests of such
+    /// values, which [`Env::from_pairs`] cannot hold).
+    pub fn from_os_pairs<I>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    {
+        let mut env = Self::new();
+        env.take(pairs);
         env
     }
 
@@ -99,5 +120,17 @@ impl Env {
     /// Problems found while taking the snapshot (non-UTF-8 values).
     pub(crate) fn snapshot_issues(&self) -> &[ConfigIssue] {
         &self.issues
+    }
+}
+
+/// How a non-UTF-8 value is shown in its report: header lists with their values redacted,
+/// endpoints without userinfo and query, other values as they are (lossily).
+fn shown_non_utf8(name: &str, lossy: &str) -> String {
+    if name.contains("HEADERS") {
+        crate::redact::redact_header_list(lossy)
+    } else if name.contains("ENDPOINT") {
+        crate::redact::redact_url(lossy)
+    } else {
+        lossy.to_owned()
     }
 }

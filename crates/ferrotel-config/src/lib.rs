@@ -56,6 +56,7 @@
 //! - Variable names are in [`vars`].
 
 mod batch;
+pub mod bounds;
 mod builder;
 mod endpoint;
 mod env;
@@ -69,6 +70,7 @@ mod otlp;
 mod parse;
 mod precedence;
 mod propagator;
+pub mod redact;
 mod resource;
 mod sampler;
 mod semconv;

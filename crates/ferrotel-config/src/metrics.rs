@@ -56,7 +56,8 @@ pub const DEFAULT_METRICS_ADDR: SocketAddr =
 /// Metrics settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricsConfig {
-    /// Interval between periodic exports ([`OTEL_METRIC_EXPORT_INTERVAL`], default 60000 ms).
+    /// Interval between periodic exports ([`OTEL_METRIC_EXPORT_INTERVAL`], default 60000 ms, at
+    /// least [`MIN_METRIC_EXPORT_INTERVAL`](crate::bounds::MIN_METRIC_EXPORT_INTERVAL)).
     pub export_interval: Duration,
     /// Maximum time of one export ([`OTEL_METRIC_EXPORT_TIMEOUT`], default 30000 ms); `None`
     /// means no limit (`0`).
@@ -101,11 +102,12 @@ pub(crate) struct MetricsOverrides {
 /// Resolves the metrics settings.
 pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &MetricsOverrides) -> MetricsConfig {
     let defaults = MetricsConfig::default();
-    let export_interval = resolver.millis(
+    let export_interval = resolver.millis_at_least(
         code.export_interval,
         "metric_export_interval",
         &[OTEL_METRIC_EXPORT_INTERVAL],
         defaults.export_interval,
+        crate::bounds::MIN_METRIC_EXPORT_INTERVAL,
     );
     let export_timeout = resolver.timeout(
         code.export_timeout,

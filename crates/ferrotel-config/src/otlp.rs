@@ -335,6 +335,7 @@ pub(crate) fn resolve(
         )
         .value;
 
+    let endpoint_mark = resolver.mark();
     let endpoint = resolve_endpoint(
         resolver,
         names,
@@ -347,7 +348,7 @@ pub(crate) fn resolve(
     if !protocol_explicit && endpoint.port == Some(4317) {
         resolver.report(ConfigIssue {
             variable: endpoint.origin.name(),
-            value: endpoint.given.clone(),
+            value: crate::redact::redact_url(&endpoint.given),
             allowed: String::new(),
             fallback: String::new(),
             severity: Severity::Advice,
@@ -358,6 +359,9 @@ pub(crate) fn resolve(
             ),
         });
     }
+
+    // Userinfo and query strings are secrets: issues show them redacted.
+    resolver.redact_since(endpoint_mark, crate::redact::redact_url);
 
     let mark = resolver.mark();
     let headers = resolver
@@ -377,15 +381,16 @@ pub(crate) fn resolve(
         .value;
     resolver.redact_since(mark, redact_headers);
 
-    let timeout = resolver
-        .resolve(
-            layers(env, |n| n.timeout, names, specific.timeout, generic.timeout),
-            parse::MILLIS_ALLOWED,
-            Some(DEFAULT_OTLP_TIMEOUT),
-            parse::show_timeout,
-            |_, text| parse::timeout(text),
-        )
-        .value;
+    let timeout = resolver.resolve(
+        layers(env, |n| n.timeout, names, specific.timeout, generic.timeout),
+        parse::MILLIS_ALLOWED,
+        Some(DEFAULT_OTLP_TIMEOUT),
+        parse::show_timeout,
+        |_, text| parse::timeout(text),
+    );
+    let timeout = timeout
+        .value
+        .map(|value| resolver.cap_duration(value, timeout.origin));
 
     let compression = resolver
         .resolve(
@@ -495,7 +500,7 @@ fn resolve_endpoint(
         candidates,
         allowed,
         (default, None, String::new()),
-        |(url, _, _): &(String, Option<u16>, String)| url.clone(),
+        |(url, _, _): &(String, Option<u16>, String)| crate::redact::redact_url(url),
         |origin, text| {
             let url = if endpoint::has_scheme(text) {
                 text.to_owned()
@@ -555,14 +560,8 @@ fn show_header_names(headers: &[(String, String)]) -> String {
     }
 }
 
-/// Hides header values in issue reports: `key=…`; a member without `=` is hidden entirely.
+/// Hides header values in issue reports: `key=<redacted>`; a member without `=` is hidden
+/// entirely.
 fn redact_headers(text: &str) -> String {
-    text.split(',')
-        .map(|member| match member.split_once('=') {
-            Some((name, _)) => format!("{}=<redacted>", name.trim()),
-            None if member.trim().is_empty() => String::new(),
-            None => "<redacted>".to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    crate::redact::redact_header_list(text)
 }

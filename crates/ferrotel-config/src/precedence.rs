@@ -6,6 +6,7 @@
 //! invalid candidate it passed on the way, naming the value that is used instead. A candidate
 //! below the winner is never read, so a shadowed variable is not validated.
 
+use crate::bounds;
 use crate::env::Env;
 use crate::issue::{ConfigIssue, Severity};
 use crate::parse::{self, Keyword};
@@ -288,7 +289,8 @@ impl<'e> Resolver<'e> {
         .value
     }
 
-    /// A duration in milliseconds.
+    /// A duration in milliseconds, capped to [`bounds::MAX_DURATION`] with a report.
+    #[allow(dead_code)] // the plain form, for settings without a floor
     pub(crate) fn millis(
         &mut self,
         code: Option<Duration>,
@@ -296,18 +298,71 @@ impl<'e> Resolver<'e> {
         vars: &[&'static str],
         default: Duration,
     ) -> Duration {
+        self.millis_at_least(code, setting, vars, default, Duration::ZERO)
+    }
+
+    /// A duration in milliseconds; from a variable, at least `min` (a shorter one is reported
+    /// and the default used). Capped to [`bounds::MAX_DURATION`] with a report.
+    pub(crate) fn millis_at_least(
+        &mut self,
+        code: Option<Duration>,
+        setting: &'static str,
+        vars: &[&'static str],
+        default: Duration,
+        min: Duration,
+    ) -> Duration {
         let candidates = self.chain(code, setting, vars);
-        self.resolve(
+        let resolution = self.resolve(
             candidates,
             parse::MILLIS_ALLOWED,
             default,
             parse::show_millis,
             |_, text| parse::millis(text),
-        )
-        .value
+        );
+        // Typed code settings are taken as given (tests export fast on purpose).
+        if resolution.value < min && matches!(resolution.origin, Origin::Env(_)) {
+            self.issues.push(ConfigIssue {
+                variable: resolution.origin.name(),
+                value: resolution.value.as_millis().to_string(),
+                allowed: format!(
+                    "{} of at least {}",
+                    parse::MILLIS_ALLOWED,
+                    parse::show_millis(&min)
+                ),
+                fallback: format!("the default {}", parse::show_millis(&default)),
+                severity: Severity::Invalid,
+                reason: Some(format!(
+                    "below {}, work would be repeated back to back",
+                    parse::show_millis(&min)
+                )),
+            });
+            return default;
+        }
+        self.cap_duration(resolution.value, resolution.origin)
     }
 
-    /// A timeout in milliseconds where `0` means no limit (`None`).
+    /// Caps a duration to [`bounds::MAX_DURATION`], reporting the cap.
+    pub(crate) fn cap_duration(&mut self, value: Duration, origin: Origin) -> Duration {
+        if value <= bounds::MAX_DURATION {
+            return value;
+        }
+        self.issues.push(ConfigIssue {
+            variable: origin.name(),
+            value: value.as_millis().to_string(),
+            allowed: format!(
+                "{}, at most {}",
+                parse::MILLIS_ALLOWED,
+                parse::show_millis(&bounds::MAX_DURATION)
+            ),
+            fallback: format!("the cap {}", parse::show_millis(&bounds::MAX_DURATION)),
+            severity: Severity::Invalid,
+            reason: Some("the duration is longer than one day".to_owned()),
+        });
+        bounds::MAX_DURATION
+    }
+
+    /// A timeout in milliseconds where `0` means no limit (`None`), capped to
+    /// [`bounds::MAX_DURATION`] with a report.
     pub(crate) fn timeout(
         &mut self,
         code: Option<Option<Duration>>,
@@ -316,41 +371,83 @@ impl<'e> Resolver<'e> {
         default: Option<Duration>,
     ) -> Option<Duration> {
         let candidates = self.chain(code, setting, vars);
-        self.resolve(
+        let resolution = self.resolve(
             candidates,
             parse::MILLIS_ALLOWED,
             default,
             parse::show_timeout,
             |_, text| parse::timeout(text),
-        )
-        .value
+        );
+        resolution
+            .value
+            .map(|value| self.cap_duration(value, resolution.origin))
     }
 
-    /// A count; with `positive`, zero is rejected too.
+    /// A count; with `positive`, zero is rejected too. At most [`bounds::MAX_COUNT_LIMIT`].
     pub(crate) fn count(
         &mut self,
         candidates: Vec<Candidate<'e, usize>>,
         default: usize,
         positive: bool,
     ) -> Resolution<usize> {
+        self.count_at_most(
+            candidates,
+            default,
+            positive,
+            bounds::MAX_COUNT_LIMIT,
+            "more is certainly a mistake",
+        )
+    }
+
+    /// A count of at most `max` (`why` says what a larger one would cost); with `positive`,
+    /// zero is rejected too. Code settings are held to the bound as well: a larger value is
+    /// reported and the default used.
+    pub(crate) fn count_at_most(
+        &mut self,
+        candidates: Vec<Candidate<'e, usize>>,
+        default: usize,
+        positive: bool,
+        max: usize,
+        why: &str,
+    ) -> Resolution<usize> {
         let allowed = if positive {
             parse::POSITIVE_ALLOWED
         } else {
             parse::COUNT_ALLOWED
         };
-        self.resolve(
+        let allowed = format!("{allowed} up to {max}");
+        let resolution = self.resolve(
             candidates,
-            allowed,
+            &allowed,
             default,
             usize::to_string,
             |_, text| match parse::count(text)? {
                 0 if positive => Err(Rejection::because("zero is not allowed")),
+                value if value > max => {
+                    Err(Rejection::because(format!("above the bound {max}: {why}")))
+                }
                 value => Ok(value),
             },
-        )
+        );
+        if resolution.value > max {
+            self.issues.push(ConfigIssue {
+                variable: resolution.origin.name(),
+                value: resolution.value.to_string(),
+                allowed,
+                fallback: format!("the default {default}"),
+                severity: Severity::Invalid,
+                reason: Some(format!("above the bound {max}: {why}")),
+            });
+            return Resolution {
+                value: default,
+                origin: Origin::Default,
+            };
+        }
+        resolution
     }
 
-    /// A length limit: a count, or `None` for no limit (the default).
+    /// A length limit: a count up to [`bounds::MAX_LENGTH_LIMIT`], or `None` for no limit
+    /// (the default).
     pub(crate) fn length_limit(
         &mut self,
         candidates: Vec<Candidate<'e, Option<usize>>>,
@@ -358,9 +455,20 @@ impl<'e> Resolver<'e> {
         let show = |limit: &Option<usize>| {
             limit.map_or_else(|| "no limit".to_owned(), |limit| limit.to_string())
         };
-        self.resolve(candidates, parse::COUNT_ALLOWED, None, show, |_, text| {
-            parse::count(text).map(Some)
-        })
+        let max = bounds::MAX_LENGTH_LIMIT;
+        let allowed = format!("{} up to {max}", parse::COUNT_ALLOWED);
+        self.resolve(
+            candidates,
+            &allowed,
+            None,
+            show,
+            |_, text| match parse::count(text)? {
+                value if value > max => Err(Rejection::because(format!(
+                    "above the bound {max}, the largest OTLP request"
+                ))),
+                value => Ok(Some(value)),
+            },
+        )
         .value
     }
 

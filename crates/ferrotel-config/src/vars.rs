@@ -3,7 +3,8 @@
 //! Common rules (OpenTelemetry SDK environment variable specification): an empty value is the
 //! same as unset, surrounding whitespace is ignored, enum values are case-insensitive, booleans
 //! are true only for a case-insensitive `true`, durations are integers in milliseconds and a
-//! timeout of `0` means "no limit". Variables ferrotel does not know are ignored.
+//! timeout of `0` means "no limit". Variables ferrotel does not know are ignored. Every size,
+//! count and duration has a bound, listed in [`bounds`](crate::bounds).
 //!
 //! The `FERROTEL_*` variables are ferrotel's own additions; everything else comes from the
 //! OpenTelemetry specification.
@@ -41,7 +42,9 @@ pub const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
 /// Maximum time a batch span export may take, in milliseconds; `0` means no limit.
 /// Default `30000`.
 pub const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
-/// Maximum number of spans waiting in the batch queue. Positive integer, default `2048`.
+/// Maximum number of spans waiting in the batch queue. Positive integer, default `2048`, at most
+/// [`MAX_QUEUE_SIZE`](crate::bounds::MAX_QUEUE_SIZE) (the queue is reserved up front, ~368 bytes
+/// a slot).
 pub const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
 /// Maximum number of spans in one export. Positive integer, at most
 /// [`OTEL_BSP_MAX_QUEUE_SIZE`], default `512`.
@@ -67,7 +70,8 @@ pub const OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_COUNT_L
 /// else `128`.
 pub const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
 
-/// Interval between two periodic metric exports, in milliseconds. Default `60000`.
+/// Interval between two periodic metric exports, in milliseconds. Default `60000`, at least
+/// [`MIN_METRIC_EXPORT_INTERVAL`](crate::bounds::MIN_METRIC_EXPORT_INTERVAL).
 pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
 /// Maximum time a metric export may take, in milliseconds; `0` means no limit.
 /// Default `30000`.

@@ -31,8 +31,14 @@ pub struct MetricExportStats {
     pub requests_failed: u64,
     /// Data points in accepted requests.
     pub points_exported: u64,
-    /// Data points in failed exports (lost).
+    /// Data points in failed exports (lost), including exports abandoned before they finished
+    /// (timed out by the caller, or cut off by shutdown).
     pub points_failed: u64,
+    /// Data points handed to the exporter: always `points_exported + points_failed +
+    /// points_in_flight` once no export is finishing.
+    pub points_collected: u64,
+    /// Data points in an export that has not finished yet.
+    pub points_in_flight: u64,
     /// Data points the receiver rejected in a partial success (not retried).
     pub rejected_points: u64,
     /// The last error, or the last partial-success message.
@@ -54,6 +60,8 @@ struct Counters {
     requests_failed: AtomicU64,
     points_exported: AtomicU64,
     points_failed: AtomicU64,
+    points_collected: AtomicU64,
+    points_in_flight: AtomicU64,
     rejected_points: AtomicU64,
     overflow_points: AtomicU64,
     overflow_measurements: AtomicU64,
@@ -98,6 +106,8 @@ struct Inner {
     runtime: Handle,
     counters: Counters,
     shut_down: AtomicBool,
+    /// Scrubs the transport's secrets (header values, URL userinfo and query) out of errors.
+    redactor: ferrotel_config::redact::Redactor,
 }
 
 impl OtlpMetricExporter {
@@ -111,8 +121,10 @@ impl OtlpMetricExporter {
         temporality: Temporality,
         runtime: Handle,
     ) -> Self {
+        let redactor = transport.redactor();
         OtlpMetricExporter {
             inner: Arc::new(Inner {
+                redactor,
                 transport,
                 exemplars,
                 temporality,
@@ -132,6 +144,8 @@ impl OtlpMetricExporter {
             requests_failed: load(&c.requests_failed),
             points_exported: load(&c.points_exported),
             points_failed: load(&c.points_failed),
+            points_collected: load(&c.points_collected),
+            points_in_flight: load(&c.points_in_flight),
             rejected_points: load(&c.rejected_points),
             last_error: c
                 .last_error
@@ -168,8 +182,13 @@ impl OtlpMetricExporter {
         if points == 0 {
             return Ok(());
         }
+        c.points_collected.fetch_add(points, Ordering::Relaxed);
+        // Counted while the export runs; settled as exported or failed when it ends, and as
+        // failed if the future is dropped first (a caller's deadline, shutdown).
+        let mut in_flight = InFlight::start(c, points);
         let size = request.encoded_len();
         if size > MAX_REQUEST_BYTES {
+            in_flight.settle();
             return Err(c.failed(
                 points,
                 format!(
@@ -204,6 +223,8 @@ impl OtlpMetricExporter {
             Ok(outcome) => outcome,
             Err(e) => Err(format!("the export runtime dropped the export task: {e}")),
         };
+        in_flight.settle();
+        let outcome = outcome.map_err(|message| inner.redactor.scrub(&message).into_owned());
         match outcome {
             Ok(accepted) => {
                 self.accepted(points, accepted);
@@ -214,7 +235,7 @@ impl OtlpMetricExporter {
                 format!(
                     "OTLP metrics export to {} failed ({points} data points lost after {:?}): \
                      {message}",
-                    inner.transport.target(),
+                    ferrotel_config::redact::redact_url(&inner.transport.target()),
                     round_ms(started.elapsed()),
                 ),
             )),
@@ -232,6 +253,53 @@ impl OtlpMetricExporter {
                 "OTLP metrics partial success: {rejected} of {points} data points rejected: {}",
                 accepted.message
             ));
+        }
+    }
+}
+
+/// Data points of one export while it runs.
+struct InFlight<'c> {
+    counters: &'c Counters,
+    points: u64,
+    settled: bool,
+}
+
+impl<'c> InFlight<'c> {
+    fn start(counters: &'c Counters, points: u64) -> Self {
+        counters
+            .points_in_flight
+            .fetch_add(points, Ordering::Relaxed);
+        Self {
+            counters,
+            points,
+            settled: false,
+        }
+    }
+
+    /// The export ended; its outcome is counted by the caller.
+    fn settle(&mut self) {
+        if !self.settled {
+            self.settled = true;
+            self.counters
+                .points_in_flight
+                .fetch_sub(self.points, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.settle();
+            // Abandoned before it finished: those points are lost, and counted so.
+            let _ = self.counters.failed(
+                self.points,
+                format!(
+                    "OTLP metrics export abandoned before it finished (its deadline passed or \
+                     shutdown cut it off): {} data points lost",
+                    self.points
+                ),
+            );
         }
     }
 }

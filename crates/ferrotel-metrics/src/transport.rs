@@ -127,6 +127,30 @@ impl MetricsTransport {
         }
     }
 
+    /// A redactor for this transport's secrets: header (metadata) values, and the userinfo and
+    /// query of the URL.
+    pub(crate) fn redactor(&self) -> ferrotel_config::redact::Redactor {
+        let mut redactor = ferrotel_config::redact::Redactor::new();
+        match self {
+            MetricsTransport::Grpc { metadata, .. } => {
+                for value in metadata.values() {
+                    if let tonic::metadata::ValueRef::Ascii(value) = value {
+                        if let Ok(text) = value.to_str() {
+                            redactor.add(text);
+                        }
+                    }
+                }
+            }
+            MetricsTransport::Http { url, headers, .. } => {
+                redactor.add_url(url);
+                for (_, value) in headers {
+                    redactor.add(value);
+                }
+            }
+        }
+        redactor
+    }
+
     /// Where requests go, for error messages.
     pub(crate) fn target(&self) -> String {
         match self {

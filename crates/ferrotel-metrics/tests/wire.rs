@@ -81,6 +81,11 @@ impl Harness {
                 metadata: {
                     let mut m = tonic::metadata::MetadataMap::new();
                     m.insert("x-tenant", "ferrotel".parse().unwrap());
+                    // The marker secret `.ci/run` scans the test output for.
+                    m.insert(
+                        "x-test-secret",
+                        ferrotel_testkit::secret("wire").parse().unwrap(),
+                    );
                     m
                 },
                 gzip: options.gzip,
@@ -89,7 +94,10 @@ impl Harness {
             Kind::Http => MetricsTransport::Http {
                 client: plain_http_client(),
                 url: format!("{}/v1/metrics", receiver.http_endpoint()),
-                headers: vec![("x-tenant".into(), "ferrotel".into())],
+                headers: vec![
+                    ("x-tenant".into(), "ferrotel".into()),
+                    ("x-test-secret".into(), ferrotel_testkit::secret("wire")),
+                ],
                 gzip: options.gzip,
                 timeout: Some(options.timeout),
             },

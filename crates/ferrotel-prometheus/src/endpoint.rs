@@ -19,8 +19,11 @@ use crate::write_timeout::WriteTimeout;
 use crate::MetricsSource;
 
 /// How long a client may take to send a request head, counted from when the server starts
-/// waiting for it — on a fresh connection and between keep-alive requests alike.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// waiting for it — on a fresh connection and between keep-alive requests alike. Short, so
+/// idle sockets cannot hold slots for long (a scraper sends its head at once).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a new connection waits for the slot of an idle connection it evicted.
+const EVICTION_WAIT: Duration = Duration::from_millis(500);
 /// How long a response write may make no progress before the connection is dropped.
 pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one connection may live; then it finishes its current response and closes
@@ -43,8 +46,10 @@ pub struct EndpointConfig {
     /// `429 Too Many Requests` with `Retry-After: 1`. `/health` is not limited. `0` turns the
     /// limit off. Default 10.
     pub max_requests_per_second: u32,
-    /// Connections served at once; further connections are closed as soon as they are
-    /// accepted (so `0` serves nothing). Default 16.
+    /// Connections served at once. When all are taken, a new connection evicts the oldest one
+    /// that is idle (waiting for a request head), so idle sockets cannot deny `/metrics` and
+    /// `/health`; when none is idle it is closed as soon as it is accepted (so `0` serves
+    /// nothing). Default 16.
     pub max_connections: usize,
     /// How long a scrape waits for the source (and for a previous collection still running)
     /// before answering `503 Service Unavailable`. Default 5 s.
@@ -93,10 +98,11 @@ impl MetricsEndpoint {
             collecting: Arc::new(Semaphore::new(1)),
         });
         let connections = Arc::new(Semaphore::new(config.max_connections));
+        let idle = IdleConnections::default();
         let (stop, stop_rx) = watch::channel(false);
         let (closed_tx, closed) = mpsc::channel();
         runtime.spawn(async move {
-            accept_loop(listener, shared, connections, stop_rx).await;
+            accept_loop(listener, shared, connections, idle, stop_rx).await;
             let _ = closed_tx.send(());
         });
         Ok(MetricsEndpoint {
@@ -133,23 +139,96 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+/// The open connections, oldest first, each with whether it is idle (waiting for a request
+/// head) and how to evict it.
+#[derive(Clone, Default)]
+struct IdleConnections(Arc<std::sync::Mutex<Vec<Tracked>>>);
+
+struct Tracked {
+    id: u64,
+    idle: Arc<std::sync::atomic::AtomicBool>,
+    evict: Arc<tokio::sync::Notify>,
+}
+
+impl IdleConnections {
+    fn register(&self, id: u64) -> (Arc<std::sync::atomic::AtomicBool>, Arc<tokio::sync::Notify>) {
+        let idle = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let evict = Arc::new(tokio::sync::Notify::new());
+        if let Ok(mut list) = self.0.lock() {
+            list.push(Tracked {
+                id,
+                idle: idle.clone(),
+                evict: evict.clone(),
+            });
+        }
+        (idle, evict)
+    }
+
+    fn remove(&self, id: u64) {
+        if let Ok(mut list) = self.0.lock() {
+            list.retain(|t| t.id != id);
+        }
+    }
+
+    /// Evicts the oldest idle connection; whether there was one.
+    fn evict_oldest_idle(&self) -> bool {
+        let Ok(mut list) = self.0.lock() else {
+            return false;
+        };
+        let Some(at) = list
+            .iter()
+            .position(|t| t.idle.load(std::sync::atomic::Ordering::Acquire))
+        else {
+            return false;
+        };
+        let tracked = list.remove(at);
+        tracked.evict.notify_one();
+        true
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     connections: Arc<Semaphore>,
+    idle: IdleConnections,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut next_id = 0u64;
     loop {
         tokio::select! {
             () = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => match connections.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        tokio::spawn(serve_connection(stream, shared.clone(), stop.clone(), permit));
+                Ok((stream, _peer)) => {
+                    let permit = match connections.clone().try_acquire_owned() {
+                        Ok(permit) => Some(permit),
+                        // Full: an idle connection gives its slot to this one.
+                        Err(_) if idle.evict_oldest_idle() => tokio::time::timeout(
+                            EVICTION_WAIT,
+                            connections.clone().acquire_owned(),
+                        )
+                        .await
+                        .ok()
+                        .and_then(Result::ok),
+                        Err(_) => None,
+                    };
+                    match permit {
+                        Some(permit) => {
+                            next_id += 1;
+                            let tracked = (idle.clone(), next_id);
+                            tokio::spawn(serve_connection(
+                                stream,
+                                shared.clone(),
+                                stop.clone(),
+                                permit,
+                                tracked,
+                            ));
+                        }
+                        // Over the limit with nothing idle: close at once rather than queue
+                        // without bound.
+                        None => drop(stream),
                     }
-                    // Over the limit: close at once rather than queue without bound.
-                    Err(_) => drop(stream),
-                },
+                }
                 Err(_) => tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await,
             },
         }
@@ -161,10 +240,29 @@ async fn serve_connection(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
+    (registry, id): (IdleConnections, u64),
 ) {
+    let (idle, evict) = registry.register(id);
+    struct Unregister(IdleConnections, u64);
+    impl Drop for Unregister {
+        fn drop(&mut self) {
+            self.0.remove(self.1);
+        }
+    }
+    let _unregister = Unregister(registry, id);
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(WriteTimeout::new(stream, WRITE_STALL_TIMEOUT));
-    let service = service_fn(move |request| handle(shared.clone(), request));
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        let idle = idle.clone();
+        async move {
+            // Busy from the request head to the response; idle again while keep-alive waits.
+            idle.store(false, std::sync::atomic::Ordering::Release);
+            let response = handle(shared, request).await;
+            idle.store(true, std::sync::atomic::Ordering::Release);
+            response
+        }
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -173,6 +271,8 @@ async fn serve_connection(
     let mut connection = pin!(builder.serve_connection(io, service));
     tokio::select! {
         _ = connection.as_mut() => return,
+        // Evicted while idle: nothing is in flight, close now.
+        () = evict.notified() => return,
         () = stopped(&mut stop) => {}
         () = tokio::time::sleep(MAX_CONNECTION_AGE) => {}
     }

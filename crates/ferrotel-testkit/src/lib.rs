@@ -69,6 +69,16 @@ pub use store::WaitTimeout;
 use fault::ActiveFault;
 use store::Store;
 
+/// The marker every test secret carries (header values, endpoint passwords and query keys).
+/// `.ci/run` scans every output line of the test suite for it and fails when one is found: no
+/// message ferrotel writes may carry a secret.
+pub const SECRET_MARKER: &str = "FERROTEL-TEST-SECRET";
+
+/// A test secret for `label`: `FERROTEL-TEST-SECRET-<label>`.
+pub fn secret(label: &str) -> String {
+    format!("{SECRET_MARKER}-{label}")
+}
+
 /// The largest request body (after decompression) either server accepts.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 

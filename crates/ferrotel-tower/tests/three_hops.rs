@@ -11,7 +11,7 @@ mod support;
 use ferrotel_testkit::echo::{EchoClient, EchoRequest, EchoService, ForwardStream, ForwardUnary};
 use ferrotel_testkit::{ReceivedSpan, Receiver};
 use ferrotel_tower::{ClientLayer, ServerLayer};
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use support::propagator;
@@ -34,6 +34,7 @@ impl Telemetry {
         let metrics = opentelemetry_otlp::MetricExporter::builder()
             .with_tonic()
             .with_endpoint(receiver.grpc_endpoint())
+            .with_metadata(support::secret_metadata())
             .build()
             .unwrap();
         Telemetry {
@@ -422,4 +423,41 @@ async fn rpc_dup_also_emits_the_old_names() {
     receiver
         .wait_for_metric("rpc.server.call.duration", WAIT)
         .unwrap();
+}
+
+/// Issue 12, defect 4: two `traceparent` fields in gRPC metadata (HTTP/2 headers) are invalid,
+/// as over HTTP/1: the server starts a new trace instead of continuing either one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_traceparent_fields_in_grpc_metadata_start_a_new_trace() {
+    let receiver = Receiver::start();
+    let server = Telemetry::new(&receiver, "svc-dup");
+    let uri = serve(EchoService::new(), server.server_layer()).await;
+    let channel = Endpoint::from_shared(uri.to_string())
+        .unwrap()
+        .connect_lazy();
+    let mut plain = EchoClient::new(channel);
+    let first = "00-11111111111111111111111111111111-2222222222222222-01";
+    let second = "00-33333333333333333333333333333333-4444444444444444-01";
+    let mut call = tonic::Request::new(EchoRequest {
+        message: "dup".into(),
+        ..Default::default()
+    });
+    call.metadata_mut()
+        .append("traceparent", first.parse().unwrap());
+    call.metadata_mut()
+        .append("traceparent", second.parse().unwrap());
+    plain.unary(call).await.unwrap();
+    server.flush();
+    let spans = receiver.wait_for_spans(1, WAIT).unwrap();
+    let span = span(&spans, "svc-dup", SPAN_KIND_SERVER);
+    let trace = span.trace_id_hex();
+    assert_ne!(
+        trace, "11111111111111111111111111111111",
+        "continued the first"
+    );
+    assert_ne!(
+        trace, "33333333333333333333333333333333",
+        "continued the second"
+    );
+    assert_eq!(span.parent_span_id_hex(), None, "a new trace has no parent");
 }

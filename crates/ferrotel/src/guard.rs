@@ -280,6 +280,13 @@ impl Guard {
         }
         let mut report = report;
         for stats in self.metric_export_stats() {
+            if stats.points_in_flight > 0 {
+                report.problems.push(format!(
+                    "{} metric data points were lost in an export that had not returned when \
+                     shutdown hit its {:?} bound: the collector did not answer",
+                    stats.points_in_flight, self.shutdown_timeout
+                ));
+            }
             if stats.points_failed > 0 {
                 report.problems.push(format!(
                     "{} metric data points failed to export (last error: {})",
@@ -305,11 +312,32 @@ impl Guard {
                     stats.last_error.as_deref().unwrap_or("unknown")
                 ));
             }
-            if stats.unaccounted > 0 {
+            if stats.dropped_queue_full > 0 {
                 report.problems.push(format!(
-                    "{} of {} spans were dropped before export ({} exporter): the queue was \
-                     full (raise OTEL_BSP_MAX_QUEUE_SIZE) or shutdown hit its bound",
-                    stats.unaccounted, stats.queued, stats.exporter
+                    "{} of {} spans were dropped because the queue was full ({} exporter): the \
+                     exporter could not keep up (raise OTEL_BSP_MAX_QUEUE_SIZE only if the \
+                     collector is healthy)",
+                    stats.dropped_queue_full, stats.queued, stats.exporter
+                ));
+            }
+            if stats.dropped_after_shutdown > 0 {
+                report.problems.push(format!(
+                    "{} spans ended after shutdown and were dropped ({} exporter)",
+                    stats.dropped_after_shutdown, stats.exporter
+                ));
+            }
+            if stats.in_flight > 0 {
+                report.problems.push(format!(
+                    "{} of {} spans were lost in an export that had not returned when shutdown \
+                     hit its {:?} bound ({} exporter): the collector did not answer",
+                    stats.in_flight, stats.queued, self.shutdown_timeout, stats.exporter
+                ));
+            }
+            if stats.in_queue > 0 {
+                report.problems.push(format!(
+                    "{} of {} spans were still queued when shutdown hit its {:?} bound ({} \
+                     exporter)",
+                    stats.in_queue, stats.queued, self.shutdown_timeout, stats.exporter
                 ));
             }
         }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ferrotel_config::redact::Redactor;
 use ferrotel_config::{ConfigBuilder, Env, Resolved};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
@@ -14,6 +15,7 @@ use tracing_subscriber::{Layer, Registry};
 
 use crate::error::InitError;
 use crate::guard::Guard;
+use crate::health::LossReporter;
 use crate::logging::{self, DispatchCell, Traced};
 use crate::runtime::ExportRuntime;
 
@@ -161,6 +163,7 @@ impl Builder {
             ferrotel_metrics::Exemplars::new(ferrotel_config::ExemplarFilter::AlwaysOff);
         let mut metric_exporters = Vec::new();
         let mut metrics_endpoint = None;
+        let mut reporter: Option<Arc<LossReporter>> = None;
         if !config.sdk_disabled {
             // reqwest is built with `rustls-no-provider` here; when the application chose no
             // process-wide rustls provider, ring becomes it, so a plain `reqwest::Client::new()`
@@ -170,21 +173,53 @@ impl Builder {
                 .map_err(|e| InitError::setup(format!("cannot start the export runtime: {e}")))?;
             let handle = export.handle().clone();
             let resource = resource(&config);
+            let reporter = Arc::clone(reporter.get_or_insert_with(|| {
+                Arc::new(LossReporter::new(crate::health::REPORT_INTERVAL))
+            }));
             {
                 // The exporters' connections and the remote sampler's poller live on the export
                 // runtime, whatever runtime (or none) the caller is on.
                 let _enter = handle.enter();
                 if !config.traces_exporter.is_empty() {
-                    let (provider, built) =
-                        crate::traces::tracer_provider(&config, resource.clone(), &handle)?;
-                    tracer_provider = Some(provider);
-                    pipelines = built;
+                    let reporter = Some(Arc::clone(&reporter));
+                    match crate::traces::tracer_provider(
+                        &config,
+                        resource.clone(),
+                        &handle,
+                        reporter,
+                    ) {
+                        Ok((provider, built)) => {
+                            tracer_provider = Some(provider);
+                            pipelines = built;
+                        }
+                        // An unreadable TLS file is not the service's fault: outside strict
+                        // mode tracing export is off and the problem reported.
+                        Err(e) if !config.strict => {
+                            notes.push(format!("trace export is off for this run: {e}"));
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
-                let metrics = crate::meter::pipeline(&config, resource, &handle)?;
+                let metrics = crate::meter::pipeline(
+                    &config,
+                    resource,
+                    &handle,
+                    Some(Arc::clone(&reporter)),
+                )?;
                 meter_provider = metrics.provider;
                 exemplars = metrics.exemplars;
                 metric_exporters = metrics.exporters;
                 metrics_endpoint = metrics.endpoint;
+                notes.extend(metrics.notes);
+                if let Some(provider) = &meter_provider {
+                    let span_kind =
+                        if config.traces_otlp.protocol == ferrotel_config::Protocol::Grpc {
+                            "otlp_grpc_span_exporter"
+                        } else {
+                            "otlp_http_span_exporter"
+                        };
+                    crate::selfobs::register(provider, &pipelines, span_kind, &metrics.components);
+                }
             }
             runtime = Some(export);
             if config.metrics_otlp.protocol == ferrotel_config::Protocol::HttpJson
@@ -206,6 +241,7 @@ impl Builder {
         let writer = self
             .log_writer
             .unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
+        let writer = logging::scrubbing(writer, Redactor::from_config(&config));
         // With the SDK disabled nothing needs spans, so the log layer takes events only: every
         // span callsite is then never enabled, and instrumentation costs next to nothing.
         // (An absent layer must not even be an `Option` layer: `None` still asks for spans.)
@@ -240,6 +276,9 @@ impl Builder {
 
         let messages: Vec<String> = issues.iter().map(ToString::to_string).collect();
         let _ = dispatch_cell.set(built.downgrade());
+        if let Some(reporter) = &reporter {
+            reporter.set_dispatch(&built);
+        }
         let mut dispatch = None;
         if self.install_subscriber {
             tracing::dispatcher::set_global_default(built).map_err(InitError::subscriber_taken)?;

@@ -25,11 +25,19 @@
 //! The variables and their defaults are listed in [`config::vars`]; settings made in code
 //! through [`builder`] win over them.
 //!
+//! Nothing is lost silently: every span and metric data point is counted as exported, dropped
+//! or failed ([`Guard::span_export_stats`], [`Guard::metric_export_stats`]); a loss is logged at
+//! once and then at most once a minute while it lasts, and the counts are exported as
+//! ferrotel's own `otel.sdk.*` metrics (`otel.sdk.exporter.span.exported`,
+//! `otel.sdk.processor.span.processed`, `otel.sdk.processor.span.queue.size`, …). Header values
+//! and endpoint userinfo and queries never appear in a message ferrotel writes (SECURITY.md).
+//!
 //! The OpenTelemetry crates ferrotel is built on are re-exported, pinned to the versions it was
 //! built with, so a service that uses them through ferrotel never meets version skew.
 
 mod error;
 mod guard;
+mod health;
 mod init;
 mod limits;
 mod logging;
@@ -37,6 +45,7 @@ mod meter;
 mod otlp;
 mod propagation;
 mod runtime;
+mod selfobs;
 mod stats;
 mod traces;
 mod transport;

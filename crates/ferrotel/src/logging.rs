@@ -5,8 +5,10 @@
 //! (its issues #119, #233, #251); here it is on every line, matching the exported span.
 
 use std::fmt::{self, Write as _};
+use std::io;
 use std::sync::{Arc, OnceLock};
 
+use ferrotel_config::redact::Redactor;
 use ferrotel_config::{Env, LogFormat};
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use opentelemetry_sdk::trace::SdkTracer;
@@ -18,6 +20,7 @@ use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, JsonFields, Writer};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::Layered;
 use tracing_subscriber::registry::LookupSpan;
@@ -64,6 +67,11 @@ reqwest=warn,rustls=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn,opentele
 
 /// The filter: `RUST_LOG` when set (and valid), else the `OTEL_LOG_LEVEL` level.
 pub(crate) fn filter(env: &Env, level: &str) -> (EnvFilter, Option<String>) {
+    let (filter, note) = user_filter(env, level);
+    (without_secret_targets(filter), note)
+}
+
+fn user_filter(env: &Env, level: &str) -> (EnvFilter, Option<String>) {
     let fallback = || EnvFilter::builder().parse_lossy(format!("{level},{QUIET_DEPENDENCIES}"));
     match env.get(RUST_LOG) {
         Some(directives) => match EnvFilter::builder().parse(directives) {
@@ -173,4 +181,75 @@ where
     let span = cx.span();
     let sc = span.span_context();
     sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
+}
+
+/// Dependency targets whose debug and trace events name connection keys (the endpoint's
+/// authority, userinfo included): held at `info` whatever `RUST_LOG` says. The scrubbing writer
+/// ([`scrubbing`]) catches what a filter cannot know about.
+const SECRET_BEARING_TARGETS: &[&str] = &["hyper_util::client::legacy::pool=info"];
+
+/// `filter` with [`SECRET_BEARING_TARGETS`] held at `info`.
+pub(crate) fn without_secret_targets(mut filter: EnvFilter) -> EnvFilter {
+    for directive in SECRET_BEARING_TARGETS {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
+/// A log writer that scrubs the configuration's secrets (header values, endpoint userinfo and
+/// queries) out of every line, whoever wrote it: ferrotel, the SDK or a dependency.
+pub(crate) fn scrubbing(inner: BoxMakeWriter, redactor: Redactor) -> BoxMakeWriter {
+    if redactor.is_empty() {
+        return inner;
+    }
+    BoxMakeWriter::new(Scrubbing {
+        inner,
+        redactor: Arc::new(redactor),
+    })
+}
+
+struct Scrubbing {
+    inner: BoxMakeWriter,
+    redactor: Arc<Redactor>,
+}
+
+impl<'a> MakeWriter<'a> for Scrubbing {
+    type Writer = ScrubbingWriter<Box<dyn io::Write + 'a>>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        ScrubbingWriter {
+            inner: self.inner.make_writer(),
+            redactor: Arc::clone(&self.redactor),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        ScrubbingWriter {
+            inner: self.inner.make_writer_for(meta),
+            redactor: Arc::clone(&self.redactor),
+        }
+    }
+}
+
+/// Scrubs each write: the formatter writes one whole line per call.
+pub(crate) struct ScrubbingWriter<W> {
+    inner: W,
+    redactor: Arc<Redactor>,
+}
+
+impl<W: io::Write> io::Write for ScrubbingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        match self.redactor.scrub(&text) {
+            std::borrow::Cow::Borrowed(_) => self.inner.write_all(buf)?,
+            std::borrow::Cow::Owned(clean) => self.inner.write_all(clean.as_bytes())?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }

@@ -22,6 +22,7 @@ use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
 
 use crate::error::InitError;
+use crate::health::LossReporter;
 use crate::runtime::with_deadline;
 
 /// What the metric pipeline consists of, for the guard.
@@ -30,6 +31,10 @@ pub(crate) struct MetricsPipeline {
     pub(crate) exemplars: Exemplars,
     pub(crate) exporters: Vec<OtlpMetricExporter>,
     pub(crate) endpoint: Option<MetricsEndpoint>,
+    /// Problems that switched a part off without stopping the service (lenient mode).
+    pub(crate) notes: Vec<String>,
+    /// Each OTLP exporter with its `otel.component.type`, for ferrotel's own metrics.
+    pub(crate) components: Vec<(OtlpMetricExporter, &'static str)>,
 }
 
 /// Builds the meter provider (`None` when no exporter is selected), its exemplar store and
@@ -38,6 +43,7 @@ pub(crate) fn pipeline(
     config: &Config,
     resource: Resource,
     handle: &Handle,
+    reporter: Option<Arc<LossReporter>>,
 ) -> Result<MetricsPipeline, InitError> {
     let exemplars = Exemplars::new(config.metrics.exemplar_filter);
     if config.metrics_exporter.is_empty() {
@@ -46,8 +52,12 @@ pub(crate) fn pipeline(
             exemplars,
             exporters: Vec::new(),
             endpoint: None,
+            notes: Vec::new(),
+            components: Vec::new(),
         });
     }
+    let mut notes = Vec::new();
+    let mut components = Vec::new();
     let temporality = temporality(config.metrics.temporality);
     let mut builder = SdkMeterProvider::builder().with_resource(resource);
     if config.metrics.histogram_aggregation == HistogramAggregation::Base2Exponential {
@@ -58,13 +68,29 @@ pub(crate) fn pipeline(
     for choice in &config.metrics_exporter {
         let exporter = match choice {
             MetricsExporter::Otlp => {
+                let transport = match crate::otlp::metrics_transport(&config.metrics_otlp) {
+                    Ok(transport) => transport,
+                    // Not the service's fault (an unreadable TLS file): outside strict mode
+                    // this exporter is off and the problem reported.
+                    Err(e) if !config.strict => {
+                        notes.push(format!("OTLP metric export is off for this run: {e}"));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let otlp = OtlpMetricExporter::new(
-                    crate::otlp::metrics_transport(&config.metrics_otlp)?,
+                    transport,
                     exemplars.clone(),
                     temporality,
                     handle.clone(),
                 );
                 exporters.push(otlp.clone());
+                let kind = if config.metrics_otlp.protocol == ferrotel_config::Protocol::Grpc {
+                    "otlp_grpc_metric_exporter"
+                } else {
+                    "otlp_http_metric_exporter"
+                };
+                components.push((otlp.clone(), kind));
                 AnyMetricExporter::Otlp(otlp)
             }
             MetricsExporter::Console => AnyMetricExporter::Console(
@@ -84,6 +110,7 @@ pub(crate) fn pipeline(
             inner: exporter,
             handle: handle.clone(),
             timeout: config.metrics.export_timeout,
+            reporter: reporter.clone(),
         };
         let reader = PeriodicReader::builder(exporter)
             .with_interval(config.metrics.export_interval)
@@ -91,6 +118,7 @@ pub(crate) fn pipeline(
         builder = builder.with_reader(reader);
     }
     let provider = builder.build();
+    let strict = config.strict;
     let endpoint = match scrape_reader {
         None => None,
         Some(reader) => {
@@ -108,11 +136,21 @@ pub(crate) fn pipeline(
                 ..EndpointConfig::default()
             };
             let addr = config.addr;
-            Some(MetricsEndpoint::start(config, source, handle).map_err(|e| {
-                InitError::setup(format!(
-                    "the /metrics endpoint cannot listen on {addr} (FERROTEL_METRICS_ADDR): {e}"
-                ))
-            })?)
+            match MetricsEndpoint::start(config, source, handle) {
+                Ok(endpoint) => Some(endpoint),
+                Err(e) => {
+                    let message = format!(
+                        "the /metrics endpoint cannot listen on {addr} (FERROTEL_METRICS_ADDR): {e}"
+                    );
+                    // A busy port is not the service's fault: outside strict mode the endpoint
+                    // is off and the problem reported.
+                    if strict {
+                        return Err(InitError::setup(message));
+                    }
+                    notes.push(format!("{message}; /metrics is off for this run"));
+                    None
+                }
+            }
         }
     };
     Ok(MetricsPipeline {
@@ -120,6 +158,8 @@ pub(crate) fn pipeline(
         exemplars,
         exporters,
         endpoint,
+        notes,
+        components,
     })
 }
 
@@ -189,6 +229,7 @@ struct Bounded {
     inner: AnyMetricExporter,
     handle: Handle,
     timeout: Option<Duration>,
+    reporter: Option<Arc<LossReporter>>,
 }
 
 impl PushMetricExporter for Bounded {
@@ -199,10 +240,22 @@ impl PushMetricExporter for Bounded {
                 AnyMetricExporter::Console(e) => e.export(metrics).await,
             }
         };
-        match with_deadline(&self.handle, self.timeout, export).await {
+        let result = match with_deadline(&self.handle, self.timeout, export).await {
             Ok(result) => result,
             Err(_) => Err(OTelSdkError::Timeout(self.timeout.unwrap_or_default())),
+        };
+        if let (Err(e), Some(reporter)) = (&result, &self.reporter) {
+            // The OTLP exporter's errors are already scrubbed of its secrets.
+            let reason = match (e, &self.inner) {
+                (OTelSdkError::Timeout(limit), AnyMetricExporter::Otlp(otlp)) => format!(
+                    "export timed out after {limit:?} (OTEL_METRIC_EXPORT_TIMEOUT); {}",
+                    otlp.stats().last_error.unwrap_or_default()
+                ),
+                _ => e.to_string(),
+            };
+            reporter.loss("metrics", &reason);
         }
+        result
     }
 
     fn force_flush(&self) -> OTelSdkResult {

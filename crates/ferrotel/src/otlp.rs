@@ -62,7 +62,7 @@ pub(crate) fn span_exporter(
     built.map_err(|e| {
         InitError::setup(format!(
             "OTLP trace exporter for {} ({}): {e}",
-            otlp.endpoint,
+            ferrotel_config::redact::redact_url(&otlp.endpoint),
             protocol_name(otlp.protocol)
         ))
     })

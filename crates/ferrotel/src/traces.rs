@@ -1,6 +1,6 @@
 //! The trace pipeline: sampler, span limits, batch processor and exporters, from the config.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
 
 use crate::error::InitError;
+use crate::health::LossReporter;
 use crate::runtime::with_deadline;
 use crate::stats::{Pipeline, PipelineCounters};
 use crate::transport::{RuntimeHttpClient, TlsFiles};
@@ -24,6 +25,7 @@ pub(crate) fn tracer_provider(
     config: &Config,
     resource: Resource,
     handle: &Handle,
+    reporter: Option<Arc<LossReporter>>,
 ) -> Result<(SdkTracerProvider, Vec<Pipeline>), InitError> {
     let mut pipelines = Vec::new();
     let configured = sampler(&config.sampler, config, handle)?;
@@ -52,7 +54,10 @@ pub(crate) fn tracer_provider(
                 AnySpanExporter::Console(opentelemetry_stdout::SpanExporter::default()),
             ),
         };
-        let counters = Arc::new(PipelineCounters::default());
+        let counters = Arc::new(PipelineCounters::new(
+            ferrotel_config::redact::Redactor::from_config(config),
+            reporter.clone(),
+        ));
         let batch = &config.batch;
         let batch_config = BatchConfigBuilder::default()
             .with_max_queue_size(batch.max_queue_size)
@@ -69,23 +74,30 @@ pub(crate) fn tracer_provider(
             inner: BatchSpanProcessor::new(exporter, batch_config),
             counters: Arc::clone(&counters),
             value_length_limit: config.limits.span_attribute_value_length,
+            capacity: batch.max_queue_size as u64,
+            shut_down: AtomicBool::new(false),
         });
         pipelines.push(Pipeline {
             exporter: name,
             counters,
+            capacity: batch.max_queue_size as u64,
         });
     }
     Ok((builder.build(), pipelines))
 }
 
-/// Counts the spans handed to a batch processor (with the exporter's counts this tells how
-/// many the full queue dropped, which the SDK's processor only logs) and applies the attribute
-/// value length limit the SDK lacks.
+/// Admits spans into a batch processor and counts them (see [`crate::stats`]): a span that
+/// would not fit in the queue is refused and counted here, so the SDK's processor, whose
+/// channel holds as many spans as the queue, never drops one silently. Also applies the
+/// attribute value length limit the SDK lacks.
 #[derive(Debug)]
 struct Counted {
     inner: BatchSpanProcessor,
     counters: Arc<PipelineCounters>,
     value_length_limit: Option<usize>,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`.
+    capacity: u64,
+    shut_down: AtomicBool,
 }
 
 impl SpanProcessor for Counted {
@@ -94,10 +106,26 @@ impl SpanProcessor for Counted {
     }
 
     fn on_end(&self, mut span: SpanData) {
+        let c = &self.counters;
+        c.queued.fetch_add(1, Ordering::Relaxed);
+        if self.shut_down.load(Ordering::Acquire) {
+            c.dropped_after_shutdown.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // Take a slot, or count the drop: the SDK's queue is never asked to hold more.
+        let admitted = c
+            .in_queue
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
+            .is_ok();
+        if !admitted {
+            c.record_queue_full();
+            return;
+        }
         if let Some(limit) = self.value_length_limit {
             crate::limits::truncate_span(&mut span, limit);
         }
-        self.counters.queued.fetch_add(1, Ordering::Relaxed);
         self.inner.on_end(span);
     }
 
@@ -106,6 +134,7 @@ impl SpanProcessor for Counted {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.shut_down.store(true, Ordering::Release);
         self.inner.shutdown_with_timeout(timeout)
     }
 
@@ -240,6 +269,15 @@ struct OnExportRuntime {
 impl SpanExporter for OnExportRuntime {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let spans = batch.len() as u64;
+        let c = &self.counters;
+        c.report_queue_full();
+        // Out of the queue, into the export: never in both, never in neither.
+        c.in_flight.fetch_add(spans, Ordering::AcqRel);
+        let _ = c
+            .in_queue
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(spans))
+            });
         let inner = Arc::clone(&self.inner);
         let handle = self.handle.clone();
         let timeout = self.timeout;
@@ -251,16 +289,25 @@ impl SpanExporter for OnExportRuntime {
         });
         let result = match task.await {
             Ok(result) => result,
+            Err(e) if e.is_cancelled() => Err(OTelSdkError::InternalFailure(
+                "the export had not returned when shutdown hit its bound (the collector did not \
+                 answer); cut off"
+                    .to_owned(),
+            )),
             Err(e) => Err(OTelSdkError::InternalFailure(format!(
                 "export task failed: {e}"
             ))),
         };
         match &result {
             Ok(()) => {
-                self.counters.exported.fetch_add(spans, Ordering::Relaxed);
+                c.exported.fetch_add(spans, Ordering::Relaxed);
             }
-            Err(e) => self.counters.record_failure(spans, e.to_string()),
+            Err(e) => {
+                let timed_out = matches!(e, OTelSdkError::Timeout(_));
+                c.record_failure(spans, e.to_string(), timed_out);
+            }
         }
+        c.in_flight.fetch_sub(spans, Ordering::AcqRel);
         result
     }
 

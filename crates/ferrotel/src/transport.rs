@@ -30,17 +30,34 @@ impl TlsFiles {
         let ca = otlp
             .certificate
             .as_deref()
-            .map(|path| read_pem(path, &format!("OTEL_EXPORTER_OTLP_[{signal}_]CERTIFICATE")))
+            .map(|path| {
+                let variable = format!("OTEL_EXPORTER_OTLP_[{signal}_]CERTIFICATE");
+                let pem = read_pem(path, &variable)?;
+                // Checked here for both protocols: tonic would take any bytes and fail (or
+                // not) only at the first connection, naming neither the variable nor the file.
+                parse_certs(&pem)
+                    .map_err(|e| InitError::tls(format!("{variable}={}: {e}", path.display())))?;
+                Ok::<_, InitError>(pem)
+            })
             .transpose()?;
         let identity = match (&otlp.client_certificate, &otlp.client_key) {
             (None, None) => None,
-            (Some(cert), Some(key)) => Some((
-                read_pem(
-                    cert,
-                    &format!("OTEL_EXPORTER_OTLP_[{signal}_]CLIENT_CERTIFICATE"),
-                )?,
-                read_pem(key, &format!("OTEL_EXPORTER_OTLP_[{signal}_]CLIENT_KEY"))?,
-            )),
+            (Some(cert), Some(key)) => {
+                let cert_var = format!("OTEL_EXPORTER_OTLP_[{signal}_]CLIENT_CERTIFICATE");
+                let key_var = format!("OTEL_EXPORTER_OTLP_[{signal}_]CLIENT_KEY");
+                let cert_pem = read_pem(cert, &cert_var)?;
+                parse_certs(&cert_pem)
+                    .map_err(|e| InitError::tls(format!("{cert_var}={}: {e}", cert.display())))?;
+                let key_pem = read_pem(key, &key_var)?;
+                // The key's content is never quoted: only the variable and the path.
+                rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+                    InitError::tls(format!(
+                        "{key_var}={}: not a PEM private key: {e}",
+                        key.display()
+                    ))
+                })?;
+                Some((cert_pem, key_pem))
+            }
             (Some(_), None) | (None, Some(_)) => {
                 return Err(InitError::tls(format!(
                     "mTLS needs both OTEL_EXPORTER_OTLP_[{signal}_]CLIENT_CERTIFICATE and \
@@ -72,7 +89,7 @@ impl TlsFiles {
         let mut roots = rustls::RootCertStore::empty();
         match &self.ca {
             Some(ca) => {
-                for cert in parse_certs(ca)? {
+                for cert in parse_certs(ca).map_err(InitError::tls)? {
                     roots
                         .add(cert)
                         .map_err(|e| InitError::tls(format!("CA certificate rejected: {e}")))?;
@@ -93,7 +110,7 @@ impl TlsFiles {
         match &self.identity {
             None => Ok(builder.with_no_client_auth()),
             Some((cert, key)) => {
-                let chain = parse_certs(cert)?;
+                let chain = parse_certs(cert).map_err(InitError::tls)?;
                 let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key).map_err(|e| {
                     InitError::tls(format!("client key is not a PEM private key: {e}"))
                 })?;
@@ -114,14 +131,16 @@ fn read_pem(path: &Path, variable: &str) -> Result<Vec<u8>, InitError> {
     })
 }
 
-fn parse_certs(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, InitError> {
+fn parse_certs(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
     let certs = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| InitError::tls(format!("certificate file is not valid PEM: {e}")))?;
+        .map_err(|e| format!("the file is not valid PEM: {e}"))?;
     if certs.is_empty() {
-        return Err(InitError::tls(
-            "certificate file holds no PEM certificate".to_string(),
-        ));
+        return Err(
+            "the file holds no PEM certificate (allowed: a PEM file with one or more \
+                    CERTIFICATE blocks)"
+                .to_string(),
+        );
     }
     Ok(certs)
 }
@@ -173,7 +192,12 @@ pub(crate) fn grpc_channel(
     tls: &TlsFiles,
 ) -> Result<tonic::transport::Channel, InitError> {
     let mut endpoint = tonic::transport::Endpoint::from_shared(otlp.endpoint.clone())
-        .map_err(|e| InitError::setup(format!("OTLP endpoint {}: {e}", otlp.endpoint)))?
+        .map_err(|e| {
+            InitError::setup(format!(
+                "OTLP endpoint {}: {e}",
+                ferrotel_config::redact::redact_url(&otlp.endpoint)
+            ))
+        })?
         .user_agent(crate::USER_AGENT)
         .map_err(|e| InitError::setup(format!("user agent: {e}")))?;
     if otlp.endpoint.starts_with("https://") {

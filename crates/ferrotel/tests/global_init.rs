@@ -16,6 +16,11 @@ fn init_from_the_process_environment() {
     // Safe here: this binary has one test and sets the variables before any thread reads them.
     std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint());
     std::env::set_var("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+    // The marker secret `.ci/run` scans the test output for.
+    std::env::set_var(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        format!("x-test-secret={}", ferrotel_testkit::secret("global")),
+    );
     std::env::set_var("OTEL_SERVICE_NAME", "five-lines");
     std::env::set_var("OTEL_PROPAGATORS", "tracecontext,baggage,b3multi");
     std::env::set_var("OTEL_METRICS_EXPORTER", "none");

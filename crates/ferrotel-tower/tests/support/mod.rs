@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ferrotel_propagation::{BaggagePropagator, TraceContextPropagator};
 use ferrotel_testkit::Receiver;
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 
@@ -17,6 +17,7 @@ pub(crate) fn tracer_provider(receiver: &Receiver, service: &'static str) -> Sdk
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_endpoint(receiver.grpc_endpoint())
+        .with_metadata(secret_metadata())
         .build()
         .unwrap();
     SdkTracerProvider::builder()
@@ -36,4 +37,13 @@ pub(crate) fn propagator() -> Arc<dyn TextMapPropagator + Send + Sync> {
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
     ]))
+}
+
+/// The marker secret `.ci/run` scans the test output for, as gRPC metadata.
+pub(crate) fn secret_metadata() -> tonic::metadata::MetadataMap {
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    if let Ok(value) = ferrotel_testkit::secret("tower").parse() {
+        metadata.insert("x-test-secret", value);
+    }
+    metadata
 }

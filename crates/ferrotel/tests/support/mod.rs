@@ -19,6 +19,7 @@ pub(crate) fn quick(pairs: &[(&str, &str)]) -> Env {
         ("OTEL_METRICS_EXPORTER".into(), "none".into()),
     ];
     for (k, v) in pairs {
+        // A later pair wins, so a test's own value replaces a helper's.
         all.retain(|(name, _)| name != k);
         all.push(((*k).to_string(), (*v).to_string()));
     }
@@ -41,9 +42,12 @@ pub(crate) fn sending_to(
     pairs: &[(&str, &str)],
 ) -> Env {
     let endpoint = endpoint(receiver, protocol);
+    // Every test that sends carries a marker secret; `.ci/run` fails if any output shows it.
+    let header = format!("x-test-secret={}", ferrotel_testkit::secret("header"));
     let mut all = vec![
         ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ("OTEL_EXPORTER_OTLP_HEADERS", header.as_str()),
     ];
     all.extend_from_slice(pairs);
     quick(&all)
@@ -66,4 +70,46 @@ pub(crate) fn traced<R>(guard: &Guard, f: impl FnOnce() -> R) -> R {
         .expect("dispatch kept when not installed")
         .clone();
     tracing::dispatcher::with_default(&dispatch, f)
+}
+
+/// A log writer that keeps what it is given, for tests that read ferrotel's log lines.
+#[derive(Clone, Default)]
+pub(crate) struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Everything written so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// A guard from `env` with nothing installed globally, logging into `logs`.
+pub(crate) fn guard_logging(env: Env, logs: &Captured, shutdown: Duration) -> Guard {
+    let sink = logs.clone();
+    ferrotel::builder()
+        .env(env)
+        .install_subscriber(false)
+        .install_globals(false)
+        .log_writer(move || sink.clone())
+        .shutdown_timeout(shutdown)
+        .try_init()
+        .expect("ferrotel starts")
+}
+
+/// A collector that accepts connections and never answers: the listener is bound (the kernel
+/// completes the handshakes) and never read. Dropping it closes the port.
+pub(crate) fn black_hole() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let endpoint = format!("http://{}", listener.local_addr().expect("local addr"));
+    (listener, endpoint)
 }

@@ -1,0 +1,152 @@
+//! ferrotel's own metrics about its pipelines, after the semantic conventions for SDK metrics
+//! (`otel.sdk.*`, status Development), so a dashboard can show that telemetry is failing:
+//!
+//! | metric | instrument | what |
+//! |---|---|---|
+//! | `otel.sdk.processor.span.processed` | Counter `{span}` | spans handed to the exporter; with `error.type=queue_full` / `already_shutdown` the ones dropped |
+//! | `otel.sdk.processor.span.queue.size` | UpDownCounter `{span}` | spans waiting in the queue |
+//! | `otel.sdk.processor.span.queue.capacity` | UpDownCounter `{span}` | `OTEL_BSP_MAX_QUEUE_SIZE` |
+//! | `otel.sdk.exporter.span.exported` | Counter `{span}` | finished exports; `error.type` set on failures (`timeout`, `export_failed`) |
+//! | `otel.sdk.exporter.span.inflight` | UpDownCounter `{span}` | spans in an unfinished export |
+//! | `otel.sdk.exporter.metric_data_point.exported` | Counter `{data_point}` | likewise for data points; partial-success rejections as `error.type=rejected` |
+//! | `otel.sdk.exporter.metric_data_point.inflight` | UpDownCounter `{data_point}` | data points in an unfinished export |
+//!
+//! Every point carries `otel.component.type` and `otel.component.name`. The values are read
+//! from the same counters as [`crate::Guard::span_export_stats`], at each collection.
+
+use std::sync::atomic::Ordering;
+
+use ferrotel_metrics::OtlpMetricExporter;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+
+use crate::stats::Pipeline;
+
+const ERROR_TYPE: &str = "error.type";
+const COMPONENT_TYPE: &str = "otel.component.type";
+const COMPONENT_NAME: &str = "otel.component.name";
+
+fn component(kind: &'static str, index: usize) -> [KeyValue; 2] {
+    [
+        KeyValue::new(COMPONENT_TYPE, kind),
+        KeyValue::new(COMPONENT_NAME, format!("{kind}/{index}")),
+    ]
+}
+
+fn with_error(base: &[KeyValue; 2], error: &'static str) -> [KeyValue; 3] {
+    [
+        base[0].clone(),
+        base[1].clone(),
+        KeyValue::new(ERROR_TYPE, error),
+    ]
+}
+
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Registers the instruments on `provider`; their callbacks read `pipelines` and `metric`.
+pub(crate) fn register(
+    provider: &SdkMeterProvider,
+    pipelines: &[Pipeline],
+    span_exporter_type: &'static str,
+    metric: &[(OtlpMetricExporter, &'static str)],
+) {
+    let meter = provider.meter("ferrotel");
+    for (index, pipeline) in pipelines.iter().enumerate() {
+        let processor = component("batching_span_processor", index);
+        let exporter_kind = if pipeline.exporter == "otlp" {
+            span_exporter_type
+        } else {
+            "console_span_exporter"
+        };
+        let exporter = component(exporter_kind, index);
+
+        let (c, attrs) = (pipeline.counters.clone(), processor.clone());
+        meter
+            .u64_observable_counter("otel.sdk.processor.span.processed")
+            .with_unit("{span}")
+            .with_description("The number of spans for which the processing has finished")
+            .with_callback(move |observer| {
+                let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                let handed = load(&c.exported) + load(&c.failed) + load(&c.in_flight);
+                observer.observe(handed, &attrs);
+                observer.observe(
+                    load(&c.dropped_queue_full),
+                    &with_error(&attrs, "queue_full"),
+                );
+                observer.observe(
+                    load(&c.dropped_after_shutdown),
+                    &with_error(&attrs, "already_shutdown"),
+                );
+            })
+            .build();
+        let (c, attrs) = (pipeline.counters.clone(), processor.clone());
+        meter
+            .i64_observable_up_down_counter("otel.sdk.processor.span.queue.size")
+            .with_unit("{span}")
+            .with_description("The number of spans in the queue of the span processor")
+            .with_callback(move |observer| {
+                observer.observe(signed(c.in_queue.load(Ordering::Relaxed)), &attrs);
+            })
+            .build();
+        let (capacity, attrs) = (pipeline.capacity, processor);
+        meter
+            .i64_observable_up_down_counter("otel.sdk.processor.span.queue.capacity")
+            .with_unit("{span}")
+            .with_description("The maximum number of spans the queue can hold")
+            .with_callback(move |observer| observer.observe(signed(capacity), &attrs))
+            .build();
+        let (c, attrs) = (pipeline.counters.clone(), exporter.clone());
+        meter
+            .u64_observable_counter("otel.sdk.exporter.span.exported")
+            .with_unit("{span}")
+            .with_description("The number of spans for which the export has finished")
+            .with_callback(move |observer| {
+                let failed = c.failed.load(Ordering::Relaxed);
+                let timeout = c.failed_timeout.load(Ordering::Relaxed);
+                observer.observe(c.exported.load(Ordering::Relaxed), &attrs);
+                observer.observe(timeout, &with_error(&attrs, "timeout"));
+                observer.observe(
+                    failed.saturating_sub(timeout),
+                    &with_error(&attrs, "export_failed"),
+                );
+            })
+            .build();
+        let (c, attrs) = (pipeline.counters.clone(), exporter);
+        meter
+            .i64_observable_up_down_counter("otel.sdk.exporter.span.inflight")
+            .with_unit("{span}")
+            .with_description("The number of spans passed to the exporter and not exported yet")
+            .with_callback(move |observer| {
+                observer.observe(signed(c.in_flight.load(Ordering::Relaxed)), &attrs);
+            })
+            .build();
+    }
+    for (index, (exporter, kind)) in metric.iter().enumerate() {
+        let attrs = component(kind, index);
+        let (e, a) = (exporter.clone(), attrs.clone());
+        meter
+            .u64_observable_counter("otel.sdk.exporter.metric_data_point.exported")
+            .with_unit("{data_point}")
+            .with_description("The number of metric data points for which the export has finished")
+            .with_callback(move |observer| {
+                let stats = e.stats();
+                let rejected = stats.rejected_points.min(stats.points_exported);
+                observer.observe(stats.points_exported - rejected, &a);
+                observer.observe(rejected, &with_error(&a, "rejected"));
+                observer.observe(stats.points_failed, &with_error(&a, "export_failed"));
+            })
+            .build();
+        let (e, a) = (exporter.clone(), attrs);
+        meter
+            .i64_observable_up_down_counter("otel.sdk.exporter.metric_data_point.inflight")
+            .with_unit("{data_point}")
+            .with_description(
+                "The number of metric data points passed to the exporter and not exported yet",
+            )
+            .with_callback(move |observer| observer.observe(signed(e.stats().points_in_flight), &a))
+            .build();
+    }
+}
