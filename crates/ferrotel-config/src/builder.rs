@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::batch::{self, BatchOverrides};
 use crate::env::Env;
+use crate::file::ConfigFile;
 use crate::exporter::{
     MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
 };
@@ -41,6 +42,7 @@ pub struct ConfigBuilder {
     traces_otlp: OtlpOverrides,
     metrics_otlp: OtlpOverrides,
     rpc_semconv: Option<RpcSemconv>,
+    file: Option<ConfigFile>,
 }
 
 /// Deduplicates while keeping the first occurrence.
@@ -268,6 +270,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Configures from a declarative configuration file instead of the `OTEL_*` variables:
+    /// resolution reads the file's settings, never the other variables of the `env` given to
+    /// [`ConfigBuilder::resolve`]. Code settings still win over the file.
+    pub fn config_file(mut self, file: ConfigFile) -> Self {
+        self.file = Some(file);
+        self
+    }
+
     /// Resolves the configuration against `env`.
     ///
     /// Lenient mode returns `Ok` with every problem in [`Resolved::issues`]. Strict mode
@@ -289,6 +299,20 @@ impl ConfigBuilder {
 
     /// Resolution proper: always yields a configuration, with every issue found.
     pub(crate) fn resolve_lenient(&self, env: &Env) -> (Config, Vec<ConfigIssue>) {
+        let Some(file) = &self.file else {
+            return self.resolve_from(env, None);
+        };
+        let (config, resolved) = self.resolve_from(file.env(), Some(file.name()));
+        let mut issues = file.issues().to_vec();
+        for mut issue in resolved {
+            file.rename(&mut issue);
+            issues.push(issue);
+        }
+        (config, issues)
+    }
+
+    /// Resolution against one environment: the process's, or the one a file stands for.
+    fn resolve_from(&self, env: &Env, file: Option<&str>) -> (Config, Vec<ConfigIssue>) {
         let mut resolver = Resolver::new(env);
         let r = &mut resolver;
         let strict = r.flag(
@@ -355,15 +379,20 @@ impl ConfigBuilder {
                 |_, text| Ok(semconv::parse_opt_in(text)),
             )
             .value;
-        let config_file = env.get(vars::OTEL_CONFIG_FILE).map(str::to_owned);
-        if let Some(path) = &config_file {
+        let config_file = file.map(str::to_owned);
+        if let (None, Some(path)) = (file, env.get(vars::OTEL_CONFIG_FILE)) {
+            // Resolution is pure: the file is read by the caller (ferrotel::init does).
             r.report(ConfigIssue {
                 variable: vars::OTEL_CONFIG_FILE.to_owned(),
-                value: path.clone(),
-                allowed: "unset".to_owned(),
+                value: path.to_owned(),
+                allowed: "a file given with ConfigBuilder::config_file".to_owned(),
                 fallback: "the OTEL_* variables".to_owned(),
                 severity: Severity::Invalid,
-                reason: Some("OTEL_CONFIG_FILE is not supported yet".to_owned()),
+                reason: Some(
+                    "the file was not read: parse it with ConfigFile::parse and pass it to \
+                     ConfigBuilder::config_file (ferrotel::init does both)"
+                        .to_owned(),
+                ),
             });
         }
 

@@ -54,12 +54,16 @@
 //! - The OTLP settings of both signals are always resolved (and validated), whichever exporters
 //!   are selected.
 //! - Variable names are in [`vars`].
+//! - With a declarative configuration file ([`vars::OTEL_CONFIG_FILE`], [`ConfigFile`]) the
+//!   file takes the place of the `OTEL_*` variables: code setting > file > default. Reading
+//!   the file is the caller's one piece of I/O; [`ConfigFile::parse`] takes its contents.
 
 mod batch;
 mod builder;
 mod endpoint;
 mod env;
 mod exporter;
+mod file;
 mod issue;
 mod limits;
 mod logging;
@@ -76,6 +80,7 @@ pub mod vars;
 pub use batch::BatchConfig;
 pub use builder::ConfigBuilder;
 pub use env::Env;
+pub use file::{ConfigFile, LoggerProviderSection};
 pub use exporter::{
     MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
 };
@@ -138,8 +143,9 @@ pub struct Config {
     pub metrics_otlp: OtlpConfig,
     /// Semantic-convention opt-ins ([`vars::OTEL_SEMCONV_STABILITY_OPT_IN`]).
     pub semconv_opt_in: SemconvStability,
-    /// The declarative configuration file named by [`vars::OTEL_CONFIG_FILE`], recorded but
-    /// not read (not supported yet; reported as an issue).
+    /// The declarative configuration file this configuration came from
+    /// ([`vars::OTEL_CONFIG_FILE`], see [`ConfigFile`]); while one is used the other `OTEL_*`
+    /// variables are ignored.
     pub config_file: Option<String>,
 }
 

@@ -556,7 +556,7 @@ fn show_header_names(headers: &[(String, String)]) -> String {
 }
 
 /// Hides header values in issue reports: `key=…`; a member without `=` is hidden entirely.
-fn redact_headers(text: &str) -> String {
+pub(crate) fn redact_headers(text: &str) -> String {
     text.split(',')
         .map(|member| match member.split_once('=') {
             Some((name, _)) => format!("{}=<redacted>", name.trim()),

@@ -1,0 +1,174 @@
+//! `tracer_provider.sampler`: the sampler entry as the `OTEL_TRACES_SAMPLER` name and
+//! argument it stands for.
+//!
+//! `parent_based` follows the parent's decision with ferrotel's (and the Rust SDK's) parent-based
+//! sampler, which only takes a `root`: the four parent delegates are accepted when they say
+//! what that sampler does (sampled parents: `always_on`, unsampled parents: `always_off`, the
+//! schema's defaults) and reported otherwise.
+
+use super::walk::{Section, Walk};
+use super::yaml::{Node, Value};
+use crate::vars::{OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG};
+
+const SAMPLERS: [&str; 5] = [
+    "always_on",
+    "always_off",
+    "trace_id_ratio_based",
+    "parent_based",
+    "jaeger_remote/development",
+];
+const UNSUPPORTED: [&str; 2] = ["composite/development", "probability/development"];
+
+/// A sampler as an `OTEL_TRACES_SAMPLER` name and its argument.
+struct Choice {
+    name: &'static str,
+    arg: Option<String>,
+}
+
+/// Reads the sampler at `node` into the two variables.
+pub(crate) fn read(walk: &mut Walk<'_>, node: &Node, path: &str, line: usize) {
+    if let Some(choice) = sampler(walk, node, path, true) {
+        walk.set(OTEL_TRACES_SAMPLER, choice.name.to_owned(), line, path);
+        if let Some(arg) = choice.arg {
+            walk.set(OTEL_TRACES_SAMPLER_ARG, arg, line, path);
+        }
+    }
+}
+
+fn sampler(walk: &mut Walk<'_>, node: &Node, path: &str, top: bool) -> Option<Choice> {
+    let entry = walk.single_key(node, path, &SAMPLERS, &UNSUPPORTED)?;
+    let path = format!("{path}.{}", entry.key);
+    let mut section = walk.section(entry, path.clone())?;
+    let choice = match entry.key.as_str() {
+        "always_on" => Some(Choice {
+            name: "always_on",
+            arg: None,
+        }),
+        "always_off" => Some(Choice {
+            name: "always_off",
+            arg: None,
+        }),
+        "trace_id_ratio_based" => {
+            let ratio = walk.number(&mut section, "ratio").map(|(ratio, _)| ratio);
+            Some(Choice {
+                name: "traceidratio",
+                arg: Some(ratio.unwrap_or_else(|| "1.0".to_owned())),
+            })
+        }
+        "jaeger_remote/development" => jaeger_remote(walk, &mut section),
+        _ if !top => {
+            walk.unsupported(
+                entry.line,
+                &path,
+                "a parent_based sampler inside a parent_based sampler is not supported".to_owned(),
+                "the default sampler",
+            );
+            return None;
+        }
+        _ => parent_based(walk, &mut section),
+    };
+    let known: &[&str] = match entry.key.as_str() {
+        "trace_id_ratio_based" => &["ratio"],
+        "jaeger_remote/development" => &["endpoint", "interval", "initial_sampler"],
+        "parent_based" => &[
+            "root",
+            "remote_parent_sampled",
+            "remote_parent_not_sampled",
+            "local_parent_sampled",
+            "local_parent_not_sampled",
+        ],
+        _ => &[],
+    };
+    walk.finish(section, known, &[]);
+    choice
+}
+
+fn parent_based(walk: &mut Walk<'_>, section: &mut Section<'_>) -> Option<Choice> {
+    let root = match section.take("root") {
+        Some(entry) if entry.value.value != Value::Null => {
+            sampler(walk, &entry.value, &section.child("root"), false)?
+        }
+        _ => Choice {
+            name: "always_on",
+            arg: None,
+        },
+    };
+    for (key, expected) in [
+        ("remote_parent_sampled", "always_on"),
+        ("remote_parent_not_sampled", "always_off"),
+        ("local_parent_sampled", "always_on"),
+        ("local_parent_not_sampled", "always_off"),
+    ] {
+        let Some(entry) = section.take(key) else {
+            continue;
+        };
+        let path = section.child(key);
+        let given = match &entry.value.value {
+            Value::Null => continue,
+            Value::Map(entries) if entries.len() == 1 => {
+                entries.first().map(|inner| inner.key.as_str())
+            }
+            _ => None,
+        };
+        if given != Some(expected) {
+            walk.unsupported(
+                entry.line,
+                &path,
+                format!(
+                    "ferrotel's parent-based sampler follows the parent's decision, so \
+                     {key} can only be {expected}"
+                ),
+                &format!("{expected} for {key}"),
+            );
+        }
+    }
+    let name = match root.name {
+        "always_on" => "parentbased_always_on",
+        "always_off" => "parentbased_always_off",
+        "traceidratio" => "parentbased_traceidratio",
+        _ => "parentbased_jaeger_remote",
+    };
+    Some(Choice {
+        name,
+        arg: root.arg,
+    })
+}
+
+/// `jaeger_remote/development`: endpoint, polling interval and the initial sampler, which
+/// ferrotel supports as a ratio (`trace_id_ratio_based`, `always_on` = 1, `always_off` = 0).
+fn jaeger_remote(walk: &mut Walk<'_>, section: &mut Section<'_>) -> Option<Choice> {
+    let mut members = Vec::new();
+    if let Some((endpoint, _)) = walk.text(section, "endpoint") {
+        members.push(format!("endpoint={endpoint}"));
+    }
+    if let Some((interval, _)) = walk.integer(section, "interval") {
+        members.push(format!("pollingIntervalMs={interval}"));
+    }
+    if let Some(entry) = section.take("initial_sampler") {
+        let path = section.child("initial_sampler");
+        let known = ["always_on", "always_off", "trace_id_ratio_based"];
+        let mut others: Vec<&str> = SAMPLERS.iter().chain(&UNSUPPORTED).copied().collect();
+        others.retain(|name| !known.contains(name));
+        if let Some(kind) = walk.single_key(&entry.value, &path, &known, &others) {
+            let rate = match kind.key.as_str() {
+                "always_on" => Some("1".to_owned()),
+                "always_off" => Some("0".to_owned()),
+                _ => {
+                    let inner_path = format!("{path}.{}", kind.key);
+                    walk.section(kind, inner_path).map(|mut ratio| {
+                        let rate = walk.number(&mut ratio, "ratio").map(|(rate, _)| rate);
+                        walk.finish(ratio, &["ratio"], &[]);
+                        rate.unwrap_or_else(|| "1".to_owned())
+                    })
+                }
+            };
+            if let Some(rate) = rate {
+                members.push(format!("initialSamplingRate={rate}"));
+            }
+        }
+    }
+    Some(Choice {
+        name: "jaeger_remote",
+        arg: Some(members.join(",")),
+    })
+}
