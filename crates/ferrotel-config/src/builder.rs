@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use crate::batch::{self, BatchOverrides};
 use crate::env::Env;
-use crate::file::ConfigFile;
 use crate::exporter::{
     MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
 };
+use crate::file::ConfigFile;
 use crate::issue::{ConfigError, ConfigIssue, Severity};
 use crate::limits::{self, LimitOverrides};
 use crate::logging::{LogFormat, LogLevel};

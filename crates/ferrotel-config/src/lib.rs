@@ -80,10 +80,10 @@ pub mod vars;
 pub use batch::BatchConfig;
 pub use builder::ConfigBuilder;
 pub use env::Env;
-pub use file::{ConfigFile, LoggerProviderSection};
 pub use exporter::{
     MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
 };
+pub use file::{ConfigFile, LoggerProviderSection};
 pub use issue::{ConfigError, ConfigIssue, Severity};
 pub use limits::{SpanLimits, DEFAULT_COUNT_LIMIT};
 pub use logging::{LogFormat, LogLevel};

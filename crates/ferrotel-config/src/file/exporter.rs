@@ -222,7 +222,13 @@ fn headers(walk: &mut Walk<'_>, section: &mut Section<'_>, signal: &SignalVars) 
         for (index, item) in items.iter().enumerate() {
             let item_path = format!("{path}[{index}]");
             let Value::Map(entries) = &item.value else {
-                walk.invalid(item.line, &item_path, item.value.text(), "name and value", None);
+                walk.invalid(
+                    item.line,
+                    &item_path,
+                    item.value.text(),
+                    "name and value",
+                    None,
+                );
                 continue;
             };
             let mut pair = Section::root(entries);
@@ -282,7 +288,8 @@ pub(crate) fn processors(
         Some((items, path, _)) => {
             for (index, item) in items.iter().enumerate() {
                 let item_path = format!("{path}[{index}]");
-                let Some(entry) = walk.single_key(item, &item_path, &["batch", "simple"], unsupported)
+                let Some(entry) =
+                    walk.single_key(item, &item_path, &["batch", "simple"], unsupported)
                 else {
                     continue;
                 };

@@ -111,7 +111,11 @@ impl LoggerProviderSection {
 
 impl fmt::Debug for LoggerProviderSection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = self.variables.iter().map(|(name, _)| name.as_str()).collect();
+        let names: Vec<&str> = self
+            .variables
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
         f.debug_struct("LoggerProviderSection")
             .field("variables", &names)
             .finish()
@@ -286,7 +290,9 @@ impl ConfigFile {
         let mut longest_first: Vec<&(&'static str, String)> = self.places.iter().collect();
         longest_first.sort_by_key(|(var, _)| std::cmp::Reverse(var.len()));
         for (var, place) in longest_first {
-            let key = place.split_once(": ").map_or(place.as_str(), |(_, key)| key);
+            let key = place
+                .split_once(": ")
+                .map_or(place.as_str(), |(_, key)| key);
             if issue.fallback.contains(var) {
                 issue.fallback = issue.fallback.replace(var, key);
             }

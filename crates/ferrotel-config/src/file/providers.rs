@@ -24,7 +24,12 @@ pub(crate) const LOG_RECORD_LIMITS: [&str; 2] = [
 /// `tracer_provider`, or `none` for its exporters when absent.
 pub(crate) fn tracer(walk: &mut Walk<'_>, root: &mut Section<'_>) {
     let Some(mut provider) = walk.child_section(root, "tracer_provider") else {
-        walk.set(TRACES.exporter, "none".to_owned(), 1, "(no tracer_provider)");
+        walk.set(
+            TRACES.exporter,
+            "none".to_owned(),
+            1,
+            "(no tracer_provider)",
+        );
         return;
     };
     exporter::processors(
@@ -45,14 +50,20 @@ pub(crate) fn tracer(walk: &mut Walk<'_>, root: &mut Section<'_>) {
                 "attribute_value_length_limit",
                 vars::OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,
             ),
-            ("attribute_count_limit", vars::OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT),
+            (
+                "attribute_count_limit",
+                vars::OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
+            ),
             ("event_count_limit", vars::OTEL_SPAN_EVENT_COUNT_LIMIT),
             ("link_count_limit", vars::OTEL_SPAN_LINK_COUNT_LIMIT),
             (
                 "event_attribute_count_limit",
                 vars::OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT,
             ),
-            ("link_attribute_count_limit", vars::OTEL_LINK_ATTRIBUTE_COUNT_LIMIT),
+            (
+                "link_attribute_count_limit",
+                vars::OTEL_LINK_ATTRIBUTE_COUNT_LIMIT,
+            ),
         ] {
             walk.integer_to(&mut limits, key, var);
         }
@@ -104,7 +115,12 @@ pub(crate) fn tracer(walk: &mut Walk<'_>, root: &mut Section<'_>) {
 /// `meter_provider`, or `none` for its exporters when absent.
 pub(crate) fn meter(walk: &mut Walk<'_>, root: &mut Section<'_>) {
     let Some(mut provider) = walk.child_section(root, "meter_provider") else {
-        walk.set(METRICS.exporter, "none".to_owned(), 1, "(no meter_provider)");
+        walk.set(
+            METRICS.exporter,
+            "none".to_owned(),
+            1,
+            "(no meter_provider)",
+        );
         return;
     };
     let mut chosen = Exporters::default();
@@ -138,7 +154,11 @@ pub(crate) fn meter(walk: &mut Walk<'_>, root: &mut Section<'_>) {
         ),
     }
     chosen.finish(walk, &METRICS, line, &readers_path);
-    walk.text_to(&mut provider, "exemplar_filter", vars::OTEL_METRICS_EXEMPLAR_FILTER);
+    walk.text_to(
+        &mut provider,
+        "exemplar_filter",
+        vars::OTEL_METRICS_EXEMPLAR_FILTER,
+    );
     walk.finish(
         provider,
         &["readers", "exemplar_filter"],

@@ -19,18 +19,19 @@ const SAMPLERS: [&str; 5] = [
 ];
 const UNSUPPORTED: [&str; 2] = ["composite/development", "probability/development"];
 
-/// A sampler as an `OTEL_TRACES_SAMPLER` name and its argument.
+/// A sampler as an `OTEL_TRACES_SAMPLER` name and its argument, with the line and key the
+/// argument came from.
 struct Choice {
     name: &'static str,
-    arg: Option<String>,
+    arg: Option<(String, usize, String)>,
 }
 
 /// Reads the sampler at `node` into the two variables.
 pub(crate) fn read(walk: &mut Walk<'_>, node: &Node, path: &str, line: usize) {
     if let Some(choice) = sampler(walk, node, path, true) {
         walk.set(OTEL_TRACES_SAMPLER, choice.name.to_owned(), line, path);
-        if let Some(arg) = choice.arg {
-            walk.set(OTEL_TRACES_SAMPLER_ARG, arg, line, path);
+        if let Some((arg, arg_line, arg_path)) = choice.arg {
+            walk.set(OTEL_TRACES_SAMPLER_ARG, arg, arg_line, &arg_path);
         }
     }
 }
@@ -49,13 +50,16 @@ fn sampler(walk: &mut Walk<'_>, node: &Node, path: &str, top: bool) -> Option<Ch
             arg: None,
         }),
         "trace_id_ratio_based" => {
-            let ratio = walk.number(&mut section, "ratio").map(|(ratio, _)| ratio);
+            let (ratio, line, key) = match walk.number(&mut section, "ratio") {
+                Some((ratio, line)) => (ratio, line, section.child("ratio")),
+                None => ("1.0".to_owned(), entry.line, path.clone()),
+            };
             Some(Choice {
                 name: "traceidratio",
-                arg: Some(ratio.unwrap_or_else(|| "1.0".to_owned())),
+                arg: Some((ratio, line, key)),
             })
         }
-        "jaeger_remote/development" => jaeger_remote(walk, &mut section),
+        "jaeger_remote/development" => jaeger_remote(walk, &mut section, entry.line),
         _ if !top => {
             walk.unsupported(
                 entry.line,
@@ -136,7 +140,7 @@ fn parent_based(walk: &mut Walk<'_>, section: &mut Section<'_>) -> Option<Choice
 
 /// `jaeger_remote/development`: endpoint, polling interval and the initial sampler, which
 /// ferrotel supports as a ratio (`trace_id_ratio_based`, `always_on` = 1, `always_off` = 0).
-fn jaeger_remote(walk: &mut Walk<'_>, section: &mut Section<'_>) -> Option<Choice> {
+fn jaeger_remote(walk: &mut Walk<'_>, section: &mut Section<'_>, line: usize) -> Option<Choice> {
     let mut members = Vec::new();
     if let Some((endpoint, _)) = walk.text(section, "endpoint") {
         members.push(format!("endpoint={endpoint}"));
@@ -169,6 +173,6 @@ fn jaeger_remote(walk: &mut Walk<'_>, section: &mut Section<'_>) -> Option<Choic
     }
     Some(Choice {
         name: "jaeger_remote",
-        arg: Some(members.join(",")),
+        arg: Some((members.join(","), line, section.path.clone())),
     })
 }

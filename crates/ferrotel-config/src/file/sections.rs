@@ -13,7 +13,10 @@ const MINOR: u64 = 1;
 
 /// Checks `file_format`. A missing or foreign major version is fatal (`Err` with the line and
 /// the message); a newer minor version is only advice.
-pub(crate) fn file_format(walk: &mut Walk<'_>, root: &mut Section<'_>) -> Result<(), (usize, String)> {
+pub(crate) fn file_format(
+    walk: &mut Walk<'_>,
+    root: &mut Section<'_>,
+) -> Result<(), (usize, String)> {
     let Some(entry) = root.take("file_format") else {
         return Err((
             1,
@@ -51,7 +54,12 @@ pub(crate) fn file_format(walk: &mut Walk<'_>, root: &mut Section<'_>) -> Result
 /// `disabled` and `log_level`.
 pub(crate) fn general(walk: &mut Walk<'_>, root: &mut Section<'_>) {
     if let Some((disabled, line)) = walk.boolean(root, "disabled") {
-        walk.set(vars::OTEL_SDK_DISABLED, disabled.to_string(), line, "disabled");
+        walk.set(
+            vars::OTEL_SDK_DISABLED,
+            disabled.to_string(),
+            line,
+            "disabled",
+        );
     }
     if let Some((level, line)) = walk.text(root, "log_level") {
         // SeverityNumber names: trace, trace2 … fatal4. ferrotel's diagnostics have five levels.
@@ -86,7 +94,11 @@ pub(crate) fn attribute_limits(walk: &mut Walk<'_>, root: &mut Section<'_>) {
         "attribute_value_length_limit",
         vars::OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
     );
-    walk.integer_to(&mut limits, "attribute_count_limit", vars::OTEL_ATTRIBUTE_COUNT_LIMIT);
+    walk.integer_to(
+        &mut limits,
+        "attribute_count_limit",
+        vars::OTEL_ATTRIBUTE_COUNT_LIMIT,
+    );
     walk.finish(
         limits,
         &["attribute_value_length_limit", "attribute_count_limit"],
@@ -109,7 +121,13 @@ pub(crate) fn resource(walk: &mut Walk<'_>, root: &mut Section<'_>) {
             Ok(pairs) => attributes = pairs,
             Err(rejection) => {
                 let path = resource.child("attributes_list");
-                walk.invalid(line, &path, list, parse::KEY_VALUES_ALLOWED, rejection.reason);
+                walk.invalid(
+                    line,
+                    &path,
+                    list,
+                    parse::KEY_VALUES_ALLOWED,
+                    rejection.reason,
+                );
             }
         }
     }
@@ -142,28 +160,54 @@ pub(crate) fn resource(walk: &mut Walk<'_>, root: &mut Section<'_>) {
 /// One `{name, value, type}` resource attribute; `None` when it is to be left out.
 fn attribute(walk: &mut Walk<'_>, item: &Node, path: &str) -> Option<(String, String)> {
     let Value::Map(entries) = &item.value else {
-        walk.invalid(item.line, path, item.value.text(), "name, value and type", None);
+        walk.invalid(
+            item.line,
+            path,
+            item.value.text(),
+            "name, value and type",
+            None,
+        );
         return None;
     };
     let mut section = Section::root(entries);
     section.path = path.to_owned();
     let name = walk.text(&mut section, "name");
     let kind = walk.text(&mut section, "type").map(|(kind, _)| kind);
-    let value = section.take("value").map(|entry| (&entry.value, entry.line));
+    let value = section
+        .take("value")
+        .map(|entry| (&entry.value, entry.line));
     walk.finish(section, &["name", "value", "type"], &[]);
     let Some((name, name_line)) = name else {
-        walk.invalid(item.line, &format!("{path}.name"), String::new(), "an attribute name", None);
+        walk.invalid(
+            item.line,
+            &format!("{path}.name"),
+            String::new(),
+            "an attribute name",
+            None,
+        );
         return None;
     };
     if name.contains([',', '=']) || name.trim() != name {
-        let reason = Some("ferrotel's resource keys cannot hold ',', '=' or surrounding spaces".into());
-        walk.invalid(name_line, &format!("{path}.name"), name, "an attribute name", reason);
+        let reason =
+            Some("ferrotel's resource keys cannot hold ',', '=' or surrounding spaces".into());
+        walk.invalid(
+            name_line,
+            &format!("{path}.name"),
+            name,
+            "an attribute name",
+            reason,
+        );
         return None;
     }
     if let Some(kind) = kind.as_deref() {
         if kind.ends_with("_array") {
             let reason = format!("ferrotel's resource holds text; {kind} values are not supported");
-            walk.unsupported(item.line, &format!("{path}.type"), reason, "the other attributes");
+            walk.unsupported(
+                item.line,
+                &format!("{path}.type"),
+                reason,
+                "the other attributes",
+            );
             return None;
         }
         if !["string", "bool", "int", "double"].contains(&kind) {
@@ -179,10 +223,27 @@ fn attribute(walk: &mut Walk<'_>, item: &Node, path: &str) -> Option<(String, St
     }
     match value {
         // A null value means the attribute is left out.
-        None | Some((Node { value: Value::Null, .. }, _)) => None,
-        Some((Node { value: Value::Seq(_) | Value::Map(_), .. }, line)) => {
+        None
+        | Some((
+            Node {
+                value: Value::Null, ..
+            },
+            _,
+        )) => None,
+        Some((
+            Node {
+                value: Value::Seq(_) | Value::Map(_),
+                ..
+            },
+            line,
+        )) => {
             let reason = "ferrotel's resource holds text; list values are not supported".to_owned();
-            walk.unsupported(line, &format!("{path}.value"), reason, "the other attributes");
+            walk.unsupported(
+                line,
+                &format!("{path}.value"),
+                reason,
+                "the other attributes",
+            );
             None
         }
         Some((node, _)) => Some((name, node.value.text())),
@@ -193,7 +254,12 @@ fn attribute(walk: &mut Walk<'_>, item: &Node, path: &str) -> Option<(String, St
 /// `OTEL_PROPAGATORS`; none at all when the section is absent (the schema's noop propagator).
 pub(crate) fn propagator(walk: &mut Walk<'_>, root: &mut Section<'_>) {
     let Some(mut section) = walk.child_section(root, "propagator") else {
-        walk.set(vars::OTEL_PROPAGATORS, "none".to_owned(), 1, "(no propagator)");
+        walk.set(
+            vars::OTEL_PROPAGATORS,
+            "none".to_owned(),
+            1,
+            "(no propagator)",
+        );
         return;
     };
     let mut names: Vec<String> = Vec::new();
@@ -261,15 +327,22 @@ pub(crate) fn instrumentation(walk: &mut Walk<'_>, root: &mut Section<'_>) {
         walk.finish(
             general,
             &["stability_opt_in_list"],
-            &["http", "code", "db", "gen_ai", "messaging", "rpc", "sanitization"],
+            &[
+                "http",
+                "code",
+                "db",
+                "gen_ai",
+                "messaging",
+                "rpc",
+                "sanitization",
+            ],
         );
     }
     walk.finish(
         section,
         &["general"],
         &[
-            "cpp", "dotnet", "erlang", "go", "java", "js", "php", "python", "ruby", "rust",
-            "swift",
+            "cpp", "dotnet", "erlang", "go", "java", "js", "php", "python", "ruby", "rust", "swift",
         ],
     );
 }

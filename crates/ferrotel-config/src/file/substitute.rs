@@ -95,7 +95,10 @@ fn reference(content: &str) -> Option<(&str, Option<&str>)> {
     }
     let default = tail.strip_prefix(":-")?;
     let printable = |c: char| c == ' ' || c == '\t' || c.is_ascii_graphic();
-    default.chars().all(printable).then_some((name, Some(default)))
+    default
+        .chars()
+        .all(printable)
+        .then_some((name, Some(default)))
 }
 
 #[cfg(test)]
@@ -143,7 +146,10 @@ mod tests {
             ("$$${STRING_VALUE}", "$value"),
             ("$$$${STRING_VALUE}", "$${STRING_VALUE}"),
             ("$${STRING_VALUE:-fallback}", "${STRING_VALUE:-fallback}"),
-            ("$${STRING_VALUE:-${STRING_VALUE}}", "${STRING_VALUE:-value}"),
+            (
+                "$${STRING_VALUE:-${STRING_VALUE}}",
+                "${STRING_VALUE:-value}",
+            ),
             (
                 "${UNDEFINED_KEY:-$${UNDEFINED_KEY}}",
                 "${UNDEFINED_KEY:-${UNDEFINED_KEY}}",
@@ -174,7 +180,10 @@ mod tests {
             "x ${ A}",
         ] {
             let err = expand(input).unwrap_err();
-            assert!(err.contains("is not a valid substitution reference"), "{input}: {err}");
+            assert!(
+                err.contains("is not a valid substitution reference"),
+                "{input}: {err}"
+            );
         }
         // An opening without a closing brace is plain text.
         assert_eq!(expand("${UNCLOSED").as_deref(), Ok("${UNCLOSED"));

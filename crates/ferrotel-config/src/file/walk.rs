@@ -283,7 +283,11 @@ impl<'f> Walk<'f> {
     }
 
     /// A number child (integer or float), as written; null is absent.
-    pub(crate) fn number(&mut self, section: &mut Section<'_>, key: &str) -> Option<(String, usize)> {
+    pub(crate) fn number(
+        &mut self,
+        section: &mut Section<'_>,
+        key: &str,
+    ) -> Option<(String, usize)> {
         let entry = section.take(key)?;
         match &entry.value.value {
             Value::Null => None,
@@ -297,7 +301,11 @@ impl<'f> Walk<'f> {
     }
 
     /// A boolean child; null is absent.
-    pub(crate) fn boolean(&mut self, section: &mut Section<'_>, key: &str) -> Option<(bool, usize)> {
+    pub(crate) fn boolean(
+        &mut self,
+        section: &mut Section<'_>,
+        key: &str,
+    ) -> Option<(bool, usize)> {
         let entry = section.take(key)?;
         match &entry.value.value {
             Value::Null => None,

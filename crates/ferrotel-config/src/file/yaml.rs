@@ -292,7 +292,11 @@ mod tests {
     use super::*;
 
     fn parse_with(text: &str, pairs: &[(&str, &str)]) -> Result<Node, SyntaxError> {
-        parse(text, &Env::from_pairs(pairs.iter().copied()), &mut Vec::new())
+        parse(
+            text,
+            &Env::from_pairs(pairs.iter().copied()),
+            &mut Vec::new(),
+        )
     }
 
     fn get<'n>(node: &'n Node, key: &str) -> &'n Node {
@@ -337,7 +341,10 @@ mod tests {
             &[("MAP", "value\nkey: value"), ("KEY", "injected")],
         )
         .unwrap();
-        assert_eq!(get(&root, "key").value, Value::Str("value\nkey: value".into()));
+        assert_eq!(
+            get(&root, "key").value,
+            Value::Str("value\nkey: value".into())
+        );
         assert_eq!(get(&root, "${KEY}").value, Value::Str("v".into()));
     }
 
@@ -367,11 +374,20 @@ mod tests {
 
     #[test]
     fn core_schema_numbers() {
-        for (text, int) in [("42", 42), ("-7", -7), ("+3", 3), ("0042", 42), ("0x1F", 31)] {
+        for (text, int) in [
+            ("42", 42),
+            ("-7", -7),
+            ("+3", 3),
+            ("0042", 42),
+            ("0x1F", 31),
+        ] {
             assert_eq!(core_schema(text.into()), Value::Int(int), "{text}");
         }
         for text in ["1.5", ".5", "1.", "1e3", "-2.5E-3"] {
-            assert!(matches!(core_schema(text.into()), Value::Float(..)), "{text}");
+            assert!(
+                matches!(core_schema(text.into()), Value::Float(..)),
+                "{text}"
+            );
         }
         for text in ["1.2.3", "0x", "1e", "e3", "12ms", "0b101"] {
             assert!(matches!(core_schema(text.into()), Value::Str(_)), "{text}");
