@@ -23,11 +23,13 @@
 //! multi-thread tokio runtime, a current-thread one (`#[tokio::test]`) or a plain `fn main`.
 //!
 //! The variables and their defaults are listed in [`config::vars`]; settings made in code
-//! through [`builder`] win over them.
+//! through [`builder`] win over them. `OTEL_CONFIG_FILE` names a declarative configuration file
+//! (YAML, `file_format: "1.1"`, see [`config::ConfigFile`]) that replaces the variables.
 //!
 //! The OpenTelemetry crates ferrotel is built on are re-exported, pinned to the versions it was
 //! built with, so a service that uses them through ferrotel never meets version skew.
 
+mod config_file;
 mod error;
 mod guard;
 mod init;

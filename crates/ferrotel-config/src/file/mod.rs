@@ -205,16 +205,17 @@ impl ConfigFile {
             .filter(|var| env.get(var).is_some())
             .collect();
         if !ignored.is_empty() {
+            // Names only: the values may be secrets (OTEL_EXPORTER_OTLP_HEADERS).
             issues.push(ConfigIssue {
-                variable: vars::OTEL_CONFIG_FILE.to_owned(),
-                value: name.clone(),
+                variable: ignored.join(", "),
+                value: String::new(),
                 allowed: String::new(),
                 fallback: String::new(),
                 severity: Severity::Advice,
                 reason: Some(format!(
-                    "while a configuration file is used the other OTEL_* variables are \
-                     ignored unless the file references them as ${{NAME}}; ignored: {}",
-                    ignored.join(", ")
+                    "ignored, because {} names a configuration file ({name}); the file can \
+                     use a variable by referencing it as ${{NAME}}",
+                    vars::OTEL_CONFIG_FILE
                 )),
             });
         }
