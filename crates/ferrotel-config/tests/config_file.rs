@@ -394,6 +394,12 @@ mod substitution {
     }
 
     #[test]
+    fn a_substituted_boolean_turns_the_sdk_off() {
+        let resolved = load("substitution.yaml", &[("DISABLED", "TRUE")]);
+        assert!(resolved.config.sdk_disabled);
+    }
+
+    #[test]
     fn a_substituted_number_for_a_quoted_field_is_text() {
         // `schedule_delay: "${X}"` would be text; the plain form is an integer.
         let yaml = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        \
