@@ -241,13 +241,12 @@ impl<'f> Walk<'f> {
         if known.contains(&entry.key.as_str()) {
             return Some(entry);
         }
-        let mut section = Section {
+        let section = Section {
             path: path.to_owned(),
             line: node.line,
             entries,
             taken: vec![false],
         };
-        section.path = path.to_owned();
         self.finish(section, known, unsupported);
         None
     }

@@ -55,6 +55,10 @@ impl Value {
     }
 }
 
+/// The most nodes one file may expand to, aliases included: a configuration has a few
+/// hundred, and a small file of nested aliases could otherwise expand to billions.
+const MAX_NODES: usize = 100_000;
+
 /// Why the text is not a usable YAML document, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SyntaxError {
@@ -74,6 +78,7 @@ pub(crate) fn parse(
         referenced,
         anchors: Vec::new(),
         last_line: 1,
+        nodes: 0,
     };
     let mut root = None;
     loop {
@@ -104,6 +109,8 @@ struct Reader<'t, 'e, 'r> {
     /// Anchored nodes by anchor id, for aliases.
     anchors: Vec<(usize, Node)>,
     last_line: usize,
+    /// Nodes made so far, alias copies included (see [`MAX_NODES`]).
+    nodes: usize,
 }
 
 impl<'t> Reader<'t, '_, '_> {
@@ -133,6 +140,7 @@ impl<'t> Reader<'t, '_, '_> {
 
     fn node(&mut self, event: Event<'t>, span: Span) -> Result<Node, SyntaxError> {
         let line = span.start.line().max(1);
+        self.count(span, 1)?;
         let (anchor, node) = match event {
             Event::Scalar(text, style, anchor, tag) => {
                 (anchor, self.scalar(&text, style, tag.as_deref(), line)?)
@@ -157,13 +165,12 @@ impl<'t> Reader<'t, '_, '_> {
             Event::MappingStart(anchor, _) => (anchor, self.mapping(line)?),
             Event::Alias(id) => {
                 let found = self.anchors.iter().rev().find(|(known, _)| *known == id);
-                return match found {
-                    Some((_, node)) => Ok(Node {
-                        line,
-                        value: node.value.clone(),
-                    }),
-                    None => Err(self.error(span, "an alias refers to an unknown anchor")),
+                let value = match found {
+                    Some((_, node)) => node.value.clone(),
+                    None => return Err(self.error(span, "an alias refers to an unknown anchor")),
                 };
+                self.count(span, size(&value))?;
+                return Ok(Node { line, value });
             }
             _ => return Err(self.error(span, "unexpected YAML structure")),
         };
@@ -171,6 +178,17 @@ impl<'t> Reader<'t, '_, '_> {
             self.anchors.push((anchor, node.clone()));
         }
         Ok(node)
+    }
+
+    fn count(&mut self, span: Span, more: usize) -> Result<(), SyntaxError> {
+        self.nodes = self.nodes.saturating_add(more);
+        if self.nodes > MAX_NODES {
+            return Err(self.error(
+                span,
+                "the file expands to more than 100000 values (aliases included)",
+            ));
+        }
+        Ok(())
     }
 
     fn mapping(&mut self, line: usize) -> Result<Node, SyntaxError> {
@@ -228,6 +246,19 @@ impl<'t> Reader<'t, '_, '_> {
             Value::Str(text)
         };
         Ok(Node { line, value })
+    }
+}
+
+/// How many nodes a value holds, itself included.
+fn size(value: &Value) -> usize {
+    match value {
+        Value::Seq(items) => items
+            .iter()
+            .fold(1, |sum, item| sum.saturating_add(size(&item.value))),
+        Value::Map(entries) => entries
+            .iter()
+            .fold(1, |sum, entry| sum.saturating_add(size(&entry.value.value))),
+        _ => 1,
     }
 }
 
@@ -370,6 +401,20 @@ mod tests {
         assert_eq!(err.line, 2);
         assert!(err.message.contains("twice"), "{err:?}");
         assert!(parse_with("", &[]).unwrap_err().message.contains("empty"));
+    }
+
+    #[test]
+    fn nested_aliases_cannot_expand_without_bound() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..8 {
+            let previous = level - 1;
+            text.push_str(&format!(
+                "a{level}: &a{level} [*a{previous}, *a{previous}, *a{previous}, *a{previous}, \
+                 *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}, *a{previous}]\n"
+            ));
+        }
+        let err = parse_with(&text, &[]).unwrap_err();
+        assert!(err.message.contains("more than 100000"), "{err:?}");
     }
 
     #[test]
