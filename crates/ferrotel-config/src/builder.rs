@@ -302,7 +302,13 @@ impl ConfigBuilder {
         let Some(file) = &self.file else {
             return self.resolve_from(env, None);
         };
-        let (config, resolved) = self.resolve_from(file.env(), Some(file.name()));
+        let (mut config, resolved) = self.resolve_from(file.env(), Some(file.name()));
+        config.simple_span_exporters = config
+            .traces_exporter
+            .iter()
+            .copied()
+            .filter(|exporter| file.simple_span_exporters().contains(&exporter.as_str()))
+            .collect();
         let mut issues = file.issues().to_vec();
         for mut issue in resolved {
             file.rename(&mut issue);
@@ -408,6 +414,7 @@ impl ConfigBuilder {
             traces_exporter,
             metrics_exporter,
             batch,
+            simple_span_exporters: Vec::new(),
             limits,
             metrics,
             traces_otlp,

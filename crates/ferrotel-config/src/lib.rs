@@ -133,6 +133,10 @@ pub struct Config {
     pub metrics_exporter: Vec<MetricsExporter>,
     /// Batch span processor (`OTEL_BSP_*`).
     pub batch: BatchConfig,
+    /// The span exporters fed by a simple processor, which exports each span as it ends,
+    /// instead of the batch processor. Only a configuration file's `simple` processors set
+    /// it; default: none.
+    pub simple_span_exporters: Vec<TracesExporter>,
     /// Span limits (`OTEL_*_LIMIT`).
     pub limits: SpanLimits,
     /// Metrics SDK settings.

@@ -255,6 +255,7 @@ mod sections {
         assert_eq!(c.limits.event_attribute_count, 12);
         assert_eq!(c.limits.link_attribute_count, 13);
         assert_eq!(c.sampler, Sampler::AlwaysOff);
+        assert!(c.simple_span_exporters.is_empty(), "both are batched");
     }
 
     #[test]
@@ -515,7 +516,6 @@ mod problems {
                 "unsupported.yaml:5: resource.detection/development",
                 "unsupported.yaml:12: tracer_provider.processors[0].batch.exporter.otlp_file/development",
                 "unsupported.yaml:18: tracer_provider.processors[1].batch.exporter.otlp_http.retry",
-                "unsupported.yaml:19: tracer_provider.processors[2].simple",
                 "unsupported.yaml:24: tracer_provider.sampler.parent_based.remote_parent_not_sampled",
                 "unsupported.yaml:26: tracer_provider.tracer_configurator/development",
                 "unsupported.yaml:34: meter_provider.readers[0].periodic.cardinality_limits",
@@ -531,10 +531,15 @@ mod problems {
             colour.contains("tracer_provider"),
             "lists the keys: {colour}"
         );
-        // What could be used still is: the OTLP exporter and the console one.
+        // What could be used still is: the OTLP exporter and the console one, the latter
+        // behind its simple processor.
         assert_eq!(
             resolved.config.traces_exporter,
             [TracesExporter::Otlp, TracesExporter::Console]
+        );
+        assert_eq!(
+            resolved.config.simple_span_exporters,
+            [TracesExporter::Console]
         );
         // Strict mode refuses the same file.
         let file = parse("unsupported.yaml", &[]).unwrap();
@@ -543,7 +548,7 @@ mod problems {
             .config_file(file)
             .resolve(&env(&[]))
             .unwrap_err();
-        assert_eq!(err.issues().len(), 10);
+        assert_eq!(err.issues().len(), 9);
     }
 
     #[test]

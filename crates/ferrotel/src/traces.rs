@@ -7,8 +7,8 @@ use std::time::Duration;
 use ferrotel_config::{Config, OtlpConfig, Sampler as SamplerConfig, TracesExporter};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, Span, SpanData,
-    SpanExporter, SpanLimits, SpanProcessor,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SimpleSpanProcessor, Span,
+    SpanData, SpanExporter, SpanLimits, SpanProcessor,
 };
 use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
@@ -57,8 +57,16 @@ pub(crate) fn tracer_provider(
             timeout: batch.export_timeout,
             counters: Arc::clone(&counters),
         };
+        // A configuration file's `simple` processor exports each span as it ends.
+        let simple = config.simple_span_exporters.contains(choice);
+        let inner: Box<dyn SpanProcessor> = if simple {
+            Box::new(SimpleSpanProcessor::new(exporter))
+        } else {
+            Box::new(BatchSpanProcessor::new(exporter, batch_config))
+        };
         builder = builder.with_span_processor(Counted {
-            inner: BatchSpanProcessor::new(exporter, batch_config),
+            inner,
+            simple,
             counters: Arc::clone(&counters),
             value_length_limit: config.limits.span_attribute_value_length,
         });
@@ -75,7 +83,10 @@ pub(crate) fn tracer_provider(
 /// value length limit the SDK lacks.
 #[derive(Debug)]
 struct Counted {
-    inner: BatchSpanProcessor,
+    inner: Box<dyn SpanProcessor>,
+    /// A simple processor waits for each export where the span ends: never on the export
+    /// runtime's own thread, which would wait for itself.
+    simple: bool,
     counters: Arc<PipelineCounters>,
     value_length_limit: Option<usize>,
 }
@@ -90,6 +101,15 @@ impl SpanProcessor for Counted {
             crate::limits::truncate_span(&mut span, limit);
         }
         self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        if self.simple && crate::runtime::on_export_thread() {
+            self.counters.record_failure(
+                1,
+                "a span that ends on ferrotel's export thread is not exported by a simple \
+                 processor"
+                    .to_owned(),
+            );
+            return;
+        }
         self.inner.on_end(span);
     }
 

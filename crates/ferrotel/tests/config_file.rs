@@ -166,3 +166,20 @@ fn an_unusable_file_refuses_to_start_naming_the_file_and_line() {
     assert!(err.to_string().contains(&missing), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_simple_processor_exports_each_span_as_it_ends() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.http_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_CONFIG_FILE", &testdata("wire-simple.yaml")),
+        ("ENDPOINT", &endpoint),
+    ]));
+    g.tracer("config-file-test").start("at-once").end();
+    // No flush and no wait: the export finished inside end(). (A batch processor would
+    // still hold the span for its 5 s schedule delay.)
+    assert_eq!(receiver.request_count(), 1);
+    let spans = receiver.wait_for_spans(1, WAIT).expect("the span");
+    assert_eq!(spans[0].name(), "at-once");
+    drop(g);
+}

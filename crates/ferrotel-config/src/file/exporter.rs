@@ -99,7 +99,8 @@ impl Exporters {
 }
 
 /// Reads one exporter entry (`otlp_http: …`, `otlp_grpc: …`, `console:`) of `signal`.
-/// `extra` reads keys only some exporters have (the metric exporters' temporality).
+/// `extra` reads keys only some exporters have (the metric exporters' temporality). Returns
+/// the exporter's name (`otlp`, `console`) when it is used.
 pub(crate) fn exporter(
     walk: &mut Walk<'_>,
     node: &Node,
@@ -107,20 +108,17 @@ pub(crate) fn exporter(
     signal: &SignalVars,
     chosen: &mut Exporters,
     extra: &mut dyn FnMut(&mut Walk<'_>, &mut Section<'_>),
-) {
+) -> Option<&'static str> {
     let known = ["otlp_http", "otlp_grpc", "console"];
-    let Some(entry) = walk.single_key(node, path, &known, &["otlp_file/development"]) else {
-        return;
-    };
+    let entry = walk.single_key(node, path, &known, &["otlp_file/development"])?;
     let path = format!("{path}.{}", entry.key);
-    let Some(mut section) = walk.section(entry, path.clone()) else {
-        return;
-    };
+    let mut section = walk.section(entry, path.clone())?;
     match entry.key.as_str() {
         "console" => {
             chosen.add("console");
             extra(walk, &mut section);
             walk.finish(section, &[], &[]);
+            Some("console")
         }
         kind => {
             if let Some(first) = &chosen.otlp {
@@ -128,7 +126,7 @@ pub(crate) fn exporter(
                     "ferrotel sends each signal to one OTLP exporter, and {first} is already one"
                 );
                 walk.unsupported(entry.line, &path, reason, "the first OTLP exporter only");
-                return;
+                return None;
             }
             chosen.otlp = Some(walk.place(entry.line, &path));
             chosen.names.push("otlp");
@@ -147,6 +145,7 @@ pub(crate) fn exporter(
                 known.push("encoding");
             }
             walk.finish(section, &known, &[]);
+            Some("otlp")
         }
     }
 }
@@ -274,13 +273,15 @@ pub(crate) fn batch(walk: &mut Walk<'_>, section: &mut Section<'_>, vars: [&'sta
 }
 
 /// The `processors` list of the tracer or logger provider: `batch` and `simple` entries, each
-/// with one exporter.
+/// with one exporter. `simple` processors are recorded for spans (`simple_spans`) and
+/// reported as unsupported otherwise.
 pub(crate) fn processors(
     walk: &mut Walk<'_>,
     provider: &mut Section<'_>,
     signal: &SignalVars,
     batch_vars: [&'static str; 4],
     unsupported: &[&str],
+    simple_spans: bool,
 ) {
     let mut chosen = Exporters::default();
     let (line, path) = (provider.line, provider.child("processors"));
@@ -306,7 +307,7 @@ pub(crate) fn processors(
                         "max_queue_size",
                         "max_export_batch_size",
                     ]);
-                } else {
+                } else if !simple_spans {
                     walk.unsupported(
                         entry.line,
                         &processor_path,
@@ -317,14 +318,21 @@ pub(crate) fn processors(
                     );
                 }
                 match processor.take("exporter") {
-                    Some(exporter_entry) => exporter(
-                        walk,
-                        &exporter_entry.value,
-                        &processor.child("exporter"),
-                        signal,
-                        &mut chosen,
-                        &mut |_, _| {},
-                    ),
+                    Some(exporter_entry) => {
+                        let used = exporter(
+                            walk,
+                            &exporter_entry.value,
+                            &processor.child("exporter"),
+                            signal,
+                            &mut chosen,
+                            &mut |_, _| {},
+                        );
+                        if let (Some(name), true) = (used, entry.key == "simple" && simple_spans) {
+                            if !walk.simple_span_exporters.contains(&name) {
+                                walk.simple_span_exporters.push(name);
+                            }
+                        }
+                    }
                     None => walk.invalid(
                         entry.line,
                         &processor.child("exporter"),

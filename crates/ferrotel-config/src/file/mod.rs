@@ -90,6 +90,8 @@ pub struct ConfigFile {
     places: Vec<(&'static str, String)>,
     issues: Vec<ConfigIssue>,
     logger_provider: Option<LoggerProviderSection>,
+    /// The span exporters (`otlp`, `console`) behind a `simple` processor.
+    simple_span_exporters: Vec<&'static str>,
 }
 
 /// The `logger_provider` section, as the variables of the logs signal it stands for
@@ -220,6 +222,7 @@ impl ConfigFile {
             });
         }
 
+        let simple_span_exporters = std::mem::take(&mut walk.simple_span_exporters);
         let settings = walk.settings;
         let own: Vec<(String, String)> = env
             .names()
@@ -252,6 +255,7 @@ impl ConfigFile {
                 .collect(),
             issues,
             logger_provider,
+            simple_span_exporters,
         })
     }
 
@@ -263,6 +267,11 @@ impl ConfigFile {
     /// The `logger_provider` section, when the file has one.
     pub fn logger_provider(&self) -> Option<&LoggerProviderSection> {
         self.logger_provider.as_ref()
+    }
+
+    /// The span exporters the file puts behind a `simple` processor.
+    pub(crate) fn simple_span_exporters(&self) -> &[&'static str] {
+        &self.simple_span_exporters
     }
 
     /// The environment resolution reads instead of the process environment.

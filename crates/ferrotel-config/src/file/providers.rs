@@ -43,6 +43,7 @@ pub(crate) fn tracer(walk: &mut Walk<'_>, root: &mut Section<'_>) {
             vars::OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
         ],
         &[],
+        true,
     );
     if let Some(mut limits) = walk.child_section(&mut provider, "limits") {
         for (key, var) in [
@@ -171,14 +172,16 @@ fn periodic(walk: &mut Walk<'_>, mut reader: Section<'_>, chosen: &mut Exporters
     walk.integer_to(&mut reader, "interval", vars::OTEL_METRIC_EXPORT_INTERVAL);
     walk.integer_to(&mut reader, "timeout", vars::OTEL_METRIC_EXPORT_TIMEOUT);
     match reader.take("exporter") {
-        Some(entry) => exporter::exporter(
-            walk,
-            &entry.value,
-            &reader.child("exporter"),
-            &METRICS,
-            chosen,
-            &mut metric_exporter_extras,
-        ),
+        Some(entry) => {
+            exporter::exporter(
+                walk,
+                &entry.value,
+                &reader.child("exporter"),
+                &METRICS,
+                chosen,
+                &mut metric_exporter_extras,
+            );
+        }
         None => walk.invalid(
             reader.line,
             &reader.child("exporter"),
@@ -274,6 +277,7 @@ pub(crate) fn logger(walk: &mut Walk<'_>, root: &mut Section<'_>) {
         &LOGS,
         BLRP,
         &["event_to_span_event_bridge/development"],
+        false,
     );
     if let Some(mut limits) = walk.child_section(&mut provider, "limits") {
         let [length, count] = LOG_RECORD_LIMITS;

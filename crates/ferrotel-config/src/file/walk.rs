@@ -22,6 +22,8 @@ pub(crate) struct Walk<'f> {
     file: &'f str,
     pub(crate) issues: Vec<ConfigIssue>,
     pub(crate) settings: Vec<Setting>,
+    /// The span exporters behind `simple` processors.
+    pub(crate) simple_span_exporters: Vec<&'static str>,
 }
 
 /// A mapping being read: its key path and which of its keys were read.
@@ -71,6 +73,7 @@ impl<'f> Walk<'f> {
             file,
             issues: Vec::new(),
             settings: Vec::new(),
+            simple_span_exporters: Vec::new(),
         }
     }
 
