@@ -314,6 +314,16 @@ impl ConfigBuilder {
             file.rename(&mut issue);
             issues.push(issue);
         }
+        // In the file's order (`name:line: key`), then the rest as found.
+        let line_of = |issue: &ConfigIssue| {
+            issue
+                .variable
+                .strip_prefix(file.name())
+                .and_then(|rest| rest.strip_prefix(':'))
+                .and_then(|rest| rest.split(':').next())
+                .and_then(|line| line.parse::<usize>().ok())
+        };
+        issues.sort_by_key(|issue| line_of(issue).unwrap_or(usize::MAX));
         (config, issues)
     }
 

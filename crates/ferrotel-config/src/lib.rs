@@ -1,5 +1,5 @@
-//! Typed ferrotel configuration from the standard `OTEL_*` environment variables and code
-//! overrides.
+//! Typed ferrotel configuration from the standard `OTEL_*` environment variables, or a
+//! declarative configuration file ([`ConfigFile`], `OTEL_CONFIG_FILE`), and code overrides.
 //!
 //! ```
 //! use ferrotel_config::{Config, Env, Protocol, Sampler};

@@ -2,41 +2,7 @@
 //! [`OTEL_CONFIG_FILE`](crate::vars::OTEL_CONFIG_FILE), `file_format: "1.1"`
 //! (opentelemetry-configuration 1.1).
 //!
-//! ```
-//! use ferrotel_config::{Config, ConfigFile, Env, Protocol, Sampler};
-//!
-//! let yaml = r#"
-//! file_format: "1.1"
-//! resource:
-//!   attributes:
-//!     - name: service.name
-//!       value: ${SERVICE:-checkout}
-//! propagator:
-//!   composite: [{tracecontext: }, {baggage: }]
-//! tracer_provider:
-//!   processors:
-//!     - batch:
-//!         schedule_delay: 200
-//!         exporter:
-//!           otlp_grpc:
-//!             endpoint: http://collector:4317
-//!   sampler:
-//!     parent_based:
-//!       root:
-//!         trace_id_ratio_based: { ratio: 0.25 }
-//! "#;
-//! // The file replaces the OTEL_* variables: OTEL_SERVICE_NAME is ignored here.
-//! let env = Env::from_pairs([("OTEL_SERVICE_NAME", "ignored")]);
-//! let file = ConfigFile::parse("otel.yaml", yaml, &env)?;
-//! let config = Config::builder().config_file(file).resolve(&env)?.config;
-//!
-//! assert_eq!(config.service_name, "checkout");
-//! assert_eq!(config.traces_otlp.protocol, Protocol::Grpc);
-//! assert_eq!(config.traces_otlp.endpoint, "http://collector:4317");
-//! assert_eq!(config.sampler, Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.25))));
-//! assert!(config.metrics_exporter.is_empty()); // no meter_provider: no metric exporter
-//! # Ok::<(), ferrotel_config::ConfigError>(())
-//! ```
+//! See [`ConfigFile`] for an example.
 //!
 //! # How a file becomes a [`Config`](crate::Config)
 //!
@@ -78,6 +44,42 @@ use walk::{Section, Walk};
 
 /// A parsed declarative configuration file, ready for
 /// [`ConfigBuilder::config_file`](crate::ConfigBuilder::config_file).
+///
+/// ```
+/// use ferrotel_config::{Config, ConfigFile, Env, Protocol, Sampler};
+///
+/// let yaml = r#"
+/// file_format: "1.1"
+/// resource:
+///   attributes:
+///     - name: service.name
+///       value: ${SERVICE:-checkout}
+/// propagator:
+///   composite: [{tracecontext: }, {baggage: }]
+/// tracer_provider:
+///   processors:
+///     - batch:
+///         schedule_delay: 200
+///         exporter:
+///           otlp_grpc:
+///             endpoint: http://collector:4317
+///   sampler:
+///     parent_based:
+///       root:
+///         trace_id_ratio_based: { ratio: 0.25 }
+/// "#;
+/// // The file replaces the OTEL_* variables: OTEL_SERVICE_NAME is ignored here.
+/// let env = Env::from_pairs([("OTEL_SERVICE_NAME", "ignored")]);
+/// let file = ConfigFile::parse("otel.yaml", yaml, &env)?;
+/// let config = Config::builder().config_file(file).resolve(&env)?.config;
+///
+/// assert_eq!(config.service_name, "checkout");
+/// assert_eq!(config.traces_otlp.protocol, Protocol::Grpc);
+/// assert_eq!(config.traces_otlp.endpoint, "http://collector:4317");
+/// assert_eq!(config.sampler, Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.25))));
+/// assert!(config.metrics_exporter.is_empty()); // no meter_provider: no metric exporter
+/// # Ok::<(), ferrotel_config::ConfigError>(())
+/// ```
 ///
 /// Its `Debug` output names the file and the variables it sets, never their values (header
 /// values are secrets).
