@@ -590,6 +590,25 @@ mod problems {
     }
 
     #[test]
+    fn a_client_key_without_its_certificate_is_reported_at_the_tls_key() {
+        let yaml = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        \
+                    exporter:\n          otlp_grpc:\n            tls:\n              \
+                    key_file: /k.pem\n";
+        let file = ConfigFile::parse("t.yaml", yaml, &env(&[])).unwrap();
+        let resolved = Config::builder()
+            .config_file(file)
+            .resolve(&env(&[]))
+            .unwrap();
+        let text = issue(
+            &resolved,
+            "t.yaml:8: tracer_provider.processors[0].batch.exporter.otlp_grpc.tls",
+        )
+        .to_string();
+        assert!(text.contains("both key_file and cert_file"), "{text}");
+        assert_eq!(resolved.config.traces_otlp.client_key, None);
+    }
+
+    #[test]
     fn header_values_never_reach_messages() {
         let yaml = "file_format: \"1.1\"\ntracer_provider:\n  processors:\n    - batch:\n        \
                     exporter:\n          otlp_http:\n            headers:\n              - name: \

@@ -180,8 +180,23 @@ fn otlp(
     headers(walk, section, signal);
     if let Some(mut tls) = walk.child_section(section, "tls") {
         walk.text_to(&mut tls, "ca_file", signal.certificate);
-        walk.text_to(&mut tls, "key_file", signal.client_key);
-        walk.text_to(&mut tls, "cert_file", signal.client_certificate);
+        let key = walk.text(&mut tls, "key_file");
+        let cert = walk.text(&mut tls, "cert_file");
+        match (key, cert) {
+            (Some((key, key_line)), Some((cert, cert_line))) => {
+                walk.set(signal.client_key, key, key_line, &tls.child("key_file"));
+                let path = tls.child("cert_file");
+                walk.set(signal.client_certificate, cert, cert_line, &path);
+            }
+            (None, None) => {}
+            (Some((_, line)), None) | (None, Some((_, line))) => walk.invalid(
+                line,
+                &tls.path,
+                String::new(),
+                "both key_file and cert_file, or neither",
+                Some("mTLS needs the client key and the client certificate".to_owned()),
+            ),
+        }
         let mut known = vec!["ca_file", "key_file", "cert_file"];
         if grpc {
             if let Some((insecure, line)) = walk.boolean(&mut tls, "insecure") {
