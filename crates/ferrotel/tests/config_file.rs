@@ -183,3 +183,36 @@ fn a_simple_processor_exports_each_span_as_it_ends() {
     assert_eq!(spans[0].name(), "at-once");
     drop(g);
 }
+
+#[test]
+fn a_meter_provider_from_a_file_sends_metrics() {
+    use ferrotel::opentelemetry::metrics::MeterProvider as _;
+    let receiver = Receiver::start();
+    let endpoint = receiver.grpc_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_CONFIG_FILE", &testdata("wire-metrics.yaml")),
+        ("ENDPOINT", &endpoint),
+    ]));
+    assert!(g.config().traces_exporter.is_empty(), "no tracer_provider");
+    let meter = g.meter_provider().expect("meter provider").meter("test");
+    meter
+        .f64_histogram("file.latency")
+        .with_unit("s")
+        .build()
+        .record(0.25, &[]);
+    drop(g);
+    let metrics = receiver
+        .wait_for_metric("file.latency", WAIT)
+        .expect("metric");
+    assert_eq!(
+        metrics[0].resource_attr("service.name").as_deref(),
+        Some("metered-by-file")
+    );
+    let request = receiver
+        .requests()
+        .into_iter()
+        .find(|r| r.signal == Signal::Metrics)
+        .expect("a metrics request");
+    assert_eq!(request.transport, Transport::Grpc);
+    assert_eq!(request.header("x-tenant"), Some("acme"));
+}
