@@ -303,6 +303,9 @@ impl ConfigBuilder {
             return self.resolve_from(env, None);
         };
         let (mut config, resolved) = self.resolve_from(file.env(), Some(file.name()));
+        if self.sampler.is_none() {
+            config.sampler = file.sampler(config.sampler);
+        }
         config.simple_span_exporters = config
             .traces_exporter
             .iter()

@@ -97,8 +97,8 @@ pub use otlp::{
 pub use propagator::{default_propagators, Propagator, UNSUPPORTED_PROPAGATORS};
 pub use resource::{SERVICE_INSTANCE_ID, SERVICE_NAME};
 pub use sampler::{
-    Sampler, DEFAULT_JAEGER_REMOTE_ENDPOINT, DEFAULT_JAEGER_REMOTE_INITIAL_SAMPLING_RATE,
-    DEFAULT_JAEGER_REMOTE_POLLING_INTERVAL,
+    ParentBasedSamplers, Sampler, DEFAULT_JAEGER_REMOTE_ENDPOINT,
+    DEFAULT_JAEGER_REMOTE_INITIAL_SAMPLING_RATE, DEFAULT_JAEGER_REMOTE_POLLING_INTERVAL,
 };
 pub use semconv::{RpcSemconv, SemconvStability};
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use ferrotel_config::vars::*;
 use ferrotel_config::{
     Compression, Config, ConfigError, ConfigFile, ConfigIssue, Env, ExemplarFilter,
-    HistogramAggregation, LogLevel, MetricsExporter, Propagator, Protocol, Resolved, Sampler,
-    Severity, Temporality, TracesExporter,
+    HistogramAggregation, LogLevel, MetricsExporter, ParentBasedSamplers, Propagator, Protocol,
+    Resolved, Sampler, Severity, Temporality, TracesExporter,
 };
 
 fn path(name: &str) -> PathBuf {
@@ -333,6 +333,31 @@ mod sections {
     }
 
     #[test]
+    fn parent_based_delegates_other_than_the_defaults() {
+        let resolved = load("parent-based-delegates.yaml", &[]);
+        assert!(invalid(&resolved).is_empty(), "{:#?}", resolved.issues);
+        assert_eq!(
+            resolved.config.sampler,
+            Sampler::ParentBasedWith(Box::new(ParentBasedSamplers {
+                root: Sampler::TraceIdRatio(0.5),
+                remote_parent_sampled: Sampler::AlwaysOn,
+                remote_parent_not_sampled: Sampler::TraceIdRatio(0.25),
+                local_parent_sampled: Sampler::AlwaysOff,
+                local_parent_not_sampled: Sampler::AlwaysOff,
+            }))
+        );
+        // A sampler set in code still wins.
+        let file = parse("parent-based-delegates.yaml", &[]).unwrap();
+        let c = Config::builder()
+            .config_file(file)
+            .sampler(Sampler::AlwaysOn)
+            .resolve(&env(&[]))
+            .unwrap()
+            .config;
+        assert_eq!(c.sampler, Sampler::AlwaysOn);
+    }
+
+    #[test]
     fn jaeger_remote_sampler_under_parent_based() {
         let resolved = load("jaeger-remote.yaml", &[]);
         assert!(invalid(&resolved).is_empty(), "{:#?}", resolved.issues);
@@ -516,7 +541,7 @@ mod problems {
                 "unsupported.yaml:5: resource.detection/development",
                 "unsupported.yaml:12: tracer_provider.processors[0].batch.exporter.otlp_file/development",
                 "unsupported.yaml:18: tracer_provider.processors[1].batch.exporter.otlp_http.retry",
-                "unsupported.yaml:24: tracer_provider.sampler.parent_based.remote_parent_not_sampled",
+                "unsupported.yaml:25: tracer_provider.sampler.parent_based.remote_parent_not_sampled.parent_based",
                 "unsupported.yaml:26: tracer_provider.tracer_configurator/development",
                 "unsupported.yaml:34: meter_provider.readers[0].periodic.cardinality_limits",
                 "unsupported.yaml:36: meter_provider.views",
@@ -548,7 +573,7 @@ mod problems {
             .config_file(file)
             .resolve(&env(&[]))
             .unwrap_err();
-        assert_eq!(err.issues().len(), 9);
+        assert_eq!(err.issues().len(), 9, "{err}");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::time::Duration;
 use ferrotel_config::{Config, OtlpConfig, Sampler as SamplerConfig, TracesExporter};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, SimpleSpanProcessor, Span,
-    SpanData, SpanExporter, SpanLimits, SpanProcessor,
+    BatchConfigBuilder, BatchSpanProcessor, ParentBasedSampler, Sampler, SdkTracerProvider,
+    ShouldSample, SimpleSpanProcessor, Span, SpanData, SpanExporter, SpanLimits, SpanProcessor,
 };
 use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
@@ -141,13 +141,27 @@ fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn sampler(choice: &SamplerConfig, config: &Config, handle: &Handle) -> Result<Sampler, InitError> {
+fn sampler(
+    choice: &SamplerConfig,
+    config: &Config,
+    handle: &Handle,
+) -> Result<Box<dyn ShouldSample>, InitError> {
     Ok(match choice {
-        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
-        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
-        SamplerConfig::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(*ratio),
+        SamplerConfig::AlwaysOn => Box::new(Sampler::AlwaysOn),
+        SamplerConfig::AlwaysOff => Box::new(Sampler::AlwaysOff),
+        SamplerConfig::TraceIdRatio(ratio) => Box::new(Sampler::TraceIdRatioBased(*ratio)),
         SamplerConfig::ParentBased(root) => {
-            Sampler::ParentBased(Box::new(sampler(root, config, handle)?))
+            Box::new(Sampler::ParentBased(sampler(root, config, handle)?))
+        }
+        SamplerConfig::ParentBasedWith(samplers) => {
+            let part = |choice| sampler(choice, config, handle);
+            Box::new(
+                ParentBasedSampler::new(part(&samplers.root)?)
+                    .with_remote_parent_sampled(part(&samplers.remote_parent_sampled)?)
+                    .with_remote_parent_not_sampled(part(&samplers.remote_parent_not_sampled)?)
+                    .with_local_parent_sampled(part(&samplers.local_parent_sampled)?)
+                    .with_local_parent_not_sampled(part(&samplers.local_parent_not_sampled)?),
+            )
         }
         SamplerConfig::JaegerRemote {
             endpoint,
@@ -163,9 +177,9 @@ fn sampler(choice: &SamplerConfig, config: &Config, handle: &Handle) -> Result<S
                 handle,
             )?;
             if *parent_based {
-                Sampler::ParentBased(Box::new(remote))
+                Box::new(Sampler::ParentBased(Box::new(remote)))
             } else {
-                remote
+                Box::new(remote)
             }
         }
     })

@@ -216,3 +216,29 @@ fn a_meter_provider_from_a_file_sends_metrics() {
     assert_eq!(request.transport, Transport::Grpc);
     assert_eq!(request.header("x-tenant"), Some("acme"));
 }
+
+#[test]
+fn parent_based_delegates_from_a_file_decide_on_the_wire() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.http_endpoint();
+    let g = guard(quick(&[
+        ("OTEL_CONFIG_FILE", &testdata("wire-delegates.yaml")),
+        ("ENDPOINT", &endpoint),
+    ]));
+    let tracer = g.tracer("config-file-test");
+    tracer.start("dropped-root").end();
+    let unsampled = SpanContext::new(
+        TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),
+        SpanId::from(0xb7ad_6b71_6920_3331_u64),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    let cx = Context::new().with_remote_span_context(unsampled);
+    tracer.start_with_context("kept-unsampled-child", &cx).end();
+    let report = g.shutdown();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let spans = receiver.wait_for_spans(1, WAIT).expect("a span");
+    let names: BTreeSet<&str> = spans.iter().map(|s| s.name()).collect();
+    assert_eq!(names, BTreeSet::from(["kept-unsampled-child"]));
+}

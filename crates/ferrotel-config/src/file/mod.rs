@@ -39,6 +39,7 @@ use std::fmt;
 
 use crate::env::Env;
 use crate::issue::{ConfigError, ConfigIssue, Severity};
+use crate::sampler::{ParentBasedSamplers, Sampler};
 use crate::vars;
 use walk::{Section, Walk};
 
@@ -94,6 +95,8 @@ pub struct ConfigFile {
     logger_provider: Option<LoggerProviderSection>,
     /// The span exporters (`otlp`, `console`) behind a `simple` processor.
     simple_span_exporters: Vec<&'static str>,
+    /// Non-default `parent_based` delegates (see [`Walk::parent_delegates`]).
+    parent_delegates: Option<[Sampler; 4]>,
 }
 
 /// The `logger_provider` section, as the variables of the logs signal it stands for
@@ -225,6 +228,7 @@ impl ConfigFile {
         }
 
         let simple_span_exporters = std::mem::take(&mut walk.simple_span_exporters);
+        let parent_delegates = walk.parent_delegates.take();
         let settings = walk.settings;
         let own: Vec<(String, String)> = env
             .names()
@@ -258,6 +262,7 @@ impl ConfigFile {
             issues,
             logger_provider,
             simple_span_exporters,
+            parent_delegates,
         })
     }
 
@@ -269,6 +274,38 @@ impl ConfigFile {
     /// The `logger_provider` section, when the file has one.
     pub fn logger_provider(&self) -> Option<&LoggerProviderSection> {
         self.logger_provider.as_ref()
+    }
+
+    /// The sampler the file asks for once `resolved` (its `OTEL_TRACES_SAMPLER` form) is
+    /// known: `resolved` itself, or a parent-based sampler with the file's own delegates.
+    pub(crate) fn sampler(&self, resolved: Sampler) -> Sampler {
+        let Some([remote_sampled, remote_not_sampled, local_sampled, local_not_sampled]) =
+            self.parent_delegates.clone()
+        else {
+            return resolved;
+        };
+        let root = match resolved {
+            Sampler::ParentBased(root) => *root,
+            Sampler::JaegerRemote {
+                endpoint,
+                polling_interval,
+                initial_sampling_rate,
+                parent_based: true,
+            } => Sampler::JaegerRemote {
+                endpoint,
+                polling_interval,
+                initial_sampling_rate,
+                parent_based: false,
+            },
+            other => return other,
+        };
+        Sampler::ParentBasedWith(Box::new(ParentBasedSamplers {
+            root,
+            remote_parent_sampled: remote_sampled,
+            remote_parent_not_sampled: remote_not_sampled,
+            local_parent_sampled: local_sampled,
+            local_parent_not_sampled: local_not_sampled,
+        }))
     }
 
     /// The span exporters the file puts behind a `simple` processor.

@@ -1,13 +1,16 @@
 //! `tracer_provider.sampler`: the sampler entry as the `OTEL_TRACES_SAMPLER` name and
 //! argument it stands for.
 //!
-//! `parent_based` follows the parent's decision with ferrotel's (and the Rust SDK's) parent-based
-//! sampler, which only takes a `root`: the four parent delegates are accepted when they say
-//! what that sampler does (sampled parents: `always_on`, unsampled parents: `always_off`, the
-//! schema's defaults) and reported otherwise.
+//! `parent_based` with the default delegates (sampled parents: `always_on`, unsampled
+//! parents: `always_off`) is `parentbased_<root>`. Other delegates (`always_on`,
+//! `always_off` or `trace_id_ratio_based`) cannot be said with the variables, so they are kept
+//! aside (`Walk::parent_delegates`) and make a
+//! [`Sampler::ParentBasedWith`](crate::Sampler::ParentBasedWith) after resolution.
 
 use super::walk::{Section, Walk};
 use super::yaml::{Node, Value};
+use crate::parse;
+use crate::sampler::Sampler;
 use crate::vars::{OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG};
 
 const SAMPLERS: [&str; 5] = [
@@ -97,34 +100,31 @@ fn parent_based(walk: &mut Walk<'_>, section: &mut Section<'_>) -> Option<Choice
             arg: None,
         },
     };
-    for (key, expected) in [
-        ("remote_parent_sampled", "always_on"),
-        ("remote_parent_not_sampled", "always_off"),
-        ("local_parent_sampled", "always_on"),
-        ("local_parent_not_sampled", "always_off"),
-    ] {
+    let mut delegates = [
+        Sampler::AlwaysOn,
+        Sampler::AlwaysOff,
+        Sampler::AlwaysOn,
+        Sampler::AlwaysOff,
+    ];
+    let defaults = delegates.clone();
+    let keys = [
+        "remote_parent_sampled",
+        "remote_parent_not_sampled",
+        "local_parent_sampled",
+        "local_parent_not_sampled",
+    ];
+    for (key, slot) in keys.iter().zip(delegates.iter_mut()) {
         let Some(entry) = section.take(key) else {
             continue;
         };
-        let path = section.child(key);
-        let given = match &entry.value.value {
-            Value::Null => continue,
-            Value::Map(entries) if entries.len() == 1 => {
-                entries.first().map(|inner| inner.key.as_str())
+        if entry.value.value != Value::Null {
+            if let Some(sampler) = delegate(walk, &entry.value, &section.child(key)) {
+                *slot = sampler;
             }
-            _ => None,
-        };
-        if given != Some(expected) {
-            walk.unsupported(
-                entry.line,
-                &path,
-                format!(
-                    "ferrotel's parent-based sampler follows the parent's decision, so \
-                     {key} can only be {expected}"
-                ),
-                &format!("{expected} for {key}"),
-            );
         }
+    }
+    if delegates != defaults {
+        walk.parent_delegates = Some(delegates);
     }
     let name = match root.name {
         "always_on" => "parentbased_always_on",
@@ -136,6 +136,39 @@ fn parent_based(walk: &mut Walk<'_>, section: &mut Section<'_>) -> Option<Choice
         name,
         arg: root.arg,
     })
+}
+
+/// A parent delegate: `always_on`, `always_off` or `trace_id_ratio_based`.
+fn delegate(walk: &mut Walk<'_>, node: &Node, path: &str) -> Option<Sampler> {
+    let known = ["always_on", "always_off", "trace_id_ratio_based"];
+    let mut others: Vec<&str> = SAMPLERS.iter().chain(&UNSUPPORTED).copied().collect();
+    others.retain(|name| !known.contains(name));
+    let entry = walk.single_key(node, path, &known, &others)?;
+    let path = format!("{path}.{}", entry.key);
+    let mut section = walk.section(entry, path)?;
+    let sampler = match entry.key.as_str() {
+        "always_on" => Some(Sampler::AlwaysOn),
+        "always_off" => Some(Sampler::AlwaysOff),
+        _ => match walk.number(&mut section, "ratio") {
+            None => Some(Sampler::TraceIdRatio(1.0)),
+            Some((text, line)) => match parse::ratio(&text) {
+                Ok(ratio) => Some(Sampler::TraceIdRatio(ratio)),
+                Err(rejection) => {
+                    let ratio_path = section.child("ratio");
+                    walk.invalid(
+                        line,
+                        &ratio_path,
+                        text,
+                        parse::RATIO_ALLOWED,
+                        rejection.reason,
+                    );
+                    None
+                }
+            },
+        },
+    };
+    walk.finish(section, &["ratio"], &[]);
+    sampler
 }
 
 /// `jaeger_remote/development`: endpoint, polling interval and the initial sampler, which

@@ -4,6 +4,7 @@
 
 use super::yaml::{Entry, Node, Value};
 use crate::issue::{ConfigIssue, Severity};
+use crate::sampler::Sampler;
 
 /// The schema version whose keys ferrotel knows.
 pub(crate) const SCHEMA: &str = "opentelemetry-configuration 1.1";
@@ -24,6 +25,9 @@ pub(crate) struct Walk<'f> {
     pub(crate) settings: Vec<Setting>,
     /// The span exporters behind `simple` processors.
     pub(crate) simple_span_exporters: Vec<&'static str>,
+    /// A `parent_based` sampler's delegates when they are not the defaults, in the order
+    /// remote sampled, remote not sampled, local sampled, local not sampled.
+    pub(crate) parent_delegates: Option<[Sampler; 4]>,
 }
 
 /// A mapping being read: its key path and which of its keys were read.
@@ -74,6 +78,7 @@ impl<'f> Walk<'f> {
             issues: Vec::new(),
             settings: Vec::new(),
             simple_span_exporters: Vec::new(),
+            parent_delegates: None,
         }
     }
 
