@@ -17,6 +17,10 @@
 //! precedence function as a variable, and the other `OTEL_*` variables are ignored as the
 //! specification requires (ferrotel's own `FERROTEL_*` variables still apply). Every issue is
 //! renamed back to the place it came from: `otel.yaml:12: tracer_provider.…schedule_delay`.
+//! The two things no variable can say, `simple` span processors and `parent_based` delegates
+//! other than the defaults, are kept aside and applied to the resolved configuration
+//! ([`Config::simple_span_exporters`](crate::Config::simple_span_exporters),
+//! [`Sampler::ParentBasedWith`](crate::Sampler::ParentBasedWith)).
 //!
 //! A file that cannot be read as configuration (bad YAML, an invalid `${…}` reference, a
 //! missing or foreign `file_format`) is an error with the file and the line; bad values and
