@@ -8,6 +8,7 @@ use crate::env::Env;
 use crate::exporter::{
     MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
 };
+use crate::file::ConfigFile;
 use crate::issue::{ConfigError, ConfigIssue, Severity};
 use crate::limits::{self, LimitOverrides};
 use crate::logging::{LogFormat, LogLevel};
@@ -42,6 +43,7 @@ pub struct ConfigBuilder {
     metrics_otlp: OtlpOverrides,
     rpc_semconv: Option<RpcSemconv>,
     ops: crate::ops::OpsOverrides,
+    file: Option<ConfigFile>,
 }
 
 /// Deduplicates while keeping the first occurrence.
@@ -296,6 +298,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Configures from a declarative configuration file instead of the `OTEL_*` variables:
+    /// resolution reads the file's settings, never the other variables of the `env` given to
+    /// [`ConfigBuilder::resolve`]. Code settings still win over the file.
+    pub fn config_file(mut self, file: ConfigFile) -> Self {
+        self.file = Some(file);
+        self
+    }
+
     /// Resolves the configuration against `env`.
     ///
     /// Lenient mode returns `Ok` with every problem in [`Resolved::issues`]. Strict mode
@@ -317,6 +327,39 @@ impl ConfigBuilder {
 
     /// Resolution proper: always yields a configuration, with every issue found.
     pub(crate) fn resolve_lenient(&self, env: &Env) -> (Config, Vec<ConfigIssue>) {
+        let Some(file) = &self.file else {
+            return self.resolve_from(env, None);
+        };
+        let (mut config, resolved) = self.resolve_from(file.env(), Some(file.name()));
+        if self.sampler.is_none() {
+            config.sampler = file.sampler(config.sampler);
+        }
+        config.simple_span_exporters = config
+            .traces_exporter
+            .iter()
+            .copied()
+            .filter(|exporter| file.simple_span_exporters().contains(&exporter.as_str()))
+            .collect();
+        let mut issues = file.issues().to_vec();
+        for mut issue in resolved {
+            file.rename(&mut issue);
+            issues.push(issue);
+        }
+        // In the file's order (`name:line: key`), then the rest as found.
+        let line_of = |issue: &ConfigIssue| {
+            issue
+                .variable
+                .strip_prefix(file.name())
+                .and_then(|rest| rest.strip_prefix(':'))
+                .and_then(|rest| rest.split(':').next())
+                .and_then(|line| line.parse::<usize>().ok())
+        };
+        issues.sort_by_key(|issue| line_of(issue).unwrap_or(usize::MAX));
+        (config, issues)
+    }
+
+    /// Resolution against one environment: the process's, or the one a file stands for.
+    fn resolve_from(&self, env: &Env, file: Option<&str>) -> (Config, Vec<ConfigIssue>) {
         let mut resolver = Resolver::new(env);
         let r = &mut resolver;
         let strict = r.flag(
@@ -384,15 +427,20 @@ impl ConfigBuilder {
             )
             .value;
         let ops = crate::ops::resolve(r, &self.ops);
-        let config_file = env.get(vars::OTEL_CONFIG_FILE).map(str::to_owned);
-        if let Some(path) = &config_file {
+        let config_file = file.map(str::to_owned);
+        if let (None, Some(path)) = (file, env.get(vars::OTEL_CONFIG_FILE)) {
+            // Resolution is pure: the file is read by the caller (ferrotel::init does).
             r.report(ConfigIssue {
                 variable: vars::OTEL_CONFIG_FILE.to_owned(),
-                value: path.clone(),
-                allowed: "unset".to_owned(),
+                value: path.to_owned(),
+                allowed: "a file given with ConfigBuilder::config_file".to_owned(),
                 fallback: "the OTEL_* variables".to_owned(),
                 severity: Severity::Invalid,
-                reason: Some("OTEL_CONFIG_FILE is not supported yet".to_owned()),
+                reason: Some(
+                    "the file was not read: parse it with ConfigFile::parse and pass it to \
+                     ConfigBuilder::config_file (ferrotel::init does both)"
+                        .to_owned(),
+                ),
             });
         }
 
@@ -408,6 +456,7 @@ impl ConfigBuilder {
             traces_exporter,
             metrics_exporter,
             batch,
+            simple_span_exporters: Vec::new(),
             limits,
             metrics,
             traces_otlp,

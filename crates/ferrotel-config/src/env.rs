@@ -117,6 +117,26 @@ impl Env {
         self.executable_name.as_deref()
     }
 
+    /// The value of `name` exactly as set (not trimmed, empty kept): what configuration-file
+    /// substitution reads.
+    pub(crate) fn raw(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// Every variable name, in order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+
+    /// An environment holding only `vars`, with this one's executable name.
+    pub(crate) fn derived(&self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            vars: vars.into_iter().collect(),
+            executable_name: self.executable_name.clone(),
+            issues: Vec::new(),
+        }
+    }
+
     /// Problems found while taking the snapshot (non-UTF-8 values).
     pub(crate) fn snapshot_issues(&self) -> &[ConfigIssue] {
         &self.issues

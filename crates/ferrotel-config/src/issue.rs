@@ -45,7 +45,12 @@ impl fmt::Display for ConfigIssue {
             Severity::Invalid => "is not valid",
             Severity::Advice => "is probably a mistake",
         };
-        write!(f, "{}={:?} {verdict}", self.variable, self.value)?;
+        if self.value.is_empty() {
+            // A key of a configuration file, not a variable with a value.
+            write!(f, "{} {verdict}", self.variable)?;
+        } else {
+            write!(f, "{}={:?} {verdict}", self.variable, self.value)?;
+        }
         if let Some(reason) = &self.reason {
             write!(f, ": {reason}")?;
         }
@@ -59,10 +64,11 @@ impl fmt::Display for ConfigIssue {
     }
 }
 
-/// Strict mode refused the configuration: it holds every [`Severity::Invalid`] issue.
+/// The configuration was refused: strict mode found [`Severity::Invalid`] issues, or the
+/// configuration file ([`ConfigFile`](crate::ConfigFile)) could not be read as configuration.
 ///
 /// Opaque on purpose so that more failure kinds can be added later; read the problems with
-/// [`ConfigError::issues`].
+/// [`ConfigError::issues`] and [`ConfigError::file_location`].
 #[derive(Debug, Clone)]
 pub struct ConfigError {
     kind: ErrorKind,
@@ -72,6 +78,12 @@ pub struct ConfigError {
 enum ErrorKind {
     /// Strict mode and at least one invalid value.
     StrictInvalid(Vec<ConfigIssue>),
+    /// The configuration file is not usable at all: no partial result.
+    File {
+        file: String,
+        line: usize,
+        message: String,
+    },
 }
 
 impl ConfigError {
@@ -81,10 +93,29 @@ impl ConfigError {
         }
     }
 
-    /// Every invalid value, in the order they were found.
+    pub(crate) fn file(file: &str, line: usize, message: String) -> Self {
+        Self {
+            kind: ErrorKind::File {
+                file: file.to_owned(),
+                line,
+                message,
+            },
+        }
+    }
+
+    /// Every invalid value, in the order they were found (empty for a file error).
     pub fn issues(&self) -> &[ConfigIssue] {
         match &self.kind {
             ErrorKind::StrictInvalid(issues) => issues,
+            ErrorKind::File { .. } => &[],
+        }
+    }
+
+    /// For a configuration file that could not be used: the file and the line (1-based).
+    pub fn file_location(&self) -> Option<(&str, usize)> {
+        match &self.kind {
+            ErrorKind::File { file, line, .. } => Some((file, *line)),
+            ErrorKind::StrictInvalid(_) => None,
         }
     }
 }
@@ -104,6 +135,11 @@ impl fmt::Display for ConfigError {
                 }
                 Ok(())
             }
+            ErrorKind::File {
+                file,
+                line,
+                message,
+            } => write!(f, "configuration file {file}:{line}: {message}"),
         }
     }
 }

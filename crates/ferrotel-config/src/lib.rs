@@ -1,5 +1,5 @@
-//! Typed ferrotel configuration from the standard `OTEL_*` environment variables and code
-//! overrides.
+//! Typed ferrotel configuration from the standard `OTEL_*` environment variables, or a
+//! declarative configuration file ([`ConfigFile`], `OTEL_CONFIG_FILE`), and code overrides.
 //!
 //! ```
 //! use ferrotel_config::{Config, Env, Protocol, Sampler};
@@ -54,6 +54,9 @@
 //! - The OTLP settings of both signals are always resolved (and validated), whichever exporters
 //!   are selected.
 //! - Variable names are in [`vars`].
+//! - With a declarative configuration file ([`vars::OTEL_CONFIG_FILE`], [`ConfigFile`]) the
+//!   file takes the place of the `OTEL_*` variables: code setting > file > default. Reading
+//!   the file is the caller's one piece of I/O; [`ConfigFile::parse`] takes its contents.
 
 mod batch;
 pub mod bounds;
@@ -61,6 +64,7 @@ mod builder;
 mod endpoint;
 mod env;
 mod exporter;
+mod file;
 mod issue;
 mod limits;
 mod logging;
@@ -82,6 +86,7 @@ pub use env::Env;
 pub use exporter::{
     MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
 };
+pub use file::{ConfigFile, LoggerProviderSection};
 pub use issue::{ConfigError, ConfigIssue, Severity};
 pub use limits::{SpanLimits, DEFAULT_COUNT_LIMIT};
 pub use logging::{LogFormat, LogLevel};
@@ -99,8 +104,8 @@ pub use otlp::{
 pub use propagator::{default_propagators, Propagator, UNSUPPORTED_PROPAGATORS};
 pub use resource::{SERVICE_INSTANCE_ID, SERVICE_NAME};
 pub use sampler::{
-    Sampler, DEFAULT_JAEGER_REMOTE_ENDPOINT, DEFAULT_JAEGER_REMOTE_INITIAL_SAMPLING_RATE,
-    DEFAULT_JAEGER_REMOTE_POLLING_INTERVAL,
+    ParentBasedSamplers, Sampler, DEFAULT_JAEGER_REMOTE_ENDPOINT,
+    DEFAULT_JAEGER_REMOTE_INITIAL_SAMPLING_RATE, DEFAULT_JAEGER_REMOTE_POLLING_INTERVAL,
 };
 pub use semconv::{RpcSemconv, SemconvStability};
 
@@ -135,6 +140,10 @@ pub struct Config {
     pub metrics_exporter: Vec<MetricsExporter>,
     /// Batch span processor (`OTEL_BSP_*`).
     pub batch: BatchConfig,
+    /// The span exporters fed by a simple processor, which exports each span as it ends,
+    /// instead of the batch processor. Only a configuration file's `simple` processors set
+    /// it; default: none.
+    pub simple_span_exporters: Vec<TracesExporter>,
     /// Span limits (`OTEL_*_LIMIT`).
     pub limits: SpanLimits,
     /// Metrics SDK settings.
@@ -149,8 +158,9 @@ pub struct Config {
     /// (`FERROTEL_NFS_METRICS`, `FERROTEL_STORAGE_METRICS`, `FERROTEL_METRICS_PREFIX`,
     /// `FERROTEL_SAMPLING_RULES`).
     pub ops: OpsConfig,
-    /// The declarative configuration file named by [`vars::OTEL_CONFIG_FILE`], recorded but
-    /// not read (not supported yet; reported as an issue).
+    /// The declarative configuration file this configuration came from
+    /// ([`vars::OTEL_CONFIG_FILE`], see [`ConfigFile`]); while one is used the other `OTEL_*`
+    /// variables are ignored.
     pub config_file: Option<String>,
 }
 

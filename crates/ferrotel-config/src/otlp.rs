@@ -562,6 +562,6 @@ fn show_header_names(headers: &[(String, String)]) -> String {
 
 /// Hides header values in issue reports: `key=<redacted>`; a member without `=` is hidden
 /// entirely.
-fn redact_headers(text: &str) -> String {
+pub(crate) fn redact_headers(text: &str) -> String {
     crate::redact::redact_header_list(text)
 }

@@ -35,6 +35,10 @@ pub enum Sampler {
     /// `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio`: follow the
     /// parent's decision; use the inner sampler for root spans.
     ParentBased(Box<Sampler>),
+    /// A parent-based sampler with a sampler of its own for each kind of parent, where
+    /// [`Sampler::ParentBased`] follows the parent's decision. Only a configuration file's
+    /// `parent_based` sampler with other than the default delegates makes one.
+    ParentBasedWith(Box<ParentBasedSamplers>),
     /// `jaeger_remote` and `parentbased_jaeger_remote`: strategies polled from a Jaeger remote
     /// sampling endpoint (`OTEL_TRACES_SAMPLER_ARG`
     /// `endpoint=…,pollingIntervalMs=…,initialSamplingRate=…`).
@@ -51,6 +55,21 @@ pub enum Sampler {
         /// remote strategy for root spans only.
         parent_based: bool,
     },
+}
+
+/// The samplers of [`Sampler::ParentBasedWith`], one per kind of parent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParentBasedSamplers {
+    /// For spans without a (valid) parent.
+    pub root: Sampler,
+    /// For children of a sampled remote parent (the default is `always_on`).
+    pub remote_parent_sampled: Sampler,
+    /// For children of an unsampled remote parent (the default is `always_off`).
+    pub remote_parent_not_sampled: Sampler,
+    /// For children of a sampled local parent (the default is `always_on`).
+    pub local_parent_sampled: Sampler,
+    /// For children of an unsampled local parent (the default is `always_off`).
+    pub local_parent_not_sampled: Sampler,
 }
 
 impl Sampler {
@@ -80,6 +99,16 @@ impl fmt::Display for Sampler {
             Sampler::AlwaysOff => f.write_str("always_off"),
             Sampler::TraceIdRatio(ratio) => write!(f, "traceidratio (ratio {ratio})"),
             Sampler::ParentBased(root) => write!(f, "parentbased_{root}"),
+            Sampler::ParentBasedWith(samplers) => write!(
+                f,
+                "parent_based (root {}; remote parent sampled {}, not sampled {}; local parent \
+                 sampled {}, not sampled {})",
+                samplers.root,
+                samplers.remote_parent_sampled,
+                samplers.remote_parent_not_sampled,
+                samplers.local_parent_sampled,
+                samplers.local_parent_not_sampled,
+            ),
             Sampler::JaegerRemote {
                 endpoint,
                 polling_interval,

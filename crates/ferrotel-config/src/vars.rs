@@ -158,8 +158,9 @@ pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: &str =
 /// the default) and `rpc/dup` (stable and old names); other entries (`http`, `database`, …)
 /// belong to other domains and are ignored.
 pub const OTEL_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
-/// Path of a declarative configuration file. Recorded, but not supported yet: setting it is
-/// reported as an invalid value and the `OTEL_*` variables are used.
+/// Path of a declarative configuration file (YAML, `file_format: "1.1"`, see
+/// [`ConfigFile`](crate::ConfigFile)). When set, the file configures everything and the other
+/// `OTEL_*` variables are ignored unless the file references them as `${NAME}`.
 pub const OTEL_CONFIG_FILE: &str = "OTEL_CONFIG_FILE";
 
 /// ferrotel: boolean, default `false`. `true` turns every invalid value into an error instead

@@ -112,7 +112,7 @@ pub struct RuleSampler {
 impl RuleSampler {
     /// Rules in order (first match wins) over the `fallback` sampler (the one
     /// `OTEL_TRACES_SAMPLER` configures).
-    pub fn new(rules: &[SamplingRule], fallback: impl ShouldSample + 'static) -> Self {
+    pub fn new(rules: &[SamplingRule], fallback: impl Into<Box<dyn ShouldSample>>) -> Self {
         RuleSampler {
             rules: rules
                 .iter()
@@ -123,7 +123,7 @@ impl RuleSampler {
                     ratio: rule.ratio,
                 })
                 .collect(),
-            fallback: Box::new(fallback),
+            fallback: fallback.into(),
         }
     }
 }

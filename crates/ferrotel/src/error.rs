@@ -16,6 +16,8 @@ pub struct InitError {
 enum Kind {
     /// Strict mode and at least one invalid variable.
     Config(ferrotel_config::ConfigError),
+    /// The `OTEL_CONFIG_FILE` file could not be read.
+    ConfigFile(String),
     /// A certificate or key could not be read or used.
     Tls(String),
     /// An exporter, sampler or the export runtime could not be built.
@@ -31,6 +33,12 @@ impl InitError {
         }
     }
 
+    pub(crate) fn config_file(message: String) -> Self {
+        Self {
+            kind: Kind::ConfigFile(message),
+        }
+    }
+
     pub(crate) fn setup(message: String) -> Self {
         Self {
             kind: Kind::Setup(message),
@@ -43,7 +51,8 @@ impl InitError {
         }
     }
 
-    /// The configuration problems, when strict mode refused to start because of them.
+    /// The configuration problems, when strict mode refused to start because of them or the
+    /// configuration file was not usable.
     pub fn config_error(&self) -> Option<&ferrotel_config::ConfigError> {
         match &self.kind {
             Kind::Config(err) => Some(err),
@@ -63,7 +72,11 @@ impl From<ferrotel_config::ConfigError> for InitError {
 impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
+            Kind::Config(err) if err.file_location().is_some() => {
+                write!(f, "ferrotel configuration refused: {err}")
+            }
             Kind::Config(err) => write!(f, "ferrotel configuration refused (strict mode): {err}"),
+            Kind::ConfigFile(msg) => write!(f, "ferrotel configuration refused: {msg}"),
             Kind::Tls(msg) => write!(f, "ferrotel TLS setup failed: {msg}"),
             Kind::Setup(msg) => write!(f, "ferrotel setup failed: {msg}"),
             Kind::SubscriberTaken(_) => write!(
@@ -81,7 +94,7 @@ impl Error for InitError {
         match &self.kind {
             Kind::Config(err) => Some(err),
             Kind::SubscriberTaken(err) => Some(err),
-            Kind::Tls(_) | Kind::Setup(_) => None,
+            Kind::Tls(_) | Kind::Setup(_) | Kind::ConfigFile(_) => None,
         }
     }
 }

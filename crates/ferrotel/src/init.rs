@@ -19,8 +19,9 @@ use crate::health::LossReporter;
 use crate::logging::{self, DispatchCell, Traced};
 use crate::runtime::ExportRuntime;
 
-/// Starts telemetry from the `OTEL_*` environment variables, installs it globally and returns
-/// the guard that flushes it on drop.
+/// Starts telemetry from the `OTEL_*` environment variables (or from the declarative
+/// configuration file named by `OTEL_CONFIG_FILE`, which then replaces them), installs it
+/// globally and returns the guard that flushes it on drop.
 ///
 /// It never panics and never refuses to start the service: an invalid variable is reported as a
 /// warning and its default used (the specification's rule); if setup fails outright, the reason
@@ -148,13 +149,21 @@ impl Builder {
             Some(env) => env,
             None => Env::from_process(),
         };
-        let Resolved { config, issues } = self.config.resolve(&env)?;
+        let file = crate::config_file::read(&env)?;
+        let mut notes: Vec<String> = file
+            .iter()
+            .filter_map(crate::config_file::logs_note)
+            .collect();
+        let config_builder = match file {
+            Some(file) => self.config.config_file(file),
+            None => self.config,
+        };
+        let Resolved { config, issues } = config_builder.resolve(&env)?;
         let shutdown_timeout = self
             .shutdown_timeout
             .or(config.traces_otlp.timeout)
             .unwrap_or(Duration::from_secs(10));
 
-        let mut notes: Vec<String> = Vec::new();
         let mut runtime = None;
         let mut tracer_provider = None;
         let mut pipelines = Vec::new();

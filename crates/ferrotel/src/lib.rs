@@ -23,7 +23,8 @@
 //! multi-thread tokio runtime, a current-thread one (`#[tokio::test]`) or a plain `fn main`.
 //!
 //! The variables and their defaults are listed in [`config::vars`]; settings made in code
-//! through [`builder`] win over them.
+//! through [`builder`] win over them. `OTEL_CONFIG_FILE` names a declarative configuration file
+//! (YAML, `file_format: "1.1"`, see [`config::ConfigFile`]) that replaces the variables.
 //!
 //! Nothing is lost silently: every span and metric data point is counted as exported, dropped
 //! or failed ([`Guard::span_export_stats`], [`Guard::metric_export_stats`]); a loss is logged at
@@ -35,6 +36,7 @@
 //! The OpenTelemetry crates ferrotel is built on are re-exported, pinned to the versions it was
 //! built with, so a service that uses them through ferrotel never meets version skew.
 
+mod config_file;
 mod error;
 mod guard;
 mod health;

@@ -13,6 +13,14 @@ use std::time::Duration;
 use futures_util::future::{self, Either};
 use tokio::runtime::{Handle, Runtime};
 
+/// The name of the export runtime's threads.
+const THREAD_NAME: &str = "ferrotel-export";
+
+/// Whether the current thread is one of the export runtime's.
+pub(crate) fn on_export_thread() -> bool {
+    std::thread::current().name() == Some(THREAD_NAME)
+}
+
 /// The runtime that carries ferrotel's exports.
 #[derive(Debug)]
 pub(crate) struct ExportRuntime {
@@ -26,7 +34,7 @@ impl ExportRuntime {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .max_blocking_threads(2)
-            .thread_name("ferrotel-export")
+            .thread_name(THREAD_NAME)
             .enable_all()
             .build()?;
         let handle = runtime.handle().clone();

@@ -7,8 +7,8 @@ use std::time::Duration;
 use ferrotel_config::{Config, OtlpConfig, Sampler as SamplerConfig, TracesExporter};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, Span, SpanData,
-    SpanExporter, SpanLimits, SpanProcessor,
+    BatchConfigBuilder, BatchSpanProcessor, ParentBasedSampler, Sampler, SdkTracerProvider,
+    ShouldSample, SimpleSpanProcessor, Span, SpanData, SpanExporter, SpanLimits, SpanProcessor,
 };
 use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
@@ -70,8 +70,16 @@ pub(crate) fn tracer_provider(
             timeout: batch.export_timeout,
             counters: Arc::clone(&counters),
         };
+        // A configuration file's `simple` processor exports each span as it ends.
+        let simple = config.simple_span_exporters.contains(choice);
+        let inner: Box<dyn SpanProcessor> = if simple {
+            Box::new(SimpleSpanProcessor::new(exporter))
+        } else {
+            Box::new(BatchSpanProcessor::new(exporter, batch_config))
+        };
         builder = builder.with_span_processor(Counted {
-            inner: BatchSpanProcessor::new(exporter, batch_config),
+            inner,
+            simple,
             counters: Arc::clone(&counters),
             value_length_limit: config.limits.span_attribute_value_length,
             capacity: batch.max_queue_size as u64,
@@ -92,7 +100,10 @@ pub(crate) fn tracer_provider(
 /// attribute value length limit the SDK lacks.
 #[derive(Debug)]
 struct Counted {
-    inner: BatchSpanProcessor,
+    inner: Box<dyn SpanProcessor>,
+    /// A simple processor waits for each export where the span ends: never on the export
+    /// runtime's own thread, which would wait for itself.
+    simple: bool,
     counters: Arc<PipelineCounters>,
     value_length_limit: Option<usize>,
     /// `OTEL_BSP_MAX_QUEUE_SIZE`.
@@ -126,6 +137,17 @@ impl SpanProcessor for Counted {
         if let Some(limit) = self.value_length_limit {
             crate::limits::truncate_span(&mut span, limit);
         }
+        if self.simple && crate::runtime::on_export_thread() {
+            c.in_queue.fetch_sub(1, Ordering::AcqRel);
+            c.record_failure(
+                1,
+                "a span that ends on ferrotel's export thread is not exported by a simple \
+                 processor"
+                    .to_owned(),
+                false,
+            );
+            return;
+        }
         self.inner.on_end(span);
     }
 
@@ -158,13 +180,27 @@ fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-fn sampler(choice: &SamplerConfig, config: &Config, handle: &Handle) -> Result<Sampler, InitError> {
+fn sampler(
+    choice: &SamplerConfig,
+    config: &Config,
+    handle: &Handle,
+) -> Result<Box<dyn ShouldSample>, InitError> {
     Ok(match choice {
-        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
-        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
-        SamplerConfig::TraceIdRatio(ratio) => Sampler::TraceIdRatioBased(*ratio),
+        SamplerConfig::AlwaysOn => Box::new(Sampler::AlwaysOn),
+        SamplerConfig::AlwaysOff => Box::new(Sampler::AlwaysOff),
+        SamplerConfig::TraceIdRatio(ratio) => Box::new(Sampler::TraceIdRatioBased(*ratio)),
         SamplerConfig::ParentBased(root) => {
-            Sampler::ParentBased(Box::new(sampler(root, config, handle)?))
+            Box::new(Sampler::ParentBased(sampler(root, config, handle)?))
+        }
+        SamplerConfig::ParentBasedWith(samplers) => {
+            let part = |choice| sampler(choice, config, handle);
+            Box::new(
+                ParentBasedSampler::new(part(&samplers.root)?)
+                    .with_remote_parent_sampled(part(&samplers.remote_parent_sampled)?)
+                    .with_remote_parent_not_sampled(part(&samplers.remote_parent_not_sampled)?)
+                    .with_local_parent_sampled(part(&samplers.local_parent_sampled)?)
+                    .with_local_parent_not_sampled(part(&samplers.local_parent_not_sampled)?),
+            )
         }
         SamplerConfig::JaegerRemote {
             endpoint,
@@ -180,9 +216,9 @@ fn sampler(choice: &SamplerConfig, config: &Config, handle: &Handle) -> Result<S
                 handle,
             )?;
             if *parent_based {
-                Sampler::ParentBased(Box::new(remote))
+                Box::new(Sampler::ParentBased(Box::new(remote)))
             } else {
-                remote
+                Box::new(remote)
             }
         }
     })

@@ -73,13 +73,16 @@ fn main() {
     );
 }
 
-/// Whether any OTLP endpoint variable is set (then OTLP export is what the user wants).
+/// Whether any OTLP endpoint variable or a configuration file is set (then that export is what
+/// the user wants).
 fn endpoint_configured() -> bool {
     [
         vars::OTEL_EXPORTER_OTLP_ENDPOINT,
         vars::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
         vars::OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
         vars::OTEL_TRACES_EXPORTER,
+        // A configuration file says where everything goes.
+        vars::OTEL_CONFIG_FILE,
     ]
     .iter()
     .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()))

@@ -22,12 +22,15 @@ pub(crate) const READY: &str = "ready";
 /// The batch delay used when `OTEL_BSP_SCHEDULE_DELAY` is unset, so a short demo flushes fast.
 const DEMO_SCHEDULE_DELAY_MS: &str = "200";
 
-/// Whether an OTLP endpoint (or an explicit span exporter) is configured in the environment.
+/// Whether an OTLP endpoint (or an explicit span exporter, or a configuration file) is
+/// configured in the environment.
 pub(crate) fn endpoint_configured() -> bool {
     [
         vars::OTEL_EXPORTER_OTLP_ENDPOINT,
         vars::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
         vars::OTEL_TRACES_EXPORTER,
+        // A configuration file says where everything goes.
+        vars::OTEL_CONFIG_FILE,
     ]
     .iter()
     .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()))

@@ -1,0 +1,359 @@
+//! Declarative configuration: the YAML file named by
+//! [`OTEL_CONFIG_FILE`](crate::vars::OTEL_CONFIG_FILE), `file_format: "1.1"`
+//! (opentelemetry-configuration 1.1).
+//!
+//! See [`ConfigFile`] for an example.
+//!
+//! # How a file becomes a [`Config`](crate::Config)
+//!
+//! [`ConfigFile::parse`] is pure: it takes the file's contents and the environment (for
+//! `${VAR}` substitution only) and does no I/O; the facade reads the file. Parsing applies
+//! substitution to scalar values ([`substitute`]), types plain scalars with the YAML 1.2 core
+//! schema afterwards ([`yaml`]), then reads each section and translates it into the
+//! `OTEL_*` variables it stands for (`tracer_provider.processors[0].batch.schedule_delay`
+//! → `OTEL_BSP_SCHEDULE_DELAY`, an `otlp_grpc` exporter → `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc`
+//! and its per-signal endpoint, …). Resolution then runs on those variables *instead of* the
+//! process environment, so every value goes through the same checks, defaults and single
+//! precedence function as a variable, and the other `OTEL_*` variables are ignored as the
+//! specification requires (ferrotel's own `FERROTEL_*` variables still apply). Every issue is
+//! renamed back to the place it came from: `otel.yaml:12: tracer_provider.…schedule_delay`.
+//! The two things no variable can say, `simple` span processors and `parent_based` delegates
+//! other than the defaults, are kept aside and applied to the resolved configuration
+//! ([`Config::simple_span_exporters`](crate::Config::simple_span_exporters),
+//! [`Sampler::ParentBasedWith`](crate::Sampler::ParentBasedWith)).
+//!
+//! A file that cannot be read as configuration (bad YAML, an invalid `${…}` reference, a
+//! missing or foreign `file_format`) is an error with the file and the line; bad values and
+//! keys ferrotel does not support are [issues](crate::ConfigIssue) (warnings, or errors in
+//! strict mode) that name the file, the line and the key.
+//!
+//! The `logger_provider` section becomes the logs signal's variables (`OTEL_LOGS_EXPORTER`,
+//! `OTEL_BLRP_*`, `OTEL_EXPORTER_OTLP_LOGS_*`, `OTEL_LOGRECORD_*`), kept apart in
+//! [`LoggerProviderSection`] for the logs pipeline.
+
+mod exporter;
+mod providers;
+mod sampler;
+mod sections;
+mod substitute;
+mod walk;
+mod yaml;
+
+use std::fmt;
+
+use crate::env::Env;
+use crate::issue::{ConfigError, ConfigIssue, Severity};
+use crate::sampler::{ParentBasedSamplers, Sampler};
+use crate::vars;
+use walk::{Section, Walk};
+
+/// A parsed declarative configuration file, ready for
+/// [`ConfigBuilder::config_file`](crate::ConfigBuilder::config_file).
+///
+/// ```
+/// use ferrotel_config::{Config, ConfigFile, Env, Protocol, Sampler};
+///
+/// let yaml = r#"
+/// file_format: "1.1"
+/// resource:
+///   attributes:
+///     - name: service.name
+///       value: ${SERVICE:-checkout}
+/// propagator:
+///   composite: [{tracecontext: }, {baggage: }]
+/// tracer_provider:
+///   processors:
+///     - batch:
+///         schedule_delay: 200
+///         exporter:
+///           otlp_grpc:
+///             endpoint: http://collector:4317
+///   sampler:
+///     parent_based:
+///       root:
+///         trace_id_ratio_based: { ratio: 0.25 }
+/// "#;
+/// // The file replaces the OTEL_* variables: OTEL_SERVICE_NAME is ignored here.
+/// let env = Env::from_pairs([("OTEL_SERVICE_NAME", "ignored")]);
+/// let file = ConfigFile::parse("otel.yaml", yaml, &env)?;
+/// let config = Config::builder().config_file(file).resolve(&env)?.config;
+///
+/// assert_eq!(config.service_name, "checkout");
+/// assert_eq!(config.traces_otlp.protocol, Protocol::Grpc);
+/// assert_eq!(config.traces_otlp.endpoint, "http://collector:4317");
+/// assert_eq!(config.sampler, Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.25))));
+/// assert!(config.metrics_exporter.is_empty()); // no meter_provider: no metric exporter
+/// # Ok::<(), ferrotel_config::ConfigError>(())
+/// ```
+///
+/// Its `Debug` output names the file and the variables it sets, never their values (header
+/// values are secrets).
+#[derive(Clone, PartialEq)]
+pub struct ConfigFile {
+    name: String,
+    /// The variables the file stands for, plus the `FERROTEL_*` ones of the real environment.
+    env: Env,
+    /// Variable → `file:line: key` it came from.
+    places: Vec<(&'static str, String)>,
+    issues: Vec<ConfigIssue>,
+    logger_provider: Option<LoggerProviderSection>,
+    /// The span exporters (`otlp`, `console`) behind a `simple` processor.
+    simple_span_exporters: Vec<&'static str>,
+    /// Non-default `parent_based` delegates (see [`Walk::parent_delegates`]).
+    parent_delegates: Option<[Sampler; 4]>,
+}
+
+/// The `logger_provider` section, as the variables of the logs signal it stands for
+/// (`OTEL_LOGS_EXPORTER`, `OTEL_BLRP_*`, `OTEL_EXPORTER_OTLP_LOGS_*`,
+/// `OTEL_LOGRECORD_ATTRIBUTE_*_LIMIT`), so that the logs pipeline resolves it with the same
+/// rules as its variables. They are also part of the file's environment.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoggerProviderSection {
+    variables: Vec<(String, String)>,
+}
+
+impl LoggerProviderSection {
+    /// The variables, in the order the file set them. Header values are included: keep them
+    /// out of logs.
+    pub fn variables(&self) -> &[(String, String)] {
+        &self.variables
+    }
+}
+
+impl fmt::Debug for LoggerProviderSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self
+            .variables
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        f.debug_struct("LoggerProviderSection")
+            .field("variables", &names)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.places.iter().map(|(var, _)| *var).collect();
+        f.debug_struct("ConfigFile")
+            .field("name", &self.name)
+            .field("variables", &names)
+            .field("issues", &self.issues.len())
+            .field("logger_provider", &self.logger_provider)
+            .finish()
+    }
+}
+
+impl ConfigFile {
+    /// Parses the contents of the file called `name` (used in messages; normally the value of
+    /// `OTEL_CONFIG_FILE`), substituting `${VAR}` references from `env`.
+    ///
+    /// Fails, naming the file and the line, when the text is not YAML, holds an invalid
+    /// substitution reference, or lacks a `file_format` of major version 1. Everything else
+    /// (bad values, unsupported keys) is kept as issues for resolution to report.
+    pub fn parse(name: impl Into<String>, contents: &str, env: &Env) -> Result<Self, ConfigError> {
+        let name = name.into();
+        let mut referenced = Vec::new();
+        let root = yaml::parse(contents, env, &mut referenced)
+            .map_err(|err| ConfigError::file(&name, err.line, err.message))?;
+        let yaml::Value::Map(entries) = &root.value else {
+            return Err(ConfigError::file(
+                &name,
+                root.line,
+                "the file must be a YAML mapping that starts with file_format".to_owned(),
+            ));
+        };
+        let mut walk = Walk::new(&name);
+        let mut top = Section::root(entries);
+        sections::file_format(&mut walk, &mut top)
+            .map_err(|(line, message)| ConfigError::file(&name, line, message))?;
+        sections::general(&mut walk, &mut top);
+        sections::attribute_limits(&mut walk, &mut top);
+        sections::resource(&mut walk, &mut top);
+        sections::propagator(&mut walk, &mut top);
+        providers::tracer(&mut walk, &mut top);
+        providers::meter(&mut walk, &mut top);
+        providers::logger(&mut walk, &mut top);
+        sections::instrumentation(&mut walk, &mut top);
+        walk.finish(
+            top,
+            &[
+                "file_format",
+                "disabled",
+                "log_level",
+                "attribute_limits",
+                "resource",
+                "propagator",
+                "tracer_provider",
+                "meter_provider",
+                "logger_provider",
+                "instrumentation/development",
+            ],
+            &["distribution"],
+        );
+
+        let mut issues = walk.issues;
+        if !name.ends_with(".yaml") && !name.ends_with(".yml") {
+            issues.insert(
+                0,
+                ConfigIssue {
+                    variable: vars::OTEL_CONFIG_FILE.to_owned(),
+                    value: name.clone(),
+                    allowed: "a file name ending in .yaml or .yml".to_owned(),
+                    fallback: "the file as YAML".to_owned(),
+                    severity: Severity::Advice,
+                    reason: Some(
+                        "the specification requires the .yaml or .yml extension".to_owned(),
+                    ),
+                },
+            );
+        }
+        let ignored: Vec<&str> = env
+            .names()
+            .filter(|var| var.starts_with("OTEL_") && *var != vars::OTEL_CONFIG_FILE)
+            .filter(|var| !referenced.iter().any(|used| used == var))
+            .filter(|var| env.get(var).is_some())
+            .collect();
+        if !ignored.is_empty() {
+            // Names only: the values may be secrets (OTEL_EXPORTER_OTLP_HEADERS).
+            issues.push(ConfigIssue {
+                variable: ignored.join(", "),
+                value: String::new(),
+                allowed: String::new(),
+                fallback: String::new(),
+                severity: Severity::Advice,
+                reason: Some(format!(
+                    "ignored, because {} names a configuration file ({name}); the file can \
+                     use a variable by referencing it as ${{NAME}}",
+                    vars::OTEL_CONFIG_FILE
+                )),
+            });
+        }
+
+        let simple_span_exporters = std::mem::take(&mut walk.simple_span_exporters);
+        let parent_delegates = walk.parent_delegates.take();
+        let settings = walk.settings;
+        let own: Vec<(String, String)> = env
+            .names()
+            .filter(|var| var.starts_with("FERROTEL_"))
+            .filter(|var| !settings.iter().any(|setting| setting.var == *var))
+            .filter_map(|var| Some((var.to_owned(), env.raw(var)?.to_owned())))
+            .collect();
+        let logs: Vec<(String, String)> = settings
+            .iter()
+            .filter(|setting| providers::is_logs_var(setting.var))
+            .map(|setting| (setting.var.to_owned(), setting.value.clone()))
+            .collect();
+        let logger_provider = entries
+            .iter()
+            .any(|entry| entry.key == "logger_provider")
+            .then_some(LoggerProviderSection { variables: logs });
+        let file_env = env.derived(
+            own.into_iter().chain(
+                settings
+                    .iter()
+                    .map(|setting| (setting.var.to_owned(), setting.value.clone())),
+            ),
+        );
+        Ok(Self {
+            name,
+            env: file_env,
+            places: settings
+                .into_iter()
+                .map(|setting| (setting.var, setting.place))
+                .collect(),
+            issues,
+            logger_provider,
+            simple_span_exporters,
+            parent_delegates,
+        })
+    }
+
+    /// The file's name, as given to [`ConfigFile::parse`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `logger_provider` section, when the file has one.
+    pub fn logger_provider(&self) -> Option<&LoggerProviderSection> {
+        self.logger_provider.as_ref()
+    }
+
+    /// The sampler the file asks for once `resolved` (its `OTEL_TRACES_SAMPLER` form) is
+    /// known: `resolved` itself, or a parent-based sampler with the file's own delegates.
+    pub(crate) fn sampler(&self, resolved: Sampler) -> Sampler {
+        let Some([remote_sampled, remote_not_sampled, local_sampled, local_not_sampled]) =
+            self.parent_delegates.clone()
+        else {
+            return resolved;
+        };
+        let root = match resolved {
+            Sampler::ParentBased(root) => *root,
+            Sampler::JaegerRemote {
+                endpoint,
+                polling_interval,
+                initial_sampling_rate,
+                parent_based: true,
+            } => Sampler::JaegerRemote {
+                endpoint,
+                polling_interval,
+                initial_sampling_rate,
+                parent_based: false,
+            },
+            other => return other,
+        };
+        Sampler::ParentBasedWith(Box::new(ParentBasedSamplers {
+            root,
+            remote_parent_sampled: remote_sampled,
+            remote_parent_not_sampled: remote_not_sampled,
+            local_parent_sampled: local_sampled,
+            local_parent_not_sampled: local_not_sampled,
+        }))
+    }
+
+    /// The span exporters the file puts behind a `simple` processor.
+    pub(crate) fn simple_span_exporters(&self) -> &[&'static str] {
+        &self.simple_span_exporters
+    }
+
+    /// The environment resolution reads instead of the process environment.
+    pub(crate) fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// The problems found in the file itself.
+    pub(crate) fn issues(&self) -> &[ConfigIssue] {
+        &self.issues
+    }
+
+    /// Renames the variables in issues found while resolving the file's variables to the
+    /// places in the file they came from.
+    pub(crate) fn rename(&self, issue: &mut ConfigIssue) {
+        let place_of = |var: &str| {
+            self.places
+                .iter()
+                .find(|(known, _)| *known == var)
+                .map(|(_, place)| place.clone())
+        };
+        if let Some(place) = place_of(&issue.variable) {
+            issue.variable = place;
+        }
+        // Fallbacks and reasons may name other variables of the file ("128 from …").
+        let mut longest_first: Vec<&(&'static str, String)> = self.places.iter().collect();
+        longest_first.sort_by_key(|(var, _)| std::cmp::Reverse(var.len()));
+        for (var, place) in longest_first {
+            let key = place
+                .split_once(": ")
+                .map_or(place.as_str(), |(_, key)| key);
+            if issue.fallback.contains(var) {
+                issue.fallback = issue.fallback.replace(var, key);
+            }
+            if let Some(reason) = &mut issue.reason {
+                if reason.contains(var) {
+                    *reason = reason.replace(var, key);
+                }
+            }
+        }
+    }
+}
