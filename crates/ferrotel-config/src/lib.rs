@@ -77,7 +77,8 @@ pub use batch::BatchConfig;
 pub use builder::ConfigBuilder;
 pub use env::Env;
 pub use exporter::{
-    MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
+    LogsExporter, MetricsExporter, TracesExporter, UNSUPPORTED_LOGS_EXPORTERS,
+    UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
 };
 pub use issue::{ConfigError, ConfigIssue, Severity};
 pub use limits::{SpanLimits, DEFAULT_COUNT_LIMIT};
@@ -126,8 +127,14 @@ pub struct Config {
     /// Metric exporters, deduplicated, empty for `none` ([`vars::OTEL_METRICS_EXPORTER`],
     /// default `otlp`).
     pub metrics_exporter: Vec<MetricsExporter>,
+    /// Log record exporters, deduplicated, empty for `none` ([`vars::OTEL_LOGS_EXPORTER`],
+    /// default `otlp`). They export `tracing` events (and `log` records); the log lines on
+    /// standard output stay as they are whatever this says.
+    pub logs_exporter: Vec<LogsExporter>,
     /// Batch span processor (`OTEL_BSP_*`).
     pub batch: BatchConfig,
+    /// Batch log record processor (`OTEL_BLRP_*`; schedule delay default 1000 ms).
+    pub logs_batch: BatchConfig,
     /// Span limits (`OTEL_*_LIMIT`).
     pub limits: SpanLimits,
     /// Metrics SDK settings.
@@ -136,6 +143,8 @@ pub struct Config {
     pub traces_otlp: OtlpConfig,
     /// OTLP exporter for metrics (`OTEL_EXPORTER_OTLP_[METRICS_]*`).
     pub metrics_otlp: OtlpConfig,
+    /// OTLP exporter for log records (`OTEL_EXPORTER_OTLP_[LOGS_]*`).
+    pub logs_otlp: OtlpConfig,
     /// Semantic-convention opt-ins ([`vars::OTEL_SEMCONV_STABILITY_OPT_IN`]).
     pub semconv_opt_in: SemconvStability,
     /// The declarative configuration file named by [`vars::OTEL_CONFIG_FILE`], recorded but

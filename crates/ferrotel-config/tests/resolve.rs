@@ -1263,6 +1263,8 @@ mod lists {
         assert_eq!(rpc("rpc"), RpcSemconv::Stable);
         assert_eq!(rpc("http, RPC/DUP"), RpcSemconv::Dup);
         assert_eq!(rpc("rpc,rpc/dup"), RpcSemconv::Dup);
+        assert_eq!(rpc("rpc_latest_experimental"), RpcSemconv::Latest);
+        assert_eq!(rpc("rpc_latest_experimental,rpc/dup"), RpcSemconv::Dup);
         let resolved = resolve(&[(OTEL_SEMCONV_STABILITY_OPT_IN, "http/dup,database,whatever")]);
         assert!(resolved.issues.is_empty());
         assert_eq!(resolved.config.semconv_opt_in.rpc, RpcSemconv::Stable);
