@@ -53,4 +53,5 @@ pub use future::ResponseFuture;
 pub use server::ServerLayer;
 pub use service::{ClientService, InstrumentedService, ServerService};
 pub use shared::{SkipFn, Trust};
+pub use semconv::SCHEMA_URL;
 pub use status::GrpcCode;
