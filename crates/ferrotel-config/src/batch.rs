@@ -57,7 +57,10 @@ struct Names {
 const SPANS: Names = Names {
     schedule_delay: ("batch_schedule_delay", OTEL_BSP_SCHEDULE_DELAY),
     max_queue_size: ("batch_max_queue_size", OTEL_BSP_MAX_QUEUE_SIZE),
-    max_export_batch_size: ("batch_max_export_batch_size", OTEL_BSP_MAX_EXPORT_BATCH_SIZE),
+    max_export_batch_size: (
+        "batch_max_export_batch_size",
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    ),
     export_timeout: ("batch_export_timeout", OTEL_BSP_EXPORT_TIMEOUT),
 };
 

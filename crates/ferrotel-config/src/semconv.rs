@@ -44,8 +44,7 @@ pub(crate) fn parse_opt_in(text: &str) -> RpcSemconv {
     for entry in text.split(',').map(str::trim) {
         if entry.eq_ignore_ascii_case("rpc/dup") {
             rpc = RpcSemconv::Dup;
-        } else if entry.eq_ignore_ascii_case("rpc_latest_experimental") && rpc != RpcSemconv::Dup
-        {
+        } else if entry.eq_ignore_ascii_case("rpc_latest_experimental") && rpc != RpcSemconv::Dup {
             rpc = RpcSemconv::Latest;
         }
     }

@@ -181,7 +181,8 @@ pub const OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_LOGS_C
 /// Per-signal `OTEL_EXPORTER_OTLP_CLIENT_KEY` for logs; wins over the generic variable.
 pub const OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY";
 /// Per-signal `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` for logs; wins over the generic variable.
-pub const OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE";
+pub const OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE";
 /// Comma-separated semantic-convention opt-ins. ferrotel reads `rpc` (the v1.44 names, also
 /// the default), `rpc/dup` (v1.44 and old names) and `rpc_latest_experimental` (the names of the
 /// conventions' next release: `rpc.status_code`); other entries (`http`, `database`, …) belong

@@ -191,7 +191,10 @@ impl InstrumentProvider for ExemplarInstruments {
             return sdk;
         }
         Histogram::new(Arc::new(Offering {
-            sampler: self.sampler(&name, Some(boundaries.as_deref().unwrap_or(&DEFAULT_BOUNDARIES))),
+            sampler: self.sampler(
+                &name,
+                Some(boundaries.as_deref().unwrap_or(&DEFAULT_BOUNDARIES)),
+            ),
             record: move |v: f64, attrs: &[KeyValue]| sdk.record(v, attrs),
             measured: Measured::F64,
         }))
@@ -205,7 +208,10 @@ impl InstrumentProvider for ExemplarInstruments {
             return sdk;
         }
         Histogram::new(Arc::new(Offering {
-            sampler: self.sampler(&name, Some(boundaries.as_deref().unwrap_or(&DEFAULT_BOUNDARIES))),
+            sampler: self.sampler(
+                &name,
+                Some(boundaries.as_deref().unwrap_or(&DEFAULT_BOUNDARIES)),
+            ),
             record: move |v: u64, attrs: &[KeyValue]| sdk.record(v, attrs),
             measured: Measured::U64,
         }))

@@ -149,20 +149,16 @@ impl LogsService for LogsReceiver {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        handle(
-            &self.store,
-            Signal::Logs,
-            request,
-            Items::Logs,
-            |partial| ExportLogsServiceResponse {
+        handle(&self.store, Signal::Logs, request, Items::Logs, |partial| {
+            ExportLogsServiceResponse {
                 partial_success: partial.map(|(rejected_log_records, error_message)| {
                     ExportLogsPartialSuccess {
                         rejected_log_records,
                         error_message,
                     }
                 }),
-            },
-        )
+            }
+        })
         .await
     }
 }

@@ -265,9 +265,11 @@ impl Receiver {
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<ReceivedLog>, WaitTimeout> {
-        self.inner
-            .store
-            .wait(timeout, || count_of(n, "log record"), |s| enough(&s.logs, n))
+        self.inner.store.wait(
+            timeout,
+            || count_of(n, "log record"),
+            |s| enough(&s.logs, n),
+        )
     }
 
     /// Like [`Receiver::wait_for_logs`], without blocking the calling runtime.
@@ -278,7 +280,11 @@ impl Receiver {
     ) -> Result<Vec<ReceivedLog>, WaitTimeout> {
         self.inner
             .store
-            .wait_async(timeout, || count_of(n, "log record"), |s| enough(&s.logs, n))
+            .wait_async(
+                timeout,
+                || count_of(n, "log record"),
+                |s| enough(&s.logs, n),
+            )
             .await
     }
 

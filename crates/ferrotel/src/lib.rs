@@ -33,11 +33,13 @@ mod guard;
 mod init;
 mod limits;
 mod logging;
+mod logs;
 mod meter;
 mod otlp;
 mod propagation;
 mod runtime;
 mod stats;
+mod tracer;
 mod traces;
 mod transport;
 
@@ -46,6 +48,7 @@ pub use guard::{Guard, ShutdownReport};
 pub use init::{builder, init, try_init, Builder};
 pub use logging::RUST_LOG;
 pub use stats::SpanExportStats;
+pub use tracer::{Level2Span, Level2Tracer, Level2TracerProvider};
 
 /// The configuration model: every `OTEL_*` variable, its default and its allowed values.
 pub use ferrotel_config as config;

@@ -86,6 +86,10 @@ impl SpanProcessor for Counted {
     }
 
     fn on_end(&self, mut span: SpanData) {
+        if span.parent_span_id == opentelemetry::trace::SpanId::INVALID {
+            // A root: its trace id came from the random generator (see `tracer.rs`).
+            span.span_context = crate::tracer::with_random_flag(&span.span_context, true);
+        }
         if let Some(limit) = self.value_length_limit {
             crate::limits::truncate_span(&mut span, limit);
         }
