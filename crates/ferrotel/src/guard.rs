@@ -355,6 +355,13 @@ impl Guard {
                     stats.last_error.as_deref().unwrap_or("unknown")
                 ));
             }
+            if stats.rejected > 0 {
+                report.problems.push(format!(
+                    "{} of {} spans were rejected by the collector (OTLP partial success; {} \
+                     exporter)",
+                    stats.rejected, stats.queued, stats.exporter
+                ));
+            }
             if stats.unaccounted > 0 {
                 report.problems.push(format!(
                     "{} of {} spans were dropped before export ({} exporter): the queue was \

@@ -38,6 +38,7 @@ impl Signal {
 pub(crate) fn span_exporter(
     otlp: &OtlpConfig,
     handle: &Handle,
+    counters: &std::sync::Arc<crate::stats::PipelineCounters>,
 ) -> Result<opentelemetry_otlp::SpanExporter, InitError> {
     let tls = TlsFiles::read(otlp, Signal::Traces.env_infix())?;
     let built = match otlp.protocol {
@@ -57,7 +58,10 @@ pub(crate) fn span_exporter(
                 .with_endpoint(otlp.endpoint.clone())
                 .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
                 .with_headers(headers(otlp))
-                .with_http_client(RuntimeHttpClient::new(otlp, &tls, handle.clone())?);
+                .with_http_client(
+                    RuntimeHttpClient::new(otlp, &tls, handle.clone())?
+                        .counting_rejected_spans(std::sync::Arc::clone(counters)),
+                );
             gzip_http(builder, otlp).build()
         }
     };

@@ -14,6 +14,8 @@ pub(crate) struct PipelineCounters {
     pub(crate) exported: AtomicU64,
     /// Spans in batches the exporter failed or timed out on.
     pub(crate) failed: AtomicU64,
+    /// Spans the collector accepted the request of but rejected (OTLP partial success).
+    pub(crate) rejected: AtomicU64,
     /// The last export error, for the report.
     pub(crate) last_error: Mutex<Option<String>>,
 }
@@ -38,6 +40,10 @@ pub struct SpanExportStats {
     pub exported: u64,
     /// Spans in batches whose export failed (refused, unreachable, timed out).
     pub failed: u64,
+    /// Spans of exported requests that the collector rejected (`rejected_spans` of an OTLP
+    /// partial success), counted within `exported`. Seen on the HTTP protocols; opentelemetry-otlp's
+    /// gRPC client does not hand its answer over, so over gRPC this stays 0.
+    pub rejected: u64,
     /// Spans not yet accounted for: still queued while running, and after shutdown, the ones
     /// the full queue (`OTEL_BSP_MAX_QUEUE_SIZE`) dropped.
     pub unaccounted: u64,
@@ -63,6 +69,7 @@ impl Pipeline {
             queued,
             exported,
             failed,
+            rejected: c.rejected.load(Ordering::Relaxed),
             unaccounted: queued.saturating_sub(exported + failed),
             last_error: c.last_error.lock().ok().and_then(|e| e.clone()),
         }

@@ -31,12 +31,14 @@ pub(crate) fn tracer_provider(
         .with_sampler(sampler(&config.sampler, config, handle)?)
         .with_span_limits(span_limits(config));
     for choice in &config.traces_exporter {
+        let counters = Arc::new(PipelineCounters::default());
         let (name, exporter) = match choice {
             TracesExporter::Otlp => (
                 "otlp",
                 AnySpanExporter::Otlp(Box::new(crate::otlp::span_exporter(
                     &config.traces_otlp,
                     handle,
+                    &counters,
                 )?)),
             ),
             TracesExporter::Console => (
@@ -44,7 +46,6 @@ pub(crate) fn tracer_provider(
                 AnySpanExporter::Console(opentelemetry_stdout::SpanExporter::default()),
             ),
         };
-        let counters = Arc::new(PipelineCounters::default());
         let batch = &config.batch;
         let batch_config = BatchConfigBuilder::default()
             .with_max_queue_size(batch.max_queue_size)

@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use ferrotel::config::Env;
-use ferrotel::opentelemetry::trace::{Tracer as _, TracerProvider as _};
+use ferrotel::opentelemetry::trace::Tracer as _;
 use ferrotel_testkit::Receiver;
 
 struct Args {
