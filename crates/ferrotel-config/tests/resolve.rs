@@ -912,12 +912,13 @@ mod otlp {
             resolved.config.metrics_otlp.endpoint,
             "http://localhost:4318/v1/metrics"
         );
-        // One problem, one issue, naming both fallbacks.
+        // One problem, one issue, naming every signal's fallback.
         let text = issue(&resolved, OTEL_EXPORTER_OTLP_ENDPOINT).to_string();
         assert!(
             text.ends_with(
                 "using the default http://localhost:4318/v1/traces, \
-                 and the default http://localhost:4318/v1/metrics"
+                 and the default http://localhost:4318/v1/metrics, \
+                 and the default http://localhost:4318/v1/logs"
             ),
             "{text}"
         );
