@@ -97,7 +97,10 @@ async fn http_bad_requests_are_answered_and_recorded_never_dropped() {
     )
     .await;
     assert_eq!(not_gzip.status, 400);
-    assert_eq!(post(addr, "/v1/profiles", &[], Vec::new()).await.status, 404);
+    assert_eq!(
+        post(addr, "/v1/profiles", &[], Vec::new()).await.status,
+        404
+    );
     // JSON is accepted, but a body that is not an OTLP/JSON request is refused.
     let json = post(
         addr,
