@@ -157,6 +157,30 @@ fn traces_exporter_none_still_makes_spans_and_ids_but_sends_nothing() {
 }
 
 #[test]
+fn guard_layer_works_in_a_subscriber_of_your_own() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let receiver = Receiver::start();
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[("OTEL_LOGS_EXPORTER", "otlp")],
+    ));
+    let subscriber = tracing_subscriber::registry().with(g.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("own-subscriber");
+        let _entered = span.enter();
+        tracing::info!("through the guard's layer");
+    });
+    let report = g.shutdown();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let span = receiver.wait_for_spans(1, WAIT).expect("span")[0].clone();
+    assert_eq!(span.name(), "own-subscriber");
+    assert_eq!(span.span.flags & 0xff, 0x03, "sampled, random trace id");
+    let logs = receiver.wait_for_logs(1, WAIT).expect("log record");
+    assert_eq!(logs[0].trace_id_hex(), span.trace_id_hex());
+}
+
+#[test]
 fn the_default_protocol_is_http_protobuf() {
     let receiver = Receiver::start();
     let endpoint = receiver.http_endpoint();
