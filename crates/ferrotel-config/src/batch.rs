@@ -1,4 +1,5 @@
-//! Batch span processor settings, from the `OTEL_BSP_*` variables.
+//! Batch processor settings: spans from the `OTEL_BSP_*` variables, log records from the
+//! `OTEL_BLRP_*` ones.
 
 use std::time::Duration;
 
@@ -6,14 +7,15 @@ use crate::bounds;
 use crate::issue::{ConfigIssue, Severity};
 use crate::precedence::Resolver;
 use crate::vars::{
-    OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_QUEUE_SIZE,
-    OTEL_BSP_SCHEDULE_DELAY,
+    OTEL_BLRP_EXPORT_TIMEOUT, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE,
+    OTEL_BLRP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY,
 };
 
 /// What a large queue costs, for the report of a value above [`bounds::MAX_QUEUE_SIZE`].
 const QUEUE_COST: &str = "the queue is reserved up front at ~368 bytes a slot";
 
-/// How finished spans are batched before export.
+/// How finished spans (or log records) are batched before export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchConfig {
     /// Delay between two exports ([`OTEL_BSP_SCHEDULE_DELAY`], default 5000 ms).
@@ -49,21 +51,72 @@ pub(crate) struct BatchOverrides {
     pub(crate) export_timeout: Option<Option<Duration>>,
 }
 
-/// Resolves the batch settings. A batch size above the queue size is clamped to it: an invalid
-/// value when the batch size was set explicitly, an advice when only the queue was made small.
+/// The variables and code setting names of one batch processor.
+struct Names {
+    schedule_delay: (&'static str, &'static str),
+    max_queue_size: (&'static str, &'static str),
+    max_export_batch_size: (&'static str, &'static str),
+    export_timeout: (&'static str, &'static str),
+}
+
+const SPANS: Names = Names {
+    schedule_delay: ("batch_schedule_delay", OTEL_BSP_SCHEDULE_DELAY),
+    max_queue_size: ("batch_max_queue_size", OTEL_BSP_MAX_QUEUE_SIZE),
+    max_export_batch_size: (
+        "batch_max_export_batch_size",
+        OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    ),
+    export_timeout: ("batch_export_timeout", OTEL_BSP_EXPORT_TIMEOUT),
+};
+
+const LOGS: Names = Names {
+    schedule_delay: ("logs_batch_schedule_delay", OTEL_BLRP_SCHEDULE_DELAY),
+    max_queue_size: ("logs_batch_max_queue_size", OTEL_BLRP_MAX_QUEUE_SIZE),
+    max_export_batch_size: (
+        "logs_batch_max_export_batch_size",
+        OTEL_BLRP_MAX_EXPORT_BATCH_SIZE,
+    ),
+    export_timeout: ("logs_batch_export_timeout", OTEL_BLRP_EXPORT_TIMEOUT),
+};
+
+/// The batch log record processor's defaults: as for spans, but a 1000 ms schedule delay.
+pub(crate) fn logs_defaults() -> BatchConfig {
+    BatchConfig {
+        schedule_delay: Duration::from_millis(1_000),
+        ..BatchConfig::default()
+    }
+}
+
+/// Resolves the batch span processor settings (`OTEL_BSP_*`).
 pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &BatchOverrides) -> BatchConfig {
-    let defaults = BatchConfig::default();
+    resolve_with(resolver, code, &SPANS, BatchConfig::default())
+}
+
+/// Resolves the batch log record processor settings (`OTEL_BLRP_*`).
+pub(crate) fn resolve_logs(resolver: &mut Resolver<'_>) -> BatchConfig {
+    resolve_with(resolver, &BatchOverrides::default(), &LOGS, logs_defaults())
+}
+
+/// Resolves one processor's settings. A batch size above the queue size is clamped to it: an
+/// invalid value when the batch size was set explicitly, an advice when only the queue was made
+/// small.
+fn resolve_with(
+    resolver: &mut Resolver<'_>,
+    code: &BatchOverrides,
+    names: &Names,
+    defaults: BatchConfig,
+) -> BatchConfig {
     let schedule_delay = resolver.millis_at_least(
         code.schedule_delay,
-        "batch_schedule_delay",
-        &[OTEL_BSP_SCHEDULE_DELAY],
+        names.schedule_delay.0,
+        &[names.schedule_delay.1],
         defaults.schedule_delay,
         bounds::MIN_SCHEDULE_DELAY,
     );
     let candidates = resolver.chain(
         code.max_queue_size,
-        "batch_max_queue_size",
-        &[OTEL_BSP_MAX_QUEUE_SIZE],
+        names.max_queue_size.0,
+        &[names.max_queue_size.1],
     );
     let queue = resolver.count_at_most(
         candidates,
@@ -75,8 +128,8 @@ pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &BatchOverrides) -> Bat
     let max_queue_size = queue.value;
     let candidates = resolver.chain(
         code.max_export_batch_size,
-        "batch_max_export_batch_size",
-        &[OTEL_BSP_MAX_EXPORT_BATCH_SIZE],
+        names.max_export_batch_size.0,
+        &[names.max_export_batch_size.1],
     );
     let batch = resolver.count_at_most(
         candidates,
@@ -98,7 +151,8 @@ pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &BatchOverrides) -> Bat
                 severity: Severity::Advice,
                 reason: Some(format!(
                     "the queue is smaller than the default batch size \
-                     {max_export_batch_size} ({OTEL_BSP_MAX_EXPORT_BATCH_SIZE})"
+                     {max_export_batch_size} ({})",
+                    names.max_export_batch_size.1
                 )),
             }
         } else {
@@ -116,8 +170,8 @@ pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &BatchOverrides) -> Bat
     }
     let export_timeout = resolver.timeout(
         code.export_timeout,
-        "batch_export_timeout",
-        &[OTEL_BSP_EXPORT_TIMEOUT],
+        names.export_timeout.0,
+        &[names.export_timeout.1],
         defaults.export_timeout,
     );
     BatchConfig {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::batch::{self, BatchOverrides};
 use crate::env::Env;
 use crate::exporter::{
-    MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
+    LogsExporter, MetricsExporter, TracesExporter, UNSUPPORTED_LOGS_EXPORTERS,
+    UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
 };
 use crate::file::ConfigFile;
 use crate::issue::{ConfigError, ConfigIssue, Severity};
@@ -35,12 +36,14 @@ pub struct ConfigBuilder {
     sampler: Option<Sampler>,
     traces_exporter: Option<Vec<TracesExporter>>,
     metrics_exporter: Option<Vec<MetricsExporter>>,
+    logs_exporter: Option<Vec<LogsExporter>>,
     batch: BatchOverrides,
     limits: LimitOverrides,
     metrics: MetricsOverrides,
     otlp: OtlpOverrides,
     traces_otlp: OtlpOverrides,
     metrics_otlp: OtlpOverrides,
+    logs_otlp: OtlpOverrides,
     rpc_semconv: Option<RpcSemconv>,
     ops: crate::ops::OpsOverrides,
     file: Option<ConfigFile>,
@@ -264,6 +267,19 @@ impl ConfigBuilder {
         self
     }
 
+    /// Log record exporters (empty: none). Beats [`vars::OTEL_LOGS_EXPORTER`].
+    pub fn logs_exporter(mut self, exporters: impl IntoIterator<Item = LogsExporter>) -> Self {
+        self.logs_exporter = Some(dedup(exporters));
+        self
+    }
+
+    /// OTLP settings for log records. Beat every OTLP variable and [`ConfigBuilder::otlp`]. An
+    /// endpoint set here is used exactly as given.
+    pub fn logs_otlp(mut self, overrides: OtlpOverrides) -> Self {
+        self.logs_otlp = overrides;
+        self
+    }
+
     /// RPC semantic conventions. Beats the `rpc` entries of
     /// [`vars::OTEL_SEMCONV_STABILITY_OPT_IN`].
     pub fn rpc_semconv(mut self, rpc: RpcSemconv) -> Self {
@@ -409,11 +425,20 @@ impl ConfigBuilder {
             UNSUPPORTED_METRICS_EXPORTERS,
             vec![MetricsExporter::Otlp],
         );
+        let logs_exporter = r.keyword_list(
+            self.logs_exporter.clone(),
+            "logs_exporter",
+            vars::OTEL_LOGS_EXPORTER,
+            UNSUPPORTED_LOGS_EXPORTERS,
+            vec![LogsExporter::Otlp],
+        );
         let batch = batch::resolve(r, &self.batch);
+        let logs_batch = batch::resolve_logs(r);
         let limits = limits::resolve(r, &self.limits);
         let metrics = metrics::resolve(r, &self.metrics);
         let traces_otlp = otlp::resolve(r, Signal::Traces, &self.otlp, &self.traces_otlp);
         let metrics_otlp = otlp::resolve(r, Signal::Metrics, &self.otlp, &self.metrics_otlp);
+        let logs_otlp = otlp::resolve(r, Signal::Logs, &self.otlp, &self.logs_otlp);
         let rpc = r
             .resolve(
                 [
@@ -455,12 +480,15 @@ impl ConfigBuilder {
             sampler,
             traces_exporter,
             metrics_exporter,
+            logs_exporter,
             batch,
             simple_span_exporters: Vec::new(),
+            logs_batch,
             limits,
             metrics,
             traces_otlp,
             metrics_otlp,
+            logs_otlp,
             semconv_opt_in: SemconvStability { rpc },
             ops,
             config_file,

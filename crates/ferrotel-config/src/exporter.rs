@@ -1,5 +1,6 @@
-//! Exporter selection, from [`OTEL_TRACES_EXPORTER`](crate::vars::OTEL_TRACES_EXPORTER) and
-//! [`OTEL_METRICS_EXPORTER`](crate::vars::OTEL_METRICS_EXPORTER).
+//! Exporter selection, from [`OTEL_TRACES_EXPORTER`](crate::vars::OTEL_TRACES_EXPORTER),
+//! [`OTEL_METRICS_EXPORTER`](crate::vars::OTEL_METRICS_EXPORTER) and
+//! [`OTEL_LOGS_EXPORTER`](crate::vars::OTEL_LOGS_EXPORTER).
 //!
 //! Both variables are comma lists; `none` (alone) selects no exporter, so "no exporter" is an
 //! empty list rather than an enum variant.
@@ -35,3 +36,18 @@ keyword_enum! {
 
 /// Metric exporter names the specification knows but ferrotel does not implement.
 pub const UNSUPPORTED_METRICS_EXPORTERS: &[&str] = &["logging"];
+
+keyword_enum! {
+    /// A log record exporter.
+    pub enum LogsExporter {
+        /// `otlp` (default): see [`Config::logs_otlp`](crate::Config::logs_otlp).
+        #[default]
+        Otlp => "otlp",
+        /// `console`: human-readable log records on standard output (besides ferrotel's own
+        /// log lines, which every setting keeps).
+        Console => "console",
+    }
+}
+
+/// Log exporter names the specification knows but ferrotel does not implement.
+pub const UNSUPPORTED_LOGS_EXPORTERS: &[&str] = &["logging"];

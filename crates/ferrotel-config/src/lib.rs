@@ -84,7 +84,8 @@ pub use batch::BatchConfig;
 pub use builder::ConfigBuilder;
 pub use env::Env;
 pub use exporter::{
-    MetricsExporter, TracesExporter, UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
+    LogsExporter, MetricsExporter, TracesExporter, UNSUPPORTED_LOGS_EXPORTERS,
+    UNSUPPORTED_METRICS_EXPORTERS, UNSUPPORTED_TRACES_EXPORTERS,
 };
 pub use file::{ConfigFile, LoggerProviderSection};
 pub use issue::{ConfigError, ConfigIssue, Severity};
@@ -138,12 +139,18 @@ pub struct Config {
     /// Metric exporters, deduplicated, empty for `none` ([`vars::OTEL_METRICS_EXPORTER`],
     /// default `otlp`).
     pub metrics_exporter: Vec<MetricsExporter>,
+    /// Log record exporters, deduplicated, empty for `none` ([`vars::OTEL_LOGS_EXPORTER`],
+    /// default `otlp`). They export `tracing` events (and `log` records); the log lines on
+    /// standard output stay as they are whatever this says.
+    pub logs_exporter: Vec<LogsExporter>,
     /// Batch span processor (`OTEL_BSP_*`).
     pub batch: BatchConfig,
     /// The span exporters fed by a simple processor, which exports each span as it ends,
     /// instead of the batch processor. Only a configuration file's `simple` processors set
     /// it; default: none.
     pub simple_span_exporters: Vec<TracesExporter>,
+    /// Batch log record processor (`OTEL_BLRP_*`; schedule delay default 1000 ms).
+    pub logs_batch: BatchConfig,
     /// Span limits (`OTEL_*_LIMIT`).
     pub limits: SpanLimits,
     /// Metrics SDK settings.
@@ -152,6 +159,8 @@ pub struct Config {
     pub traces_otlp: OtlpConfig,
     /// OTLP exporter for metrics (`OTEL_EXPORTER_OTLP_[METRICS_]*`).
     pub metrics_otlp: OtlpConfig,
+    /// OTLP exporter for log records (`OTEL_EXPORTER_OTLP_[LOGS_]*`).
+    pub logs_otlp: OtlpConfig,
     /// Semantic-convention opt-ins ([`vars::OTEL_SEMCONV_STABILITY_OPT_IN`]).
     pub semconv_opt_in: SemconvStability,
     /// Settings of the NFS, storage and Raft instruments and the per-operation sampling rules

@@ -183,6 +183,7 @@ impl OtlpOverrides {
 pub(crate) enum Signal {
     Traces,
     Metrics,
+    Logs,
 }
 
 /// The names of one layer's settings: variables, or code settings for messages.
@@ -232,6 +233,30 @@ const METRICS_VARS: Names = Names {
     certificate: vars::OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
     client_key: vars::OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
     client_certificate: vars::OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+};
+
+const LOGS_VARS: Names = Names {
+    endpoint: vars::OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+    protocol: vars::OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+    headers: vars::OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+    timeout: vars::OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
+    compression: vars::OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
+    insecure: vars::OTEL_EXPORTER_OTLP_LOGS_INSECURE,
+    certificate: vars::OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
+    client_key: vars::OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
+    client_certificate: vars::OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
+};
+
+const LOGS_CODE: Names = Names {
+    endpoint: "logs_otlp.endpoint",
+    protocol: "logs_otlp.protocol",
+    headers: "logs_otlp.headers",
+    timeout: "logs_otlp.timeout",
+    compression: "logs_otlp.compression",
+    insecure: "logs_otlp.insecure",
+    certificate: "logs_otlp.certificate",
+    client_key: "logs_otlp.client_key",
+    client_certificate: "logs_otlp.client_certificate",
 };
 
 const GENERIC_CODE: Names = Names {
@@ -297,10 +322,12 @@ pub(crate) fn resolve(
     let names = match signal {
         Signal::Traces => (&TRACES_VARS, &TRACES_CODE),
         Signal::Metrics => (&METRICS_VARS, &METRICS_CODE),
+        Signal::Logs => (&LOGS_VARS, &LOGS_CODE),
     };
     let signal_path = match signal {
         Signal::Traces => "v1/traces",
         Signal::Metrics => "v1/metrics",
+        Signal::Logs => "v1/logs",
     };
 
     let protocol = resolver.resolve(

@@ -12,6 +12,10 @@ pub enum RpcSemconv {
     /// Stable and old names side by side (`rpc/dup` opt-in), for dashboards that still query the
     /// old ones.
     Dup,
+    /// The names of the conventions' next release, already on their main branch
+    /// (`rpc_latest_experimental` opt-in, after the `gen_ai_latest_experimental` precedent):
+    /// `rpc.status_code` instead of v1.44's `rpc.response.status_code`.
+    Latest,
 }
 
 impl fmt::Display for RpcSemconv {
@@ -19,6 +23,7 @@ impl fmt::Display for RpcSemconv {
         f.write_str(match self {
             RpcSemconv::Stable => "rpc",
             RpcSemconv::Dup => "rpc/dup",
+            RpcSemconv::Latest => "rpc_latest_experimental",
         })
     }
 }
@@ -30,14 +35,17 @@ pub struct SemconvStability {
     pub rpc: RpcSemconv,
 }
 
-/// Reads the comma list. `rpc/dup` wins over `rpc` when both appear. Entries of other domains
-/// (`http`, `database`, …) and unknown entries are ignored without an issue: the variable is
-/// shared with every instrumentation in the process.
+/// Reads the comma list. `rpc/dup` wins over `rpc_latest_experimental`, which wins over `rpc`:
+/// dashboards that query the old names keep working whatever else is asked. Entries of other
+/// domains (`http`, `database`, …) and unknown entries are ignored without an issue: the
+/// variable is shared with every instrumentation in the process.
 pub(crate) fn parse_opt_in(text: &str) -> RpcSemconv {
     let mut rpc = RpcSemconv::Stable;
     for entry in text.split(',').map(str::trim) {
         if entry.eq_ignore_ascii_case("rpc/dup") {
             rpc = RpcSemconv::Dup;
+        } else if entry.eq_ignore_ascii_case("rpc_latest_experimental") && rpc != RpcSemconv::Dup {
+            rpc = RpcSemconv::Latest;
         }
     }
     rpc

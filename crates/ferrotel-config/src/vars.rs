@@ -36,6 +36,20 @@ pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
 /// Comma-separated metric exporters: `otlp`, `prometheus`, `console`, `none`. Default `otlp`.
 pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// Comma-separated log record exporters: `otlp`, `console`, `none`. Default `otlp`. The log
+/// lines ferrotel writes to standard output are not affected.
+pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+
+/// Delay between two consecutive batch log record exports, in milliseconds. Default `1000`.
+pub const OTEL_BLRP_SCHEDULE_DELAY: &str = "OTEL_BLRP_SCHEDULE_DELAY";
+/// Maximum time a batch log record export may take, in milliseconds; `0` means no limit.
+/// Default `30000`.
+pub const OTEL_BLRP_EXPORT_TIMEOUT: &str = "OTEL_BLRP_EXPORT_TIMEOUT";
+/// Maximum number of log records waiting in the batch queue. Positive integer, default `2048`.
+pub const OTEL_BLRP_MAX_QUEUE_SIZE: &str = "OTEL_BLRP_MAX_QUEUE_SIZE";
+/// Maximum number of log records in one export. Positive integer, at most
+/// [`OTEL_BLRP_MAX_QUEUE_SIZE`], default `512`.
+pub const OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE";
 
 /// Delay between two consecutive batch span exports, in milliseconds. Default `5000`.
 pub const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
@@ -154,9 +168,29 @@ pub const OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE: &str =
 pub const OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: &str =
     "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE";
 
-/// Comma-separated semantic-convention opt-ins. ferrotel reads `rpc` (stable names only, also
-/// the default) and `rpc/dup` (stable and old names); other entries (`http`, `database`, …)
-/// belong to other domains and are ignored.
+/// Per-signal `OTEL_EXPORTER_OTLP_ENDPOINT` for logs; wins over the generic variable.
+pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+/// Per-signal `OTEL_EXPORTER_OTLP_PROTOCOL` for logs; wins over the generic variable.
+pub const OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL";
+/// Per-signal `OTEL_EXPORTER_OTLP_HEADERS` for logs; wins over the generic variable.
+pub const OTEL_EXPORTER_OTLP_LOGS_HEADERS: &str = "OTEL_EXPORTER_OTLP_LOGS_HEADERS";
+/// Per-signal `OTEL_EXPORTER_OTLP_TIMEOUT` for logs; wins over the generic variable.
+pub const OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT";
+/// Per-signal `OTEL_EXPORTER_OTLP_COMPRESSION` for logs; wins over the generic variable.
+pub const OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
+/// Per-signal `OTEL_EXPORTER_OTLP_INSECURE` for logs; wins over the generic variable.
+pub const OTEL_EXPORTER_OTLP_LOGS_INSECURE: &str = "OTEL_EXPORTER_OTLP_LOGS_INSECURE";
+/// Per-signal `OTEL_EXPORTER_OTLP_CERTIFICATE` for logs; wins over the generic variable.
+pub const OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE: &str = "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE";
+/// Per-signal `OTEL_EXPORTER_OTLP_CLIENT_KEY` for logs; wins over the generic variable.
+pub const OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY: &str = "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY";
+/// Per-signal `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` for logs; wins over the generic variable.
+pub const OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: &str =
+    "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE";
+/// Comma-separated semantic-convention opt-ins. ferrotel reads `rpc` (the v1.44 names, also
+/// the default), `rpc/dup` (v1.44 and old names) and `rpc_latest_experimental` (the names of the
+/// conventions' next release: `rpc.status_code`); other entries (`http`, `database`, …) belong
+/// to other domains and are ignored.
 pub const OTEL_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
 /// Path of a declarative configuration file (YAML, `file_format: "1.1"`, see
 /// [`ConfigFile`](crate::ConfigFile)). When set, the file configures everything and the other

@@ -912,12 +912,13 @@ mod otlp {
             resolved.config.metrics_otlp.endpoint,
             "http://localhost:4318/v1/metrics"
         );
-        // One problem, one issue, naming both fallbacks.
+        // One problem, one issue, naming every signal's fallback.
         let text = issue(&resolved, OTEL_EXPORTER_OTLP_ENDPOINT).to_string();
         assert!(
             text.ends_with(
                 "using the default http://localhost:4318/v1/traces, \
-                 and the default http://localhost:4318/v1/metrics"
+                 and the default http://localhost:4318/v1/metrics, \
+                 and the default http://localhost:4318/v1/logs"
             ),
             "{text}"
         );
@@ -1263,6 +1264,8 @@ mod lists {
         assert_eq!(rpc("rpc"), RpcSemconv::Stable);
         assert_eq!(rpc("http, RPC/DUP"), RpcSemconv::Dup);
         assert_eq!(rpc("rpc,rpc/dup"), RpcSemconv::Dup);
+        assert_eq!(rpc("rpc_latest_experimental"), RpcSemconv::Latest);
+        assert_eq!(rpc("rpc_latest_experimental,rpc/dup"), RpcSemconv::Dup);
         let resolved = resolve(&[(OTEL_SEMCONV_STABILITY_OPT_IN, "http/dup,database,whatever")]);
         assert!(resolved.issues.is_empty());
         assert_eq!(resolved.config.semconv_opt_in.rpc, RpcSemconv::Stable);

@@ -161,7 +161,8 @@ impl Exemplars {
         Some(state)
     }
 
-    /// Fills the exemplars of every histogram data point of `request` from the reservoirs.
+    /// Fills the exemplars of every histogram and sum data point of `request` from the
+    /// reservoirs.
     ///
     /// A data point gets the exemplars of the reservoir with the same scope name (or a
     /// histogram built without [`HistogramBuilder::with_scope`], which matches any scope),
@@ -218,6 +219,15 @@ impl Exemplars {
                                     continue;
                                 };
                                 point.exemplars = per_bucket(&found, &point.explicit_bounds);
+                                stats.exemplars += point.exemplars.len();
+                            }
+                        }
+                        Some(metric::Data::Sum(sum)) => {
+                            for point in &mut sum.data_points {
+                                let Some(found) = take(samples, &point.attributes, delta) else {
+                                    continue;
+                                };
+                                point.exemplars = found.iter().map(Sample::to_proto).collect();
                                 stats.exemplars += point.exemplars.len();
                             }
                         }

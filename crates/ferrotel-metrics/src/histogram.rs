@@ -53,15 +53,15 @@ fn valid_boundaries(boundaries: &[f64]) -> bool {
     boundaries.iter().all(|b| b.is_finite()) && boundaries.windows(2).all(|w| w[0] < w[1])
 }
 
-/// The reservoir side of a histogram.
+/// The reservoir side of a histogram (or a counter: no boundaries, one cell).
 #[derive(Clone)]
-struct Sampler {
+pub(crate) struct Sampler {
     filter: ExemplarFilter,
     state: Option<Arc<InstrumentState>>,
 }
 
 impl Sampler {
-    fn new(
+    pub(crate) fn new(
         exemplars: &Exemplars,
         scope: Option<String>,
         name: &str,
@@ -78,7 +78,7 @@ impl Sampler {
     }
 
     #[inline]
-    fn offer_current(&self, value: Measured, attributes: &[KeyValue]) {
+    pub(crate) fn offer_current(&self, value: Measured, attributes: &[KeyValue]) {
         let Some(state) = &self.state else {
             return;
         };
@@ -185,7 +185,9 @@ macro_rules! histogram_types {
                     self.boundaries.as_deref(),
                 );
                 $histogram {
-                    sdk: sdk.build(),
+                    // This histogram offers its own exemplars: a meter of an
+                    // `ExemplarMeterProvider` must not wrap it again.
+                    sdk: crate::provider::building_plain(|| sdk.build()),
                     sampler,
                 }
             }

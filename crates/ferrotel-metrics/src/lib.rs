@@ -78,7 +78,11 @@
 //! - An [`Exemplars`] store belongs to one meter provider and applies the
 //!   `OTEL_METRICS_EXEMPLAR_FILTER` ([`ExemplarFilter`]): `trace_based` keeps only measurements
 //!   made inside a sampled span, `always_on` all, `always_off` none.
-//! - [`Exemplars::f64_histogram`] builds a [`Histogram`]: every `record` goes to the SDK
+//! - [`ExemplarMeterProvider`] wraps the SDK's meter provider: every histogram and counter its
+//!   meters build (plain `meter.f64_histogram(…)`, the global meter included, once
+//!   `ferrotel::init()` installed it) offers its measurements as exemplars; a counter keeps
+//!   one exemplar per attribute set, written on its sum data point.
+//! - [`Exemplars::f64_histogram`] (a convenience for meters from elsewhere) builds a [`Histogram`]: every `record` goes to the SDK
 //!   histogram of the same name, unit, description and boundaries (the aggregation stays the
 //!   SDK's) and, when the filter admits it, to the aligned-bucket reservoir of its attribute
 //!   set — one cell per bucket, each keeping a uniformly random measurement of its bucket.
@@ -102,6 +106,7 @@ mod exemplars;
 mod exporter;
 mod histogram;
 mod instrument;
+mod provider;
 mod reservoir;
 mod retry;
 mod rng;
@@ -113,4 +118,5 @@ pub use ferrotel_config::ExemplarFilter;
 pub use histogram::{
     Histogram, HistogramBuilder, U64Histogram, U64HistogramBuilder, DEFAULT_BOUNDARIES,
 };
+pub use provider::ExemplarMeterProvider;
 pub use transport::{MetricsTransport, USER_AGENT};

@@ -1,4 +1,4 @@
-//! One OTLP metrics export attempt over gRPC or HTTP/protobuf.
+//! One OTLP metrics export attempt over gRPC, HTTP/protobuf or HTTP/JSON.
 
 use std::fmt;
 use std::io::Write as _;
@@ -34,12 +34,14 @@ pub enum MetricsTransport {
         /// The export timeout.
         timeout: Option<Duration>,
     },
-    /// OTLP/HTTP with protobuf bodies.
+    /// OTLP/HTTP with protobuf bodies, or JSON ones (`http/json`).
     Http {
         /// The client (TLS configured).
         client: reqwest::Client,
         /// The full URL, including `/v1/metrics`.
         url: String,
+        /// Send OTLP/JSON (`application/json`, ids as hex) instead of protobuf.
+        json: bool,
         /// Headers added to every request.
         headers: Vec<(String, String)>,
         /// Compress bodies with gzip (`Content-Encoding: gzip`).
@@ -72,6 +74,7 @@ impl fmt::Debug for MetricsTransport {
                 .finish_non_exhaustive(),
             MetricsTransport::Http {
                 url,
+                json,
                 headers,
                 gzip,
                 timeout,
@@ -79,6 +82,7 @@ impl fmt::Debug for MetricsTransport {
             } => f
                 .debug_struct("Http")
                 .field("url", url)
+                .field("json", json)
                 .field(
                     "headers",
                     &headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -163,8 +167,13 @@ impl MetricsTransport {
     pub(crate) fn prepare(&self, request: ExportMetricsServiceRequest) -> Result<Prepared, String> {
         match self {
             MetricsTransport::Grpc { .. } => Ok(Prepared::Grpc(request)),
-            MetricsTransport::Http { gzip, .. } => {
-                let body = request.encode_to_vec();
+            MetricsTransport::Http { gzip, json, .. } => {
+                let body = if *json {
+                    serde_json::to_vec(&request)
+                        .map_err(|e| format!("OTLP/JSON encoding failed: {e}"))?
+                } else {
+                    request.encode_to_vec()
+                };
                 if !*gzip {
                     return Ok(Prepared::Http(body.into()));
                 }
@@ -221,15 +230,21 @@ impl MetricsTransport {
                 MetricsTransport::Http {
                     client,
                     url,
+                    json,
                     headers,
                     gzip,
                     ..
                 },
                 Prepared::Http(body),
             ) => {
+                let content_type = if *json {
+                    "application/json"
+                } else {
+                    "application/x-protobuf"
+                };
                 let mut request = client
                     .post(url)
-                    .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+                    .header(http::header::CONTENT_TYPE, content_type)
                     .header(http::header::USER_AGENT, USER_AGENT);
                 if *gzip {
                     request = request.header(http::header::CONTENT_ENCODING, "gzip");
@@ -257,7 +272,11 @@ impl MetricsTransport {
                 let bytes = response.bytes().await.unwrap_or_default();
                 if status.is_success() {
                     // An empty or undecodable body is a full success.
-                    let decoded = ExportMetricsServiceResponse::decode(bytes).unwrap_or_default();
+                    let decoded = if *json {
+                        serde_json::from_slice(&bytes).unwrap_or_default()
+                    } else {
+                        ExportMetricsServiceResponse::decode(bytes).unwrap_or_default()
+                    };
                     return Ok(Accepted::from_response(decoded));
                 }
                 let text = String::from_utf8_lossy(&bytes);

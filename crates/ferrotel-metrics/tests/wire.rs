@@ -94,6 +94,7 @@ impl Harness {
             Kind::Http => MetricsTransport::Http {
                 client: plain_http_client(),
                 url: format!("{}/v1/metrics", receiver.http_endpoint()),
+                json: false,
                 headers: vec![
                     ("x-tenant".into(), "ferrotel".into()),
                     ("x-test-secret".into(), ferrotel_testkit::secret("wire")),

@@ -141,7 +141,9 @@ fn run(case: &str, ops: usize) -> Duration {
         }
         "storage-bare" => {
             let store = Arc::new(InMemory::new());
-            timed(Box::pin(async move { store_gets(store.as_ref(), ops).await }))
+            timed(Box::pin(
+                async move { store_gets(store.as_ref(), ops).await },
+            ))
         }
         "storage-unsampled" | "storage-sampled" => {
             let instruments = StorageInstruments::new(&s.telemetry, "memory", Default::default());
@@ -173,7 +175,10 @@ fn main() {
             }
             ("--case", Some(c)) if CASES.contains(&c.as_str()) => only = Some(c),
             _ => {
-                eprintln!("bench-ops: use --ops N --rounds R [--case {}]", CASES.join("|"));
+                eprintln!(
+                    "bench-ops: use --ops N --rounds R [--case {}]",
+                    CASES.join("|")
+                );
                 std::process::exit(2);
             }
         }

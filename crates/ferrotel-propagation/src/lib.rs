@@ -53,8 +53,8 @@
 //! instead when requests may carry repeated headers (the SDK reads only the first), when the
 //! Level 2 *random trace id* flag must survive (the SDK drops it), when tracestate keys use the
 //! Level 2 grammar (`a@b@c`, long vendor parts), or when strictness matters: exact field
-//! lengths, a repeated `traceparent` rejected, a tracestate of more than 32 members or with
-//! duplicate keys discarded, and outgoing headers kept within the 512-character (tracestate)
+//! lengths, a repeated `traceparent` rejected, a tracestate of more than 32 members
+//! discarded (a repeated key keeps its first member, the rest is inherited), and outgoing headers kept within the 512-character (tracestate)
 //! and 64-member / 8192-byte (baggage) limits by dropping whole members. Their module docs
 //! ([`w3c`], [`baggage`]) list every difference.
 //!

@@ -22,9 +22,9 @@
 //!   `tracestate` is not read. Nothing half-parsed is ever stored.
 //!
 //! `tracestate` (read only with a valid `traceparent`; repeated headers are joined in order
-//! with `,`) follows [`W3cTraceState`]'s grammar. Empty members are skipped; an invalid member,
-//! a duplicate key or more than 32 members discard the whole tracestate, never the
-//! `traceparent`. The list is kept in the context in full; the span context's
+//! with `,`) follows [`W3cTraceState`]'s grammar. Empty members are skipped; a repeated key keeps
+//! its first member and the rest is inherited; an invalid member or more than 32 members
+//! discard the whole tracestate, never the `traceparent`. The list is kept in the context in full; the span context's
 //! [`TraceState`](opentelemetry::trace::TraceState) gets the members it can hold (see
 //! [`W3cTraceState`] for why both exist, and [`W3cTraceStateExt`] for how they are reconciled).
 //!
@@ -38,7 +38,7 @@
 //!
 //! The SDK's propagator reads only the first `traceparent` and `tracestate`, does not check the
 //! field lengths exactly, drops the random flag, keeps a tracestate of more than 32 members
-//! (truncated) or with duplicate keys, rejects Level 2 keys its `TraceState` cannot hold, and
+//! (truncated), rejects Level 2 keys its `TraceState` cannot hold, and
 //! writes an empty `tracestate` header and more than 512 characters of it.
 
 use opentelemetry::{

@@ -234,8 +234,8 @@ fn tracestate_headers_are_joined_in_order() {
         "a=1,b=2,c=3,d=4,e=5"
     );
     assert_eq!(kept_ts(&["c=3", "a=1"]), "c=3,a=1");
-    // A duplicate across headers is a duplicate.
-    assert_eq!(kept_ts(&["a=1", "a=2"]), "");
+    // A duplicate across headers is a duplicate: the first member is kept.
+    assert_eq!(kept_ts(&["a=1", "a=2"]), "a=1");
 }
 
 #[test]
@@ -358,13 +358,20 @@ fn tracestate_values() {
 }
 
 #[test]
-fn tracestate_duplicates_discard_the_list_not_the_parent() {
-    assert_eq!(kept_ts(&["a=1,b=2,a=1"]), "");
-    assert_eq!(kept_ts(&["a=1,b=2,a=3"]), "");
+fn tracestate_duplicate_keys_keep_the_first_and_inherit_the_rest() {
+    // W3C test suite, test_tracestate_duplicated_keys: inherit the tracestate, one duplicate
+    // dropped, never the other members.
+    assert_eq!(kept_ts(&["a=1,b=2,a=1"]), "a=1,b=2");
+    assert_eq!(kept_ts(&["a=1,b=2,a=3"]), "a=1,b=2");
+    assert_eq!(kept_ts(&["foo=1,foo=1"]), "foo=1");
     let cx = extract_ts(&["a=1,a=2"]);
     assert!(cx.span().span_context().is_valid());
-    assert_eq!(cx.span().span_context().trace_state(), &TraceState::NONE);
-    assert_eq!(names(&inject(&propagator(), &cx)), [TRACEPARENT_HEADER]);
+    assert_eq!(cx.span().span_context().trace_state().get("a"), Some("1"));
+    assert_eq!(inject(&propagator(), &cx)[TRACESTATE_HEADER], "a=1");
+    // Duplicates do not count towards the 32 members.
+    let members: Vec<String> = (0..32).map(|i| format!("k{i}=v")).collect();
+    let with_dup = format!("{},k0=again", members.join(","));
+    assert_eq!(kept_ts(&[&with_dup]), members.join(","));
 }
 
 #[test]

@@ -6,6 +6,12 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -41,7 +47,7 @@ pub(crate) fn server(tls: Option<ServerTlsConfig>) -> Result<Server, tonic::tran
     }
 }
 
-/// Serves both OTLP gRPC services on `listener` until the future is dropped.
+/// Serves the three OTLP gRPC services on `listener` until the future is dropped.
 pub(crate) async fn serve(
     mut builder: Server,
     listener: TcpListener,
@@ -57,9 +63,15 @@ pub(crate) async fn serve(
     })
     .accept_compressed(CompressionEncoding::Gzip)
     .max_decoding_message_size(MAX_MESSAGE_BYTES);
+    let logs = LogsServiceServer::new(LogsReceiver {
+        store: store.clone(),
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .max_decoding_message_size(MAX_MESSAGE_BYTES);
     builder
         .add_service(Recorded::new(traces, store.clone(), Signal::Traces))
-        .add_service(Recorded::new(metrics, store, Signal::Metrics))
+        .add_service(Recorded::new(metrics, store.clone(), Signal::Metrics))
+        .add_service(Recorded::new(logs, store, Signal::Logs))
         .serve_with_incoming(TcpListenerStream::new(listener))
         .await
 }
@@ -123,6 +135,30 @@ impl MetricsService for MetricsReceiver {
                 }),
             },
         )
+        .await
+    }
+}
+
+struct LogsReceiver {
+    store: Arc<Store>,
+}
+
+#[tonic::async_trait]
+impl LogsService for LogsReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        handle(&self.store, Signal::Logs, request, Items::Logs, |partial| {
+            ExportLogsServiceResponse {
+                partial_success: partial.map(|(rejected_log_records, error_message)| {
+                    ExportLogsPartialSuccess {
+                        rejected_log_records,
+                        error_message,
+                    }
+                }),
+            }
+        })
         .await
     }
 }

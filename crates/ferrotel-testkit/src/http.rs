@@ -1,5 +1,6 @@
-//! The OTLP/HTTP server: `POST /v1/traces` and `POST /v1/metrics` with protobuf bodies, plain
-//! or gzip-compressed, over HTTP/1.1 (optionally TLS).
+//! The OTLP/HTTP server: `POST /v1/traces`, `POST /v1/metrics` and `POST /v1/logs` with
+//! protobuf or OTLP/JSON bodies, plain or gzip-compressed, over HTTP/1.1 (optionally TLS). A
+//! JSON request is answered in JSON.
 
 use std::convert::Infallible;
 use std::io::Read as _;
@@ -13,6 +14,9 @@ use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
@@ -30,6 +34,7 @@ use crate::store::{AbandonGuard, Items, Store};
 use crate::MAX_MESSAGE_BYTES;
 
 const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
 /// How long a client gets to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -87,6 +92,7 @@ async fn handle(request: http::Request<Incoming>, store: &Store) -> Response<Ful
     let signal = match path.as_str() {
         "/v1/traces" => Signal::Traces,
         "/v1/metrics" => Signal::Metrics,
+        "/v1/logs" => Signal::Logs,
         _ => Signal::Unknown,
     };
     let mut record = RequestRecord {
@@ -107,8 +113,10 @@ async fn handle(request: http::Request<Incoming>, store: &Store) -> Response<Ful
         return invalid(store, record, StatusCode::METHOD_NOT_ALLOWED, reason);
     }
     let content_type = record.header("content-type").unwrap_or_default().to_owned();
-    if !content_type.starts_with(PROTOBUF) {
-        let reason = format!("content-type {content_type:?} not supported, use {PROTOBUF}");
+    let json = content_type.starts_with(JSON);
+    if !content_type.starts_with(PROTOBUF) && !json {
+        let reason =
+            format!("content-type {content_type:?} not supported, use {PROTOBUF} or {JSON}");
         return invalid(store, record, StatusCode::UNSUPPORTED_MEDIA_TYPE, reason);
     }
     let body = match Limited::new(request.into_body(), MAX_MESSAGE_BYTES)
@@ -143,20 +151,9 @@ async fn handle(request: http::Request<Incoming>, store: &Store) -> Response<Ful
             return invalid(store, record, StatusCode::UNSUPPORTED_MEDIA_TYPE, reason);
         }
     };
-    let items = match signal {
-        Signal::Traces => ExportTraceServiceRequest::decode(body).map(Items::Traces),
-        _ => ExportMetricsServiceRequest::decode(body).map(Items::Metrics),
-    };
-    let items = match items {
+    let items = match decode(signal, body, json) {
         Ok(items) => items,
-        Err(err) => {
-            return invalid(
-                store,
-                record,
-                StatusCode::BAD_REQUEST,
-                format!("protobuf body: {err}"),
-            )
-        }
+        Err(reason) => return invalid(store, record, StatusCode::BAD_REQUEST, reason),
     };
     record.items = items.count();
 
@@ -194,28 +191,81 @@ async fn handle(request: http::Request<Incoming>, store: &Store) -> Response<Ful
             }
             record.outcome = Decision::accepted_outcome(&partial);
             let body = match signal {
-                Signal::Traces => ExportTraceServiceResponse {
-                    partial_success: partial.map(|(rejected_spans, error_message)| {
-                        ExportTracePartialSuccess {
-                            rejected_spans,
-                            error_message,
-                        }
-                    }),
-                }
-                .encode_to_vec(),
-                _ => ExportMetricsServiceResponse {
-                    partial_success: partial.map(|(rejected_data_points, error_message)| {
-                        ExportMetricsPartialSuccess {
-                            rejected_data_points,
-                            error_message,
-                        }
-                    }),
-                }
-                .encode_to_vec(),
+                Signal::Traces => encode(
+                    &ExportTraceServiceResponse {
+                        partial_success: partial.map(|(rejected_spans, error_message)| {
+                            ExportTracePartialSuccess {
+                                rejected_spans,
+                                error_message,
+                            }
+                        }),
+                    },
+                    json,
+                ),
+                Signal::Logs => encode(
+                    &ExportLogsServiceResponse {
+                        partial_success: partial.map(|(rejected_log_records, error_message)| {
+                            ExportLogsPartialSuccess {
+                                rejected_log_records,
+                                error_message,
+                            }
+                        }),
+                    },
+                    json,
+                ),
+                _ => encode(
+                    &ExportMetricsServiceResponse {
+                        partial_success: partial.map(|(rejected_data_points, error_message)| {
+                            ExportMetricsPartialSuccess {
+                                rejected_data_points,
+                                error_message,
+                            }
+                        }),
+                    },
+                    json,
+                ),
             };
             store.record(record, items);
-            protobuf_response(StatusCode::OK, body)
+            let mut response = protobuf_response(StatusCode::OK, body);
+            if json {
+                response
+                    .headers_mut()
+                    .insert(CONTENT_TYPE, http::HeaderValue::from_static(JSON));
+            }
+            response
         }
+    }
+}
+
+/// Decodes an export request of `signal`, protobuf or OTLP/JSON (ids as hex, as the OTLP/HTTP
+/// specification asks).
+fn decode(signal: Signal, body: Bytes, json: bool) -> Result<Items, String> {
+    fn either<M>(body: Bytes, json: bool) -> Result<M, String>
+    where
+        M: prost::Message + Default + for<'de> serde::Deserialize<'de>,
+    {
+        if json {
+            serde_json::from_slice(&body).map_err(|err| format!("OTLP/JSON body: {err}"))
+        } else {
+            M::decode(body).map_err(|err| format!("protobuf body: {err}"))
+        }
+    }
+    Ok(match signal {
+        Signal::Traces => Items::Traces(either::<ExportTraceServiceRequest>(body, json)?),
+        Signal::Logs => Items::Logs(either::<ExportLogsServiceRequest>(body, json)?),
+        _ => Items::Metrics(either::<ExportMetricsServiceRequest>(body, json)?),
+    })
+}
+
+/// A response body, as protobuf or OTLP/JSON.
+fn encode<M>(message: &M, json: bool) -> Vec<u8>
+where
+    M: prost::Message + serde::Serialize,
+{
+    if json {
+        serde_json::to_vec(message).unwrap_or_default()
+    } else {
+        message.encode_to_vec()
     }
 }
 

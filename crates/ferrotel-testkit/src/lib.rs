@@ -15,14 +15,14 @@
 //! ```
 //!
 //! [`Receiver::start`] binds two loopback listeners — OTLP/gRPC (`opentelemetry-proto`'s
-//! generated tonic services) and OTLP/HTTP with protobuf bodies (`POST /v1/traces`,
-//! `POST /v1/metrics`) — and serves them from its own thread and tokio runtime, so it works the
+//! generated tonic services) and OTLP/HTTP with protobuf or JSON bodies (`POST /v1/traces`,
+//! `POST /v1/metrics`, `POST /v1/logs`) — and serves them from its own thread and tokio runtime, so it works the
 //! same from a plain `#[test]`, a current-thread `#[tokio::test]` or a multi-thread runtime.
 //! Both accept gzip. It returns once the listeners are bound, so a client may connect at once:
 //! no test ever sleeps for readiness.
 //!
-//! Everything that arrives is kept: spans and metrics flattened with their resource and scope
-//! ([`ReceivedSpan`], [`ReceivedMetric`]), and one [`RequestRecord`] per export request with its
+//! Everything that arrives is kept: spans, metrics and log records flattened with their
+//! resource and scope ([`ReceivedSpan`], [`ReceivedMetric`], [`ReceivedLog`]), and one [`RequestRecord`] per export request with its
 //! headers and the [`Outcome`] the receiver answered — including requests it could not decode.
 //! Tests wait for data with the blocking `wait_for_*` methods or their `_async` twins, which
 //! return as soon as the condition holds and otherwise fail with a [`WaitTimeout`] that lists
@@ -61,8 +61,8 @@ pub use fault::Fault;
 /// The OTLP protobuf types the records hold, at the version the receiver decodes.
 pub use opentelemetry_proto;
 pub use record::{
-    any_value_to_string, find_attr, Outcome, ReceivedMetric, ReceivedSpan, RequestRecord, Signal,
-    Transport,
+    any_value_to_string, find_attr, Outcome, ReceivedLog, ReceivedMetric, ReceivedSpan,
+    RequestRecord, Signal, Transport,
 };
 pub use store::WaitTimeout;
 
@@ -213,6 +213,11 @@ impl Receiver {
         self.inner.store.lock().metrics.clone()
     }
 
+    /// Every log record stored so far, flattened, in arrival order.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        self.inner.store.lock().logs.clone()
+    }
+
     /// Every export request received so far, whatever the answer, in arrival order.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.inner.store.lock().requests.clone()
@@ -228,6 +233,7 @@ impl Receiver {
         self.inner.store.update(|state| {
             state.spans.clear();
             state.metrics.clear();
+            state.logs.clear();
             state.requests.clear();
         });
     }
@@ -260,6 +266,35 @@ impl Receiver {
         self.inner
             .store
             .wait_async(timeout, || count_of(n, "span"), |s| enough(&s.spans, n))
+            .await
+    }
+
+    /// Blocks until at least `n` log records are stored and returns all of them.
+    pub fn wait_for_logs(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ReceivedLog>, WaitTimeout> {
+        self.inner.store.wait(
+            timeout,
+            || count_of(n, "log record"),
+            |s| enough(&s.logs, n),
+        )
+    }
+
+    /// Like [`Receiver::wait_for_logs`], without blocking the calling runtime.
+    pub async fn wait_for_logs_async(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ReceivedLog>, WaitTimeout> {
+        self.inner
+            .store
+            .wait_async(
+                timeout,
+                || count_of(n, "log record"),
+                |s| enough(&s.logs, n),
+            )
             .await
     }
 

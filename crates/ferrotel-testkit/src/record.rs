@@ -1,10 +1,12 @@
-//! What the receiver keeps: flattened spans and metrics, and one record per export request.
+//! What the receiver keeps: flattened spans, metrics and log records, and one record per export
+//! request.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
@@ -17,6 +19,8 @@ pub struct ReceivedSpan {
     pub scope_name: String,
     /// The instrumentation scope version (empty when absent).
     pub scope_version: String,
+    /// The schema URL of the instrumentation scope (empty when absent).
+    pub scope_schema_url: String,
     /// The span exactly as decoded from the wire.
     pub span: Span,
 }
@@ -68,6 +72,8 @@ pub struct ReceivedMetric {
     pub scope_name: String,
     /// The instrumentation scope version (empty when absent).
     pub scope_version: String,
+    /// The schema URL of the instrumentation scope (empty when absent).
+    pub scope_schema_url: String,
     /// The metric exactly as decoded from the wire.
     pub metric: Metric,
 }
@@ -84,6 +90,46 @@ impl ReceivedMetric {
     }
 }
 
+/// One log record as it arrived, with the resource and instrumentation scope it was sent under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedLog {
+    /// The resource attributes of the `ResourceLogs` the record came in.
+    pub resource: Vec<KeyValue>,
+    /// The instrumentation scope name (empty when the scope was absent).
+    pub scope_name: String,
+    /// The schema URL of the instrumentation scope (empty when absent).
+    pub scope_schema_url: String,
+    /// The log record exactly as decoded from the wire.
+    pub record: LogRecord,
+}
+
+impl ReceivedLog {
+    /// The body rendered as a string (see [`any_value_to_string`]).
+    pub fn body(&self) -> String {
+        any_value_to_string(self.record.body.as_ref())
+    }
+
+    /// The trace id as 32 lowercase hex digits (empty when the record has none).
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.record.trace_id)
+    }
+
+    /// The span id as 16 lowercase hex digits (empty when the record has none).
+    pub fn span_id_hex(&self) -> String {
+        hex(&self.record.span_id)
+    }
+
+    /// A log record attribute rendered as a string.
+    pub fn attr(&self, key: &str) -> Option<String> {
+        find_attr(&self.record.attributes, key)
+    }
+
+    /// A resource attribute rendered as a string.
+    pub fn resource_attr(&self, key: &str) -> Option<String> {
+        find_attr(&self.resource, key)
+    }
+}
+
 /// Which OTLP signal an export request carried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Signal {
@@ -91,6 +137,8 @@ pub enum Signal {
     Traces,
     /// `MetricsService/Export` or `POST /v1/metrics`.
     Metrics,
+    /// `LogsService/Export` or `POST /v1/logs`.
+    Logs,
     /// An HTTP request to a path the receiver does not serve (answered 404 or 405).
     Unknown,
 }
@@ -100,7 +148,7 @@ pub enum Signal {
 pub enum Transport {
     /// The OTLP/gRPC server.
     Grpc,
-    /// The OTLP/HTTP (protobuf) server.
+    /// The OTLP/HTTP server (protobuf or JSON bodies; see the `content-type` header).
     Http,
 }
 
@@ -156,7 +204,8 @@ pub struct RequestRecord {
     pub headers: BTreeMap<String, String>,
     /// Whether the body was gzip-compressed (`Content-Encoding: gzip` / `grpc-encoding: gzip`).
     pub gzip: bool,
-    /// Spans (traces) or data points (metrics) in the request; 0 when it could not be decoded.
+    /// Spans (traces), data points (metrics) or log records (logs) in the request; 0 when it
+    /// could not be decoded.
     pub items: usize,
     /// What the receiver answered.
     pub outcome: Outcome,

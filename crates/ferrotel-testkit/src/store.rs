@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric;
@@ -12,7 +13,7 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 use tokio::sync::Notify;
 
 use crate::fault::ActiveFault;
-use crate::record::{Outcome, ReceivedMetric, ReceivedSpan, RequestRecord};
+use crate::record::{Outcome, ReceivedLog, ReceivedMetric, ReceivedSpan, RequestRecord};
 
 /// A wait on the receiver that ended before what it waited for arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +56,7 @@ impl Error for WaitTimeout {}
 pub(crate) struct State {
     pub(crate) spans: Vec<ReceivedSpan>,
     pub(crate) metrics: Vec<ReceivedMetric>,
+    pub(crate) logs: Vec<ReceivedLog>,
     pub(crate) requests: Vec<RequestRecord>,
     pub(crate) fault: Option<ActiveFault>,
 }
@@ -76,11 +78,12 @@ impl State {
             .collect();
         outcomes.truncate(SHOWN);
         format!(
-            "{} span(s) {:?}, {} metric(s) {:?}, {} export request(s) {:?}",
+            "{} span(s) {:?}, {} metric(s) {:?}, {} log record(s), {} export request(s) {:?}",
             self.spans.len(),
             span_names,
             self.metrics.len(),
             metric_names,
+            self.logs.len(),
             self.requests.len(),
             outcomes
         )
@@ -116,6 +119,7 @@ impl Store {
                 match items {
                     Items::Traces(req) => state.spans.extend(flatten_spans(req)),
                     Items::Metrics(req) => state.metrics.extend(flatten_metrics(req)),
+                    Items::Logs(req) => state.logs.extend(flatten_logs(req)),
                     Items::None => {}
                 }
             }
@@ -191,6 +195,7 @@ impl Store {
 pub(crate) enum Items {
     Traces(ExportTraceServiceRequest),
     Metrics(ExportMetricsServiceRequest),
+    Logs(ExportLogsServiceRequest),
     None,
 }
 
@@ -210,6 +215,12 @@ impl Items {
                 .flat_map(|rm| &rm.scope_metrics)
                 .flat_map(|sm| &sm.metrics)
                 .map(data_point_count)
+                .sum(),
+            Items::Logs(req) => req
+                .resource_logs
+                .iter()
+                .flat_map(|rl| &rl.scope_logs)
+                .map(|sl| sl.log_records.len())
                 .sum(),
             Items::None => 0,
         }
@@ -233,11 +244,13 @@ fn flatten_spans(req: ExportTraceServiceRequest) -> impl Iterator<Item = Receive
         rs.scope_spans.into_iter().flat_map(move |ss| {
             let (scope_name, scope_version) =
                 ss.scope.map(|s| (s.name, s.version)).unwrap_or_default();
+            let scope_schema_url = ss.schema_url;
             let resource = resource.clone();
             ss.spans.into_iter().map(move |span| ReceivedSpan {
                 resource: resource.clone(),
                 scope_name: scope_name.clone(),
                 scope_version: scope_version.clone(),
+                scope_schema_url: scope_schema_url.clone(),
                 span,
             })
         })
@@ -250,12 +263,31 @@ fn flatten_metrics(req: ExportMetricsServiceRequest) -> impl Iterator<Item = Rec
         rm.scope_metrics.into_iter().flat_map(move |sm| {
             let (scope_name, scope_version) =
                 sm.scope.map(|s| (s.name, s.version)).unwrap_or_default();
+            let scope_schema_url = sm.schema_url;
             let resource = resource.clone();
             sm.metrics.into_iter().map(move |metric| ReceivedMetric {
                 resource: resource.clone(),
                 scope_name: scope_name.clone(),
                 scope_version: scope_version.clone(),
+                scope_schema_url: scope_schema_url.clone(),
                 metric,
+            })
+        })
+    })
+}
+
+fn flatten_logs(req: ExportLogsServiceRequest) -> impl Iterator<Item = ReceivedLog> {
+    req.resource_logs.into_iter().flat_map(|rl| {
+        let resource = rl.resource.map(|r| r.attributes).unwrap_or_default();
+        rl.scope_logs.into_iter().flat_map(move |sl| {
+            let scope_name = sl.scope.map(|s| s.name).unwrap_or_default();
+            let scope_schema_url = sl.schema_url;
+            let resource = resource.clone();
+            sl.log_records.into_iter().map(move |record| ReceivedLog {
+                resource: resource.clone(),
+                scope_name: scope_name.clone(),
+                scope_schema_url: scope_schema_url.clone(),
+                record,
             })
         })
     })

@@ -134,18 +134,13 @@ impl Call {
                     semconv::RPC_METHOD,
                     self.info.rpc_method.clone(),
                 ));
-                metric_attrs.push(KeyValue::new(
-                    semconv::RPC_RESPONSE_STATUS_CODE,
-                    code.name(),
-                ));
+                let status_code_key = semconv::status_code_key(shared.semconv);
+                metric_attrs.push(KeyValue::new(status_code_key, code.name()));
                 if error {
                     metric_attrs.push(KeyValue::new(semconv::ERROR_TYPE, code.name()));
                 }
                 if recording {
-                    span.set_attribute(KeyValue::new(
-                        semconv::RPC_RESPONSE_STATUS_CODE,
-                        code.name(),
-                    ));
+                    span.set_attribute(KeyValue::new(status_code_key, code.name()));
                     if shared.semconv == RpcSemconv::Dup {
                         span.set_attribute(KeyValue::new(
                             semconv::RPC_GRPC_STATUS_CODE,

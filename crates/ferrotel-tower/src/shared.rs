@@ -211,6 +211,7 @@ const SCOPE: &str = "ferrotel-tower";
 fn scope() -> InstrumentationScope {
     InstrumentationScope::builder(SCOPE)
         .with_version(env!("CARGO_PKG_VERSION"))
+        .with_schema_url(semconv::SCHEMA_URL)
         .build()
 }
 

@@ -370,6 +370,27 @@ async fn health_checks_are_not_traced_and_a_predicate_skips_more() {
     let channel = Endpoint::from_shared(uri.to_string())
         .unwrap()
         .connect_lazy();
+    // Real gRPC health-check and reflection requests (empty HealthCheckRequest and
+    // ServerReflectionRequest messages on their standard paths); this server implements
+    // neither, so each is answered UNIMPLEMENTED, and none of them may leave a span.
+    for path in [
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/Watch",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ] {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.unwrap();
+        let status = grpc
+            .unary::<(), (), _>(
+                tonic::Request::new(()),
+                http::uri::PathAndQuery::from_static(path),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unimplemented, "{path}");
+    }
     let mut plain = EchoClient::new(channel);
     let req = EchoRequest {
         count: 1,
@@ -460,4 +481,33 @@ async fn two_traceparent_fields_in_grpc_metadata_start_a_new_trace() {
         "continued the second"
     );
     assert_eq!(span.parent_span_id_hex(), None, "a new trace has no parent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpc_latest_experimental_renames_the_status_code() {
+    let receiver = Receiver::start();
+    let t = Telemetry::new(&receiver, "latest");
+    let layer = t.server_layer().semconv(ferrotel_tower::RpcSemconv::Latest);
+    let uri = serve(EchoService::new(), layer).await;
+    let channel = Endpoint::from_shared(uri.to_string())
+        .unwrap()
+        .connect_lazy();
+    let status = EchoClient::new(channel)
+        .unary(EchoRequest {
+            fail_with: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    t.flush();
+    let span = receiver.wait_for_spans(1, WAIT).unwrap()[0].clone();
+    assert_eq!(span.attr("rpc.status_code").as_deref(), Some("NOT_FOUND"));
+    assert_eq!(span.attr("rpc.response.status_code"), None);
+    assert_eq!(span.attr("rpc.grpc.status_code"), None);
+    assert_eq!(span.scope_schema_url, ferrotel_tower::SCHEMA_URL);
+    let metric = receiver
+        .wait_for_metric("rpc.server.call.duration", WAIT)
+        .unwrap();
+    assert_eq!(metric[0].scope_schema_url, ferrotel_tower::SCHEMA_URL);
 }

@@ -82,8 +82,8 @@ impl fmt::Display for InitError {
             Kind::SubscriberTaken(_) => write!(
                 f,
                 "ferrotel could not install its tracing subscriber: another global subscriber \
-                 is already set (use Builder::install_subscriber(false) and add \
-                 Guard::layer() to yours)"
+                 is already set (build with ferrotel::builder().install_subscriber(false) and \
+                 add the guard's Guard::layer() to your subscriber)"
             ),
         }
     }

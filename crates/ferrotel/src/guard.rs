@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ferrotel_config::{Config, ConfigIssue};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::runtime::ExportRuntime;
 use crate::stats::{Pipeline, SpanExportStats};
@@ -24,6 +24,8 @@ pub struct Guard {
     pub(crate) issues: Vec<ConfigIssue>,
     pub(crate) tracer_provider: Option<SdkTracerProvider>,
     pub(crate) pipelines: Vec<Pipeline>,
+    pub(crate) logger_provider: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
+    pub(crate) log_pipelines: Vec<Pipeline>,
     pub(crate) meter_provider: Option<SdkMeterProvider>,
     pub(crate) exemplars: ferrotel_metrics::Exemplars,
     pub(crate) metric_exporters: Vec<ferrotel_metrics::OtlpMetricExporter>,
@@ -68,7 +70,7 @@ macro_rules! with_guard_settings {
             .exemplars(guard.exemplars.clone())
             .propagator(guard.propagator.clone());
         if let Some(provider) = &guard.tracer_provider {
-            layer = layer.tracer_provider(provider);
+            layer = layer.tracer_provider(&crate::Level2TracerProvider::new(provider.clone()));
         }
         if let Some(provider) = &guard.meter_provider {
             layer = layer.meter_provider(provider);
@@ -89,7 +91,8 @@ impl Guard {
         &self.issues
     }
 
-    /// The tracer provider, when tracing is enabled.
+    /// The SDK tracer provider, unless the SDK is disabled (`OTEL_TRACES_EXPORTER=none` still
+    /// has one: spans are made and propagated, only not exported).
     pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
         self.tracer_provider.as_ref()
     }
@@ -99,9 +102,17 @@ impl Guard {
         self.meter_provider.as_ref()
     }
 
-    /// The exemplar store of this guard's metrics (`OTEL_METRICS_EXEMPLAR_FILTER`). Build your
-    /// own histograms through it and every sample recorded in a sampled span carries that
-    /// span's trace:
+    /// The meter provider with exemplars on every histogram and counter, when a metric
+    /// exporter is configured: what [`crate::init`] installs as the global meter provider.
+    pub fn exemplar_meter_provider(&self) -> Option<ferrotel_metrics::ExemplarMeterProvider> {
+        self.meter_provider.as_ref().map(|provider| {
+            ferrotel_metrics::ExemplarMeterProvider::new(provider.clone(), self.exemplars.clone())
+        })
+    }
+
+    /// The exemplar store of this guard's metrics (`OTEL_METRICS_EXEMPLAR_FILTER`). Histograms
+    /// of the global meter carry exemplars already; this is a convenience for a meter from
+    /// elsewhere: every sample recorded in a sampled span carries that span's trace:
     ///
     /// ```no_run
     /// use ferrotel::opentelemetry::metrics::MeterProvider as _;
@@ -183,15 +194,53 @@ impl Guard {
         )
     }
 
-    /// A tracer from this guard's provider (a no-op tracer when tracing is disabled).
-    pub fn tracer(&self, scope: &'static str) -> SdkTracer {
-        match &self.tracer_provider {
+    /// A tracer from this guard's provider (a no-op tracer when the SDK is disabled). Its
+    /// spans keep the W3C random-trace-id flag ([`crate::Level2Tracer`]).
+    pub fn tracer(&self, scope: &'static str) -> crate::Level2Tracer {
+        crate::Level2Tracer::new(match &self.tracer_provider {
             Some(provider) => provider.tracer(scope),
             None => SdkTracerProvider::builder()
                 .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
                 .build()
                 .tracer(scope),
-        }
+        })
+    }
+
+    /// The OpenTelemetry part of ferrotel's subscriber as one `tracing` layer, for a service
+    /// that installs its own subscriber ([`crate::Builder::install_subscriber`]`(false)`):
+    /// spans go to this guard's tracer provider (random-trace-id flag kept) and events to its
+    /// logs signal. Nothing is filtered here; add the filter your subscriber uses, or every
+    /// span of h2, hyper and tower is exported:
+    ///
+    /// ```no_run
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    /// use tracing_subscriber::Layer as _;
+    /// let telemetry = ferrotel::builder().install_subscriber(false).try_init()?;
+    /// let subscriber = tracing_subscriber::registry().with(
+    ///     telemetry
+    ///         .layer()
+    ///         .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+    /// );
+    /// tracing::subscriber::set_global_default(subscriber)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn layer<S>(&self) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync + 'static>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
+    {
+        let spans = self.tracer_provider.as_ref().map(|provider| {
+            tracing_opentelemetry::layer()
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_target(false)
+                .with_tracer(crate::Level2Tracer::new(
+                    provider.tracer_with_scope(crate::tracer::scope("ferrotel")),
+                ))
+        });
+        let records = self.logger_provider.as_ref().map(|provider| {
+            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)
+        });
+        Box::new(tracing_subscriber::Layer::and_then(spans, records))
     }
 
     /// The tracing dispatcher ferrotel built, when it was asked not to install it globally
@@ -206,6 +255,18 @@ impl Guard {
         self.pipelines.iter().map(Pipeline::snapshot).collect()
     }
 
+    /// The logger provider of the logs signal, unless `OTEL_LOGS_EXPORTER=none` (or the SDK is
+    /// disabled).
+    pub fn logger_provider(&self) -> Option<&opentelemetry_sdk::logs::SdkLoggerProvider> {
+        self.logger_provider.as_ref()
+    }
+
+    /// What each log record pipeline has done so far (`queued` counts the records handed to
+    /// the exporter; records the full queue dropped are not seen).
+    pub fn log_export_stats(&self) -> Vec<SpanExportStats> {
+        self.log_pipelines.iter().map(Pipeline::snapshot).collect()
+    }
+
     /// The bound on flushing and shutting down.
     pub fn shutdown_timeout(&self) -> Duration {
         self.shutdown_timeout
@@ -215,8 +276,14 @@ impl Guard {
     pub fn flush(&self) -> ShutdownReport {
         let tracer = self.tracer_provider.clone();
         let meter = self.meter_provider.clone();
-        run_bounded(self.shutdown_timeout, tracer, meter, |t, m| {
+        let logs = self.logger_provider.clone();
+        run_bounded(self.shutdown_timeout, tracer, meter, move |t, m| {
             let mut problems = Vec::new();
+            if let Some(logs) = logs {
+                if let Err(e) = logs.force_flush() {
+                    problems.push(format!("log flush: {e}"));
+                }
+            }
             if let Some(t) = t {
                 if let Err(e) = t.force_flush() {
                     problems.push(format!("trace flush: {e}"));
@@ -250,9 +317,17 @@ impl Guard {
         }
         let tracer = self.tracer_provider.take();
         let meter = self.meter_provider.take();
+        let logs = self.logger_provider.take();
         let timeout = self.shutdown_timeout;
         let report = run_bounded(timeout, tracer, meter, move |t, m| {
             let mut problems = Vec::new();
+            // Log records first: the last events of the service are in their queue, and what
+            // the span and metric shutdowns log must not be waited for.
+            if let Some(logs) = logs {
+                if let Err(e) = logs.shutdown_with_timeout(timeout) {
+                    problems.push(format!("log shutdown: {e}"));
+                }
+            }
             // Traces and metrics shut down side by side, each within the bound.
             let metrics = m.map(|m| {
                 thread::Builder::new()
@@ -302,6 +377,17 @@ impl Guard {
                 ));
             }
         }
+        for stats in self.log_export_stats() {
+            if stats.failed > 0 {
+                report.problems.push(format!(
+                    "{} of {} log records failed to export ({} exporter; last error: {})",
+                    stats.failed,
+                    stats.queued,
+                    stats.exporter,
+                    stats.last_error.as_deref().unwrap_or("unknown")
+                ));
+            }
+        }
         for stats in self.span_export_stats() {
             if stats.failed > 0 {
                 report.problems.push(format!(
@@ -310,6 +396,13 @@ impl Guard {
                     stats.queued,
                     stats.exporter,
                     stats.last_error.as_deref().unwrap_or("unknown")
+                ));
+            }
+            if stats.rejected > 0 {
+                report.problems.push(format!(
+                    "{} of {} spans were rejected by the collector (OTLP partial success; {} \
+                     exporter)",
+                    stats.rejected, stats.queued, stats.exporter
                 ));
             }
             if stats.dropped_queue_full > 0 {

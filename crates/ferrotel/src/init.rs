@@ -167,6 +167,8 @@ impl Builder {
         let mut runtime = None;
         let mut tracer_provider = None;
         let mut pipelines = Vec::new();
+        let mut logger_provider = None;
+        let mut log_pipelines = Vec::new();
         let mut meter_provider = None;
         let mut exemplars =
             ferrotel_metrics::Exemplars::new(ferrotel_config::ExemplarFilter::AlwaysOff);
@@ -189,26 +191,31 @@ impl Builder {
                 // The exporters' connections and the remote sampler's poller live on the export
                 // runtime, whatever runtime (or none) the caller is on.
                 let _enter = handle.enter();
-                if !config.traces_exporter.is_empty() {
-                    let reporter = Some(Arc::clone(&reporter));
-                    match crate::traces::tracer_provider(
-                        &config,
-                        resource.clone(),
-                        &handle,
-                        reporter,
-                    ) {
-                        Ok((provider, built)) => {
-                            tracer_provider = Some(provider);
-                            pipelines = built;
-                        }
-                        // An unreadable TLS file is not the service's fault: outside strict
-                        // mode tracing export is off and the problem reported.
-                        Err(e) if !config.strict => {
-                            notes.push(format!("trace export is off for this run: {e}"));
-                        }
-                        Err(e) => return Err(e),
+                // Built even when OTEL_TRACES_EXPORTER=none: that means no exporter, not no
+                // SDK, so spans are still created, sampled and propagated, and log lines still
+                // carry their ids.
+                let reporter_for_traces = Some(Arc::clone(&reporter));
+                match crate::traces::tracer_provider(
+                    &config,
+                    resource.clone(),
+                    &handle,
+                    reporter_for_traces,
+                ) {
+                    Ok((provider, built)) => {
+                        tracer_provider = Some(provider);
+                        pipelines = built;
                     }
+                    // An unreadable TLS file is not the service's fault: outside strict
+                    // mode tracing export is off and the problem reported.
+                    Err(e) if !config.strict => {
+                        notes.push(format!("trace export is off for this run: {e}"));
+                    }
+                    Err(e) => return Err(e),
                 }
+                let (provider, built) =
+                    crate::logs::logger_provider(&config, resource.clone(), &handle)?;
+                logger_provider = provider;
+                log_pipelines = built;
                 let metrics = crate::meter::pipeline(
                     &config,
                     resource,
@@ -231,17 +238,6 @@ impl Builder {
                 }
             }
             runtime = Some(export);
-            if config.metrics_otlp.protocol == ferrotel_config::Protocol::HttpJson
-                && config
-                    .metrics_exporter
-                    .contains(&ferrotel_config::MetricsExporter::Otlp)
-            {
-                notes.push(
-                    "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json: metrics (with exemplars) are \
-                     sent as http/protobuf to the same endpoint"
-                        .to_string(),
-                );
-            }
         }
 
         let (filter, filter_note) = logging::filter(&env, config.log_level.as_str());
@@ -267,13 +263,23 @@ impl Builder {
                     .with_tracked_inactivity(false)
                     .with_threads(false)
                     .with_target(false)
-                    .with_tracer(provider.tracer("ferrotel"))
+                    .with_tracer(crate::tracer::Level2Tracer::new(
+                        provider.tracer_with_scope(crate::tracer::scope("ferrotel")),
+                    ))
                     .with_filter(span_filter);
                 let fmt = logging::fmt_layer::<Traced>(config.log_format, fmt_cell, writer);
+                // The logs signal: every event the log filter admits, as an OpenTelemetry log
+                // record (the appender reads the ids from the context of the entered span).
+                let records = logger_provider.as_ref().map(|provider| {
+                    let (records_filter, _) = logging::filter(&env, config.log_level.as_str());
+                    opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)
+                        .with_filter(logging::log_filter(records_filter, true))
+                });
                 tracing::Dispatch::new(
                     tracing_subscriber::registry()
                         .with(otel)
-                        .with(fmt.with_filter(logging::log_filter(filter, events_only))),
+                        .with(fmt.with_filter(logging::log_filter(filter, events_only)))
+                        .with(records),
                 )
             }
             None => {
@@ -291,6 +297,9 @@ impl Builder {
         let mut dispatch = None;
         if self.install_subscriber {
             tracing::dispatcher::set_global_default(built).map_err(InitError::subscriber_taken)?;
+            // `log` records become tracing events (and so log lines and log records); a logger
+            // the application installed itself stays.
+            let _ = tracing_log::LogTracer::init();
             report(&messages, &notes);
         } else {
             tracing::dispatcher::with_default(&built, || report(&messages, &notes));
@@ -304,10 +313,18 @@ impl Builder {
                 &config.propagators,
             ));
             if let Some(provider) = &tracer_provider {
-                opentelemetry::global::set_tracer_provider(provider.clone());
+                opentelemetry::global::set_tracer_provider(
+                    crate::tracer::Level2TracerProvider::new(provider.clone()),
+                );
             }
             if let Some(provider) = &meter_provider {
-                opentelemetry::global::set_meter_provider(provider.clone());
+                // Every histogram and counter of the global meter carries exemplars.
+                opentelemetry::global::set_meter_provider(
+                    ferrotel_metrics::ExemplarMeterProvider::new(
+                        provider.clone(),
+                        exemplars.clone(),
+                    ),
+                );
             }
             ferrotel_metrics::Exemplars::set_global(exemplars.clone());
         }
@@ -317,6 +334,8 @@ impl Builder {
             issues,
             tracer_provider,
             pipelines,
+            logger_provider,
+            log_pipelines,
             meter_provider,
             exemplars,
             metric_exporters,
@@ -368,6 +387,8 @@ impl Guard {
             issues: Vec::new(),
             tracer_provider: None,
             pipelines: Vec::new(),
+            logger_provider: None,
+            log_pipelines: Vec::new(),
             meter_provider: None,
             exemplars: ferrotel_metrics::Exemplars::new(ferrotel_config::ExemplarFilter::AlwaysOff),
             metric_exporters: Vec::new(),

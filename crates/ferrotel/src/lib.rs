@@ -16,9 +16,17 @@
 //! - the tracer provider: sampler, span limits, batch processor (with `OTEL_BSP_EXPORT_TIMEOUT`
 //!   honoured) and the exporters of `OTEL_TRACES_EXPORTER`;
 //! - the meter provider with `OTEL_METRIC_EXPORT_INTERVAL` / `_TIMEOUT` and the exporters of
-//!   `OTEL_METRICS_EXPORTER`.
+//!   `OTEL_METRICS_EXPORTER`, installed globally as an
+//!   [`ExemplarMeterProvider`](ferrotel_metrics::ExemplarMeterProvider): every histogram and
+//!   counter carries exemplars;
+//! - the logs signal: `tracing` events and `log` records as OpenTelemetry log records with the
+//!   span's ids, batched (`OTEL_BLRP_*`) to the exporters of `OTEL_LOGS_EXPORTER`.
 //!
-//! OTLP runs over gRPC or HTTP/protobuf with headers, timeout, gzip, TLS and mTLS. All export
+//! `OTEL_TRACES_EXPORTER=none` removes the exporter only: spans are still created, sampled and
+//! propagated (with the W3C Level 2 random flag, see [`Level2Tracer`]). With a subscriber of
+//! your own, add [`Guard::layer`] to it.
+//!
+//! OTLP runs over gRPC, HTTP/protobuf or HTTP/JSON with headers, timeout, gzip, TLS and mTLS. All export
 //! traffic runs on a small runtime of ferrotel's own, so `init()` works the same in a
 //! multi-thread tokio runtime, a current-thread one (`#[tokio::test]`) or a plain `fn main`.
 //!
@@ -43,12 +51,14 @@ mod health;
 mod init;
 mod limits;
 mod logging;
+mod logs;
 mod meter;
 mod otlp;
 mod propagation;
 mod runtime;
 mod selfobs;
 mod stats;
+mod tracer;
 mod traces;
 mod transport;
 
@@ -57,6 +67,7 @@ pub use guard::{Guard, ShutdownReport};
 pub use init::{builder, init, try_init, Builder};
 pub use logging::RUST_LOG;
 pub use stats::SpanExportStats;
+pub use tracer::{Level2Span, Level2Tracer, Level2TracerProvider};
 
 /// The configuration model: every `OTEL_*` variable, its default and its allowed values.
 pub use ferrotel_config as config;

@@ -11,8 +11,9 @@ use std::sync::{Arc, OnceLock};
 use ferrotel_config::redact::Redactor;
 use ferrotel_config::{Env, LogFormat};
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
-use opentelemetry_sdk::trace::SdkTracer;
 use tracing::dispatcher::WeakDispatch;
+
+use crate::tracer::Level2Tracer;
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::filter::FilterExt as _;
@@ -29,7 +30,7 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 /// The subscriber the log layer sits on when tracing is on: the registry and the (filtered)
 /// OpenTelemetry layer.
 pub(crate) type Traced =
-    Layered<Filtered<OpenTelemetryLayer<Registry, SdkTracer>, EnvFilter, Registry>, Registry>;
+    Layered<Filtered<OpenTelemetryLayer<Registry, Level2Tracer>, EnvFilter, Registry>, Registry>;
 
 /// The log layer in the configured format. JSON needs JSON-formatted span fields too, so the
 /// two formats are two layer types behind one box.

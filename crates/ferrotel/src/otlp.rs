@@ -20,6 +20,7 @@ const NO_LIMIT: Duration = Duration::from_secs(365 * 24 * 3600);
 pub(crate) enum Signal {
     Traces,
     Metrics,
+    Logs,
 }
 
 impl Signal {
@@ -27,6 +28,7 @@ impl Signal {
         match self {
             Signal::Traces => "TRACES",
             Signal::Metrics => "METRICS",
+            Signal::Logs => "LOGS",
         }
     }
 }
@@ -36,6 +38,7 @@ impl Signal {
 pub(crate) fn span_exporter(
     otlp: &OtlpConfig,
     handle: &Handle,
+    counters: &std::sync::Arc<crate::stats::PipelineCounters>,
 ) -> Result<opentelemetry_otlp::SpanExporter, InitError> {
     let tls = TlsFiles::read(otlp, Signal::Traces.env_infix())?;
     let built = match otlp.protocol {
@@ -55,7 +58,10 @@ pub(crate) fn span_exporter(
                 .with_endpoint(otlp.endpoint.clone())
                 .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
                 .with_headers(headers(otlp))
-                .with_http_client(RuntimeHttpClient::new(otlp, &tls, handle.clone())?);
+                .with_http_client(
+                    RuntimeHttpClient::new(otlp, &tls, handle.clone())?
+                        .counting_rejected_spans(std::sync::Arc::clone(counters)),
+                );
             gzip_http(builder, otlp).build()
         }
     };
@@ -63,6 +69,43 @@ pub(crate) fn span_exporter(
         InitError::setup(format!(
             "OTLP trace exporter for {} ({}): {e}",
             ferrotel_config::redact::redact_url(&otlp.endpoint),
+            protocol_name(otlp.protocol)
+        ))
+    })
+}
+
+/// The OTLP log record exporter for `otlp`. Must be called inside the export runtime's
+/// context, like [`span_exporter`].
+pub(crate) fn log_exporter(
+    otlp: &OtlpConfig,
+    handle: &Handle,
+) -> Result<opentelemetry_otlp::LogExporter, InitError> {
+    let tls = TlsFiles::read(otlp, Signal::Logs.env_infix())?;
+    let built = match otlp.protocol {
+        Protocol::Grpc => {
+            let builder = opentelemetry_otlp::LogExporter::builder()
+                .with_tonic()
+                .with_endpoint(otlp.endpoint.clone())
+                .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
+                .with_metadata(metadata(otlp)?)
+                .with_tls_config(tls.tonic_config());
+            gzip_tonic(builder, otlp).build()
+        }
+        Protocol::HttpProtobuf | Protocol::HttpJson => {
+            let builder = opentelemetry_otlp::LogExporter::builder()
+                .with_http()
+                .with_protocol(http_protocol(otlp)?)
+                .with_endpoint(otlp.endpoint.clone())
+                .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
+                .with_headers(headers(otlp))
+                .with_http_client(RuntimeHttpClient::new(otlp, &tls, handle.clone())?);
+            gzip_http(builder, otlp).build()
+        }
+    };
+    built.map_err(|e| {
+        InitError::setup(format!(
+            "OTLP log exporter for {} ({}): {e}",
+            otlp.endpoint,
             protocol_name(otlp.protocol)
         ))
     })
@@ -81,11 +124,10 @@ pub(crate) fn metrics_transport(
             gzip,
             timeout: otlp.timeout,
         },
-        // Metrics always go as protobuf over HTTP (init notes it when http/json was asked
-        // for): every OTLP/HTTP receiver accepts both on the same path.
         Protocol::HttpProtobuf | Protocol::HttpJson => ferrotel_metrics::MetricsTransport::Http {
             client: crate::transport::http_client(otlp, &tls)?,
             url: otlp.endpoint.clone(),
+            json: otlp.protocol == Protocol::HttpJson,
             headers: otlp.headers.clone(),
             gzip,
             timeout: otlp.timeout,

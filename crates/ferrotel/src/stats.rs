@@ -36,6 +36,8 @@ pub(crate) struct PipelineCounters {
     pub(crate) in_queue: AtomicU64,
     /// Spans handed to the exporter whose export has not finished.
     pub(crate) in_flight: AtomicU64,
+    /// Spans the collector accepted the request of but rejected (OTLP partial success).
+    pub(crate) rejected: AtomicU64,
     /// The last export error, for the report (secrets scrubbed).
     pub(crate) last_error: Mutex<Option<String>>,
     /// Scrubs secrets out of error texts.
@@ -110,6 +112,10 @@ pub struct SpanExportStats {
     pub exported: u64,
     /// Spans in batches whose export failed (refused, unreachable, timed out).
     pub failed: u64,
+    /// Spans of exported requests that the collector rejected (`rejected_spans` of an OTLP
+    /// partial success), counted within `exported`. Seen on the HTTP protocols; opentelemetry-otlp's
+    /// gRPC client does not hand its answer over, so over gRPC this stays 0.
+    pub rejected: u64,
     /// Spans the full queue (`OTEL_BSP_MAX_QUEUE_SIZE`) refused.
     pub dropped_queue_full: u64,
     /// Spans that ended after shutdown.
@@ -158,6 +164,7 @@ impl Pipeline {
             dropped_after_shutdown,
             in_queue,
             in_flight,
+            rejected: c.rejected.load(Ordering::Relaxed),
             unaccounted: in_queue + in_flight + dropped_queue_full + dropped_after_shutdown,
             last_error: c.last_error.lock().ok().and_then(|e| e.clone()),
         }

@@ -41,12 +41,14 @@ pub(crate) fn tracer_provider(
     };
     let mut builder = builder.with_span_limits(span_limits(config));
     for choice in &config.traces_exporter {
+        let counters = Arc::new(PipelineCounters::default());
         let (name, exporter) = match choice {
             TracesExporter::Otlp => (
                 "otlp",
                 AnySpanExporter::Otlp(Box::new(crate::otlp::span_exporter(
                     &config.traces_otlp,
                     handle,
+                    &counters,
                 )?)),
             ),
             TracesExporter::Console => (
@@ -117,6 +119,10 @@ impl SpanProcessor for Counted {
     }
 
     fn on_end(&self, mut span: SpanData) {
+        if span.parent_span_id == opentelemetry::trace::SpanId::INVALID {
+            // A root: its trace id came from the random generator (see `tracer.rs`).
+            span.span_context = crate::tracer::with_random_flag(&span.span_context, true);
+        }
         let c = &self.counters;
         c.queued.fetch_add(1, Ordering::Relaxed);
         if self.shut_down.load(Ordering::Acquire) {

@@ -150,6 +150,8 @@ fn parse_certs(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'stat
 pub(crate) struct RuntimeHttpClient {
     client: reqwest::Client,
     handle: Handle,
+    /// Where the `rejected_spans` of OTLP partial-success answers are counted (traces only).
+    rejected_spans: Option<Arc<crate::stats::PipelineCounters>>,
 }
 
 impl fmt::Debug for RuntimeHttpClient {
@@ -168,8 +170,38 @@ impl RuntimeHttpClient {
         Ok(Self {
             client: http_client(otlp, tls)?,
             handle,
+            rejected_spans: None,
         })
     }
+
+    /// Counts the `rejected_spans` of partial-success answers (which opentelemetry-otlp only
+    /// logs) into `counters`.
+    pub(crate) fn counting_rejected_spans(
+        mut self,
+        counters: Arc<crate::stats::PipelineCounters>,
+    ) -> Self {
+        self.rejected_spans = Some(counters);
+        self
+    }
+}
+
+/// `partial_success.rejected_spans` of an OTLP/HTTP trace export answer, protobuf or JSON.
+fn rejected_spans(response: &Response<Bytes>) -> i64 {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    use prost::Message as _;
+    let json = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let decoded: Option<ExportTraceServiceResponse> = if json {
+        serde_json::from_slice(response.body()).ok()
+    } else {
+        ExportTraceServiceResponse::decode(response.body().clone()).ok()
+    };
+    decoded
+        .and_then(|r| r.partial_success)
+        .map_or(0, |p| p.rejected_spans.max(0))
 }
 
 /// The OTLP/HTTP client of one signal: TLS from its certificate variables, its timeout.
@@ -225,6 +257,17 @@ impl HttpClient for RuntimeHttpClient {
             let body = response.bytes().await?;
             Ok::<_, HttpError>(builder.body(body)?)
         });
-        task.await?
+        let response = task.await??;
+        if let Some(counters) = &self.rejected_spans {
+            if response.status().is_success() {
+                let rejected = rejected_spans(&response);
+                if rejected > 0 {
+                    counters
+                        .rejected
+                        .fetch_add(rejected as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(response)
     }
 }

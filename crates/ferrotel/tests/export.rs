@@ -106,6 +106,87 @@ fn http_protobuf_appends_the_signal_path_to_a_generic_endpoint() {
 }
 
 #[test]
+fn http_json_sends_otlp_json_spans() {
+    let receiver = Receiver::start();
+    let g = guard(sending_to(&receiver, "http/json", &[]));
+    one_span(&g, "json-span");
+    drop(g);
+    let spans = receiver.wait_for_spans(1, WAIT).expect("span arrives");
+    assert_eq!(spans[0].name(), "json-span");
+    assert_eq!(spans[0].attr("job").as_deref(), Some("7"));
+    assert_eq!(
+        spans[0].trace_id_hex().len(),
+        32,
+        "hex ids decoded from JSON"
+    );
+    let request = &receiver.requests()[0];
+    assert_eq!(request.path, "/v1/traces");
+    assert!(request
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/json")));
+}
+
+#[test]
+fn traces_exporter_none_still_makes_spans_and_ids_but_sends_nothing() {
+    let receiver = Receiver::start();
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let g = ferrotel::builder()
+        .env(sending_to(
+            &receiver,
+            "grpc",
+            &[("OTEL_TRACES_EXPORTER", "none")],
+        ))
+        .install_subscriber(false)
+        .install_globals(false)
+        .log_writer(move || sink.clone())
+        .try_init()
+        .expect("starts");
+    assert!(g.tracer_provider().is_some(), "no exporter, but an SDK");
+    assert!(g.span_export_stats().is_empty());
+    let sampled = traced(&g, || {
+        use ferrotel::tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let span = tracing::info_span!("unexported");
+        let _entered = span.enter();
+        tracing::info!("inside the span");
+        let cx = span.context();
+        use ferrotel::opentelemetry::trace::TraceContextExt as _;
+        let sc = cx.span().span_context().clone();
+        assert!(sc.is_valid());
+        sc.is_sampled()
+    });
+    assert!(sampled);
+    drop(g);
+    let line = logs.text();
+    assert!(line.contains("trace_id="), "log lines carry ids: {line}");
+    assert_eq!(receiver.request_count(), 0);
+}
+
+#[test]
+fn guard_layer_works_in_a_subscriber_of_your_own() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let receiver = Receiver::start();
+    let g = guard(sending_to(
+        &receiver,
+        "grpc",
+        &[("OTEL_LOGS_EXPORTER", "otlp")],
+    ));
+    let subscriber = tracing_subscriber::registry().with(g.layer());
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("own-subscriber");
+        let _entered = span.enter();
+        tracing::info!("through the guard's layer");
+    });
+    let report = g.shutdown();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let span = receiver.wait_for_spans(1, WAIT).expect("span")[0].clone();
+    assert_eq!(span.name(), "own-subscriber");
+    assert_eq!(span.span.flags & 0xff, 0x03, "sampled, random trace id");
+    let logs = receiver.wait_for_logs(1, WAIT).expect("log record");
+    assert_eq!(logs[0].trace_id_hex(), span.trace_id_hex());
+}
+
+#[test]
 fn the_default_protocol_is_http_protobuf() {
     let receiver = Receiver::start();
     let endpoint = receiver.http_endpoint();
@@ -149,8 +230,8 @@ fn per_signal_protocol_wins_over_the_generic_one() {
 }
 
 #[test]
-fn metrics_reach_the_receiver_over_both_protocols() {
-    for protocol in ["grpc", "http/protobuf"] {
+fn metrics_reach_the_receiver_over_every_protocol() {
+    for protocol in ["grpc", "http/protobuf", "http/json"] {
         let receiver = Receiver::start();
         let g = guard(sending_to(
             &receiver,
@@ -173,9 +254,16 @@ fn metrics_reach_the_receiver_over_both_protocols() {
             metrics[0].resource_attr("service.name").as_deref(),
             Some("metered")
         );
-        let path = &receiver.requests()[0].path;
+        let request = &receiver.requests()[0];
         if protocol != "grpc" {
-            assert_eq!(path, "/v1/metrics");
+            assert_eq!(request.path, "/v1/metrics");
+            // http/json is JSON on the wire, not protobuf with a note.
+            let content_type = request.header("content-type").unwrap_or_default();
+            assert_eq!(
+                content_type.starts_with("application/json"),
+                protocol == "http/json",
+                "{protocol}: {content_type}"
+            );
         }
     }
 }

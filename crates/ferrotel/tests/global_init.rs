@@ -23,7 +23,9 @@ fn init_from_the_process_environment() {
     );
     std::env::set_var("OTEL_SERVICE_NAME", "five-lines");
     std::env::set_var("OTEL_PROPAGATORS", "tracecontext,baggage,b3multi");
-    std::env::set_var("OTEL_METRICS_EXPORTER", "none");
+    std::env::set_var("OTEL_METRICS_EXPORTER", "otlp");
+    std::env::set_var("OTEL_METRIC_EXPORT_INTERVAL", "200");
+    std::env::set_var("OTEL_BLRP_SCHEDULE_DELAY", "50");
 
     let guard = ferrotel::init();
     // TRACE/DEBUG callsites of the service's dependencies stay switched off globally (a
@@ -36,6 +38,17 @@ fn init_from_the_process_environment() {
         let span = tracing::info_span!("checkout");
         let _entered = span.enter();
         tracing::info!("inside");
+        // The `log` crate reaches the logs signal too, with the span's ids.
+        log::warn!("from the log crate");
+        // A histogram and a counter made with the plain OpenTelemetry API, from the global
+        // meter: their points carry this span as an exemplar.
+        let meter = global::meter("checkout");
+        let latency = meter
+            .f64_histogram("checkout.latency")
+            .with_unit("s")
+            .build();
+        latency.record(0.042, &[]);
+        meter.u64_counter("checkout.orders").build().add(1, &[]);
         let mut carrier = HashMap::new();
         global::get_text_map_propagator(|p| p.inject_context(&span.context(), &mut carrier));
         carrier
@@ -58,9 +71,60 @@ fn init_from_the_process_environment() {
         carrier.get("x-b3-traceid").map(String::as_str),
         Some(span.trace_id_hex().as_str())
     );
+    // A root ferrotel made has random ids: the W3C Level 2 random flag is set.
+    assert!(traceparent.ends_with("-03"), "{traceparent}");
+    assert_eq!(
+        span.span.flags & 0xff,
+        0x03,
+        "exported flags: {:x}",
+        span.span.flags
+    );
+
+    let logs = receiver
+        .wait_for_logs(2, Duration::from_secs(20))
+        .expect("log records arrive");
+    let from_log = logs
+        .iter()
+        .find(|l| l.body() == "from the log crate")
+        .unwrap_or_else(|| panic!("{logs:#?}"));
+    assert_eq!(from_log.trace_id_hex(), span.trace_id_hex());
+    assert_eq!(from_log.span_id_hex(), span.span_id_hex());
+    assert_eq!(from_log.record.severity_text, "WARN");
+
+    let exemplar_of = |name: &str| {
+        use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::metric::Data;
+        let metrics = receiver
+            .wait_for_metric(name, Duration::from_secs(20))
+            .expect("metric arrives");
+        let exemplars: Vec<_> = metrics
+            .iter()
+            .flat_map(|m| match &m.metric.data {
+                Some(Data::Histogram(h)) => h
+                    .data_points
+                    .iter()
+                    .flat_map(|p| p.exemplars.clone())
+                    .collect::<Vec<_>>(),
+                Some(Data::Sum(s)) => s
+                    .data_points
+                    .iter()
+                    .flat_map(|p| p.exemplars.clone())
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        assert!(!exemplars.is_empty(), "{name}: no exemplar in {metrics:#?}");
+        exemplars[0].clone()
+    };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    for name in ["checkout.latency", "checkout.orders"] {
+        let exemplar = exemplar_of(name);
+        assert_eq!(hex(&exemplar.trace_id), span.trace_id_hex(), "{name}");
+        assert_eq!(hex(&exemplar.span_id), span.span_id_hex(), "{name}");
+    }
     // A second init in the same process reports the taken subscriber instead of panicking.
     let err = ferrotel::try_init().expect_err("subscriber already installed");
     assert!(err.to_string().contains("subscriber"), "{err}");
+    assert!(err.to_string().contains("Guard::layer()"), "{err}");
     // init() itself never panics: it falls back to telemetry off.
     let fallback = ferrotel::init();
     assert!(fallback.tracer_provider().is_none());

@@ -16,12 +16,15 @@ fn every_variable_is_in_the_readme_table() {
     let missing: Vec<&&str> = names
         .iter()
         .filter(|name| {
-            // Per-signal variants are listed as `(+ _TRACES_, _METRICS_)` beside the generic one.
+            // Per-signal variants are listed as `(+ _TRACES_, _METRICS_, _LOGS_)` beside the
+            // generic one.
             let generic = name
                 .replace("_TRACES_", "_")
                 .replace("_METRICS_", "_")
+                .replace("_LOGS_", "_")
                 .replace("OTLP_TRACES", "OTLP")
-                .replace("OTLP_METRICS", "OTLP");
+                .replace("OTLP_METRICS", "OTLP")
+                .replace("OTLP_LOGS", "OTLP");
             !readme.contains(&format!("`{name}`")) && !readme.contains(&format!("`{generic}` (+"))
         })
         .collect();

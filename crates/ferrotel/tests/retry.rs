@@ -67,7 +67,7 @@ fn a_permanent_refusal_is_not_retried_and_is_counted() {
 
 #[test]
 fn partial_success_is_not_retried() {
-    for protocol in ["grpc", "http/protobuf"] {
+    for protocol in ["grpc", "http/protobuf", "http/json"] {
         let receiver = Receiver::builder()
             .fault(Fault::PartialSuccess {
                 rejected: 1,
@@ -75,8 +75,20 @@ fn partial_success_is_not_retried() {
             })
             .start()
             .unwrap();
-        export_one(&receiver, protocol);
+        let report = export_one(&receiver, protocol);
         assert_eq!(receiver.request_count(), 1, "{protocol}: not retried");
         assert_eq!(receiver.spans().len(), 1);
+        // Counted as rejected where the answer is visible (opentelemetry-otlp's gRPC client
+        // keeps it to itself).
+        if protocol != "grpc" {
+            assert!(
+                report
+                    .problems
+                    .iter()
+                    .any(|p| p.contains("1 of 1 spans were rejected by the collector")),
+                "{protocol}: {:?}",
+                report.problems
+            );
+        }
     }
 }

@@ -10,6 +10,8 @@ use ferrotel_testkit::Receiver;
 use support::{guard, sending_to, traced, WAIT};
 
 const SPANS: usize = 10_000;
+/// Log records (the logs signal) written inside the burst; none may be lost either.
+const LOGS: usize = 1_000;
 
 /// Starts ferrotel against `receiver`, makes `SPANS` spans through `tracing`, drops the guard
 /// and checks that every one arrived, with distinct ids and the right parent.
@@ -22,6 +24,9 @@ fn ten_thousand(receiver: &Receiver, protocol: &str) {
             // overflow is counted and reported, see `span_export_stats`.
             ("OTEL_BSP_MAX_QUEUE_SIZE", "16384"),
             ("OTEL_BSP_SCHEDULE_DELAY", "5000"),
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "4096"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "5000"),
         ],
     ));
     traced(&g, || {
@@ -29,6 +34,9 @@ fn ten_thousand(receiver: &Receiver, protocol: &str) {
         let _root = root.enter();
         for i in 0..SPANS - 1 {
             let _child = tracing::info_span!("item", i).entered();
+            if i < LOGS {
+                tracing::info!(i, "burst record");
+            }
         }
     });
     let stats = g.span_export_stats();
@@ -51,6 +59,19 @@ fn ten_thousand(receiver: &Receiver, protocol: &str) {
     assert_eq!(children, SPANS - 1);
     let ids: std::collections::HashSet<String> = spans.iter().map(|s| s.span_id_hex()).collect();
     assert_eq!(ids.len(), SPANS);
+
+    let logs = receiver
+        .wait_for_logs(LOGS, WAIT)
+        .expect("all log records arrive");
+    let burst: Vec<_> = logs.iter().filter(|l| l.body() == "burst record").collect();
+    assert_eq!(
+        burst.len(),
+        LOGS,
+        "no log record is lost and none is duplicated"
+    );
+    assert!(burst
+        .iter()
+        .all(|l| l.trace_id_hex() == root.trace_id_hex()));
 }
 
 #[test]

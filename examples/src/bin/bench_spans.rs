@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use ferrotel::config::Env;
-use ferrotel::opentelemetry::trace::{Tracer as _, TracerProvider as _};
+use ferrotel::opentelemetry::trace::Tracer as _;
 use ferrotel_testkit::Receiver;
 
 struct Args {
@@ -124,10 +124,7 @@ fn main() {
     // The SDK tracer without `tracing` in between, for reference.
     match start(&[]) {
         Ok(guard) => {
-            let tracer = guard
-                .tracer_provider()
-                .map(|p| p.tracer("bench"))
-                .unwrap_or_else(|| guard.tracer("bench"));
+            let tracer = guard.tracer("bench");
             let ns = measure(&args, || {
                 for _ in 0..args.spans {
                     tracer.in_span("op", |_| {});

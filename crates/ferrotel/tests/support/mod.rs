@@ -17,6 +17,7 @@ pub(crate) fn quick(pairs: &[(&str, &str)]) -> Env {
         ("OTEL_BSP_SCHEDULE_DELAY".into(), "50".into()),
         ("OTEL_METRIC_EXPORT_INTERVAL".into(), "200".into()),
         ("OTEL_METRICS_EXPORTER".into(), "none".into()),
+        ("OTEL_LOGS_EXPORTER".into(), "none".into()),
     ];
     for (k, v) in pairs {
         // A later pair wins, so a test's own value replaces a helper's.
