@@ -254,3 +254,60 @@ async fn batched_entries_join_every_proposers_trace_on_every_replica() {
         }
     }
 }
+
+/// openraft's metrics channel snapshots become the Raft gauges and counters.
+#[cfg(feature = "openraft")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openraft_metrics_snapshots_become_raft_gauges() {
+    use ferrotel_ops::raft::openraft::observe_metrics;
+    use openraft::{BasicNode, CommittedLeaderId, LogId, RaftMetrics};
+
+    let receiver = Receiver::start();
+    let node = NodeTelemetry::new(&receiver, "raft-openraft-1");
+    let raft = RaftInstruments::new(&node.telemetry, 1);
+    let log_id = |term, index| LogId::new(CommittedLeaderId::new(term, 1), index);
+
+    let mut m = RaftMetrics::<u64, BasicNode>::new_initial(1);
+    m.current_term = 1;
+    m.current_leader = Some(2);
+    observe_metrics(&raft, &m);
+    m.current_term = 3;
+    m.current_leader = Some(1);
+    m.last_log_index = Some(9);
+    m.purged = Some(log_id(3, 1));
+    m.replication = Some(
+        [
+            (1, Some(log_id(3, 9))),
+            (2, Some(log_id(3, 9))),
+            (3, Some(log_id(3, 5))),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    observe_metrics(&raft, &m);
+    observe_metrics(&raft, &m); // the same snapshot again changes nothing
+    node.flush().await;
+    receiver
+        .wait_for_metric_async("raft.replication.lag", WAIT)
+        .await
+        .unwrap();
+
+    let s = "raft-openraft-1";
+    let value = |name: &str, attrs: &[(&str, &str)]| latest_value(&receiver, s, name, attrs);
+    assert_eq!(value("raft.term", &[]), Some(3));
+    assert_eq!(value("raft.leader.changes", &[]), Some(2));
+    assert_eq!(value("raft.log.entries", &[]), Some(8), "indexes 2..=9");
+    assert_eq!(
+        value("raft.replication.lag", &[("raft.peer", "2")]),
+        Some(0)
+    );
+    assert_eq!(
+        value("raft.replication.lag", &[("raft.peer", "3")]),
+        Some(4)
+    );
+    assert_eq!(
+        value("raft.replication.lag", &[("raft.peer", "1")]),
+        None,
+        "not itself"
+    );
+}

@@ -48,3 +48,7 @@ pub use entry_context::{
     DecodeError, EntryContext, ENCODED_LEN, MAX_ENCODED_LEN, MAX_TRACESTATE_LEN, VERSION,
 };
 pub use instruments::{EntryBatch, ProposeGuard, RaftInstruments, RaftSpan, Role};
+
+/// The openraft (0.9) entry carrier and metrics observer (feature `openraft`).
+#[cfg(feature = "openraft")]
+pub mod openraft;
