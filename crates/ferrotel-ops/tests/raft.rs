@@ -259,7 +259,7 @@ async fn batched_entries_join_every_proposers_trace_on_every_replica() {
 #[cfg(feature = "openraft")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openraft_metrics_snapshots_become_raft_gauges() {
-    use ferrotel_ops::raft::openraft::observe_metrics;
+    use ferrotel_ops::raft::openraft::{follow_metrics, observe_metrics};
     use openraft::{BasicNode, CommittedLeaderId, LogId, RaftMetrics};
 
     let receiver = Receiver::start();
@@ -284,8 +284,14 @@ async fn openraft_metrics_snapshots_become_raft_gauges() {
         .into_iter()
         .collect(),
     );
+    // Through the watch channel, as `Raft::metrics()` delivers them; the same snapshot
+    // again changes nothing, and the follower ends when the sender (the node) is gone.
+    let (tx, rx) = tokio::sync::watch::channel(m.clone());
+    let follower = tokio::spawn(follow_metrics(raft.clone(), rx));
+    tx.send(m.clone()).unwrap();
+    drop(tx);
+    follower.await.unwrap();
     observe_metrics(&raft, &m);
-    observe_metrics(&raft, &m); // the same snapshot again changes nothing
     node.flush().await;
     receiver
         .wait_for_metric_async("raft.replication.lag", WAIT)

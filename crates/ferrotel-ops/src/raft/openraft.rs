@@ -107,6 +107,22 @@ where
     }
 }
 
+/// Follows `Raft::metrics()` until the Raft node shuts down, observing every snapshot (the
+/// current one first). Spawn it once per node:
+/// `tokio::spawn(follow_metrics(instruments.clone(), raft.metrics()))`.
+pub async fn follow_metrics<NID, N>(
+    instruments: RaftInstruments,
+    mut metrics: tokio::sync::watch::Receiver<RaftMetrics<NID, N>>,
+) where
+    NID: NodeId + Into<u64>,
+    N: Node,
+{
+    observe_metrics(&instruments, &metrics.borrow_and_update());
+    while metrics.changed().await.is_ok() {
+        observe_metrics(&instruments, &metrics.borrow_and_update());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
