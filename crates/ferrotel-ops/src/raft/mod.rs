@@ -41,7 +41,7 @@
 //! sampling decision is taken first (for an entry, read from its context), attributes are set
 //! only on recording spans.
 
-mod entry_context;
+pub mod entry_context;
 mod instruments;
 
 pub use entry_context::{
@@ -49,6 +49,5 @@ pub use entry_context::{
 };
 pub use instruments::{EntryBatch, ProposeGuard, RaftInstruments, RaftSpan, Role};
 
-/// The openraft (0.9) entry carrier and metrics observer (feature `openraft`).
 #[cfg(feature = "openraft")]
 pub mod openraft;

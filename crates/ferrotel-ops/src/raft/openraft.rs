@@ -1,9 +1,9 @@
-//! The openraft (0.9) side of the Raft instruments: the entry carrier inside openraft's
+//! (Feature `openraft`.) The openraft (0.9) side of the Raft instruments: the entry carrier inside openraft's
 //! application data, and openraft's metrics channel turned into the Raft gauges and counters.
 //!
 //! openraft instruments with `tracing` but carries no trace context in its log entries, so
-//! [`Traced<D>`] wraps the application's data with the proposer's encoded
-//! [`EntryContext`](super::EntryContext); [`CarriesEntryContext`] reads it back from an entry
+//! [`Traced`] wraps the application's data with the proposer's encoded
+//! [`EntryContext`](crate::raft::EntryContext); [`CarriesEntryContext`] reads it back from an entry
 //! on any replica. [`observe_metrics`] follows `Raft::metrics()` (term, leader changes, log
 //! size, replication lag).
 
@@ -15,7 +15,7 @@ use super::{ProposeGuard, RaftInstruments};
 /// `D` of the `RaftTypeConfig`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Traced<D> {
-    /// The encoded [`EntryContext`](super::EntryContext); empty when there is none.
+    /// The encoded [`EntryContext`](crate::raft::EntryContext); empty when there is none.
     pub context: Vec<u8>,
     /// The application's data.
     pub data: D,
