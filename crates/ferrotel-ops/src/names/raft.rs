@@ -64,3 +64,10 @@ pub const DURATION_BUCKETS: [f64; 16] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 ];
+
+/// Attribute: whether a vote was granted.
+pub const VOTE_GRANTED: &str = "raft.vote.granted";
+/// Attribute: whether the election was won by this node.
+pub const ELECTION_WON: &str = "raft.election.won";
+/// Attribute: what a snapshot span did: `build`, `send` or `install`.
+pub const SNAPSHOT_OPERATION: &str = "raft.snapshot.operation";

@@ -29,7 +29,8 @@ use super::{NfsInstruments, NfsOp, NfsStatus, Procedure, Share};
 /// use nfs3_server::tcp::{NFSTcp as _, NFSTcpListener};
 ///
 /// let nfs = NfsInstruments::new(&telemetry, NfsSide::Server, Default::default(), "ferrotel");
-/// let fs = MemFs::new(MemFsConfig::default()).map_err(std::io::Error::other)?;
+/// let fs = MemFs::new(MemFsConfig::default())
+///     .map_err(|status| std::io::Error::other(format!("memfs: {status:?}")))?;
 /// let listener = NFSTcpListener::bind("127.0.0.1:0", TracedFs::new(fs, nfs, Share::new("/"))).await?;
 /// listener.handle_forever().await
 /// # }

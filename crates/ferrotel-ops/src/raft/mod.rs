@@ -1,1 +1,53 @@
 //! Raft spans and metrics, and trace context carried through the log.
+//!
+//! A write in a Raft cluster is proposed on one node and appended, replicated, committed and
+//! applied on every node, often batched with other writes into one RPC or one storage call.
+//! Tracing it whole needs the proposer's span context in the entry itself:
+//! [`EntryContext`] is that context in a small versioned binary form, and every replica's
+//! append and apply spans become children of the proposer's span, recorded exactly when the
+//! proposer sampled.
+//!
+//! [`RaftInstruments`] gives each operation one guard object, so a call site is one line, for
+//! any engine:
+//!
+//! ```
+//! use ferrotel_ops::raft::{RaftInstruments, Role};
+//! use ferrotel_ops::OpsTelemetry;
+//!
+//! let telemetry = OpsTelemetry::new(None, None, Default::default());
+//! let raft = RaftInstruments::new(&telemetry, 1);
+//!
+//! // The proposer: the entry carries the proposal span's context.
+//! let proposal = raft.propose();
+//! let context: Vec<u8> = proposal.encoded_entry_context();
+//! // ... the engine appends (index 7, context) to the log ...
+//!
+//! // Any replica: one span per traced entry, children of the proposal.
+//! let append = raft.append(Role::Follower, [(7, Some(context.as_slice()))]);
+//! append.finish(Ok(()));
+//! let apply = raft.apply([(7, Some(context.as_slice()))]);
+//! apply.finish(Ok(()));
+//! proposal.finish(7);
+//!
+//! // State the engine reports: term, commit index, leader, log size, replication lag.
+//! raft.observe_term(3);
+//! raft.observe_commit(7, 1);
+//! raft.observe_leader(Some(1));
+//! raft.observe_log_entries(8);
+//! raft.observe_replication_lag([(2, 0), (3, 1)]);
+//! ```
+//!
+//! Nothing is allocated and no attribute is built for a span that is not recorded: the
+//! sampling decision is taken first (for an entry, read from its context), attributes are set
+//! only on recording spans.
+
+pub mod entry_context;
+mod instruments;
+
+pub use entry_context::{
+    DecodeError, EntryContext, ENCODED_LEN, MAX_ENCODED_LEN, MAX_TRACESTATE_LEN, VERSION,
+};
+pub use instruments::{EntryBatch, ProposeGuard, RaftInstruments, RaftSpan, Role};
+
+#[cfg(feature = "openraft")]
+pub mod openraft;

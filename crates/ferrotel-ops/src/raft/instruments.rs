@@ -1,0 +1,683 @@
+//! One guard object per Raft operation: it opens the span (or spans, one per traced entry)
+//! and records the operation's metrics when it finishes.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use ferrotel_metrics::Histogram;
+use opentelemetry::metrics::{Counter, ObservableGauge};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::SdkTracer;
+
+use super::entry_context::EntryContext;
+use crate::names::{raft as names, ERROR_TYPE};
+use crate::OpsTelemetry;
+
+/// The role a node appends entries in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The leader appends entries it created.
+    Leader,
+    /// A follower appends entries the leader replicated.
+    Follower,
+}
+
+impl Role {
+    /// `leader` or `follower`, the value of `raft.role`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+        }
+    }
+}
+
+/// The Raft spans and metrics of one node. Cheap to clone; every clone records into the same
+/// instruments. See the [module docs](super) for an example.
+#[derive(Clone, Debug)]
+pub struct RaftInstruments {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tracer: SdkTracer,
+    node_id: u64,
+    node: [KeyValue; 1],
+    leader: [KeyValue; 2],
+    follower: [KeyValue; 2],
+    proposals: Counter<u64>,
+    proposals_failed: Counter<u64>,
+    committed: Counter<u64>,
+    applied: Counter<u64>,
+    leader_changes: Counter<u64>,
+    proposal_duration: Histogram,
+    commit_duration: Histogram,
+    append_duration: Histogram,
+    apply_duration: Histogram,
+    observed: Arc<Observed>,
+    _gauges: [ObservableGauge<u64>; 4],
+}
+
+/// What the observable gauges report, set by the `observe_*` methods.
+#[derive(Debug, Default)]
+struct Observed {
+    term: AtomicU64,
+    commit_index: AtomicU64,
+    log_entries: AtomicU64,
+    leader: Mutex<Option<u64>>,
+    lag: Mutex<Vec<(u64, u64)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn node_id_value(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+impl RaftInstruments {
+    /// The instruments of node `node_id`, recording through `telemetry`. Every metric carries
+    /// `raft.node.id`, so several nodes may share one meter provider.
+    pub fn new(telemetry: &OpsTelemetry, node_id: u64) -> Self {
+        let meter = telemetry.meter();
+        let node_kv = KeyValue::new(names::NODE_ID, node_id_value(node_id));
+        let node = [node_kv.clone()];
+        let counter = |name: &'static str, description: &'static str| {
+            meter
+                .u64_counter(name)
+                .with_description(description)
+                .build()
+        };
+        let histogram = |name: &'static str, description: &'static str| {
+            telemetry.f64_histogram(name, "s", description, &names::DURATION_BUCKETS)
+        };
+        let observed = Arc::new(Observed::default());
+        let gauge = |name: &'static str, description: &'static str, read: fn(&Observed) -> u64| {
+            let observed = Arc::clone(&observed);
+            let node = node.clone();
+            meter
+                .u64_observable_gauge(name)
+                .with_description(description)
+                .with_callback(move |o| o.observe(read(&observed), &node))
+                .build()
+        };
+        let term = gauge(names::TERM, "The current Raft term", |o| {
+            o.term.load(Ordering::Relaxed)
+        });
+        let commit_index = gauge(names::COMMIT_INDEX, "The Raft commit index", |o| {
+            o.commit_index.load(Ordering::Relaxed)
+        });
+        let log_entries = gauge(names::LOG_ENTRIES, "Entries in the Raft log", |o| {
+            o.log_entries.load(Ordering::Relaxed)
+        });
+        let lag = {
+            let observed = Arc::clone(&observed);
+            let node_kv = node_kv.clone();
+            meter
+                .u64_observable_gauge(names::REPLICATION_LAG)
+                .with_description("Entries each follower is behind the leader")
+                .with_callback(move |o| {
+                    for (peer, lag) in lock(&observed.lag).iter() {
+                        o.observe(
+                            *lag,
+                            &[
+                                node_kv.clone(),
+                                KeyValue::new(names::PEER, node_id_value(*peer)),
+                            ],
+                        );
+                    }
+                })
+                .build()
+        };
+        let inner = Inner {
+            tracer: telemetry.tracer().clone(),
+            node_id,
+            leader: [
+                node_kv.clone(),
+                KeyValue::new(names::ROLE, Role::Leader.as_str()),
+            ],
+            follower: [node_kv, KeyValue::new(names::ROLE, Role::Follower.as_str())],
+            proposals: counter(names::PROPOSALS, "Raft proposals made on this node"),
+            proposals_failed: counter(names::PROPOSALS_FAILED, "Raft proposals that failed"),
+            committed: counter(
+                names::COMMITTED_ENTRIES,
+                "Raft entries this node saw committed",
+            ),
+            applied: counter(
+                names::APPLIED_ENTRIES,
+                "Raft entries applied to the state machine",
+            ),
+            leader_changes: counter(
+                names::LEADER_CHANGES,
+                "Raft leader changes this node observed",
+            ),
+            proposal_duration: histogram(
+                names::PROPOSAL_DURATION,
+                "Raft proposal to commit and apply",
+            ),
+            commit_duration: histogram(names::COMMIT_DURATION, "Raft leader append to commit"),
+            append_duration: histogram(names::APPEND_DURATION, "One Raft log append"),
+            apply_duration: histogram(names::APPLY_DURATION, "Applying one batch of Raft entries"),
+            node,
+            observed,
+            _gauges: [term, commit_index, log_entries, lag],
+        };
+        RaftInstruments {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The node these instruments record for.
+    pub fn node_id(&self) -> u64 {
+        self.inner.node_id
+    }
+
+    /// A proposal (client write) made under the current context.
+    pub fn propose(&self) -> ProposeGuard {
+        Context::map_current(|cx| self.propose_in(cx))
+    }
+
+    /// A proposal made under `parent`.
+    pub fn propose_in(&self, parent: &Context) -> ProposeGuard {
+        let inner = &self.inner;
+        inner.proposals.add(1, &inner.node);
+        let builder = inner
+            .tracer
+            .span_builder(names::SPAN_PROPOSE)
+            .with_kind(SpanKind::Internal);
+        let mut span = inner.tracer.build_with_context(builder, parent);
+        let slot = if span.is_recording() {
+            span.set_attribute(inner.node[0].clone());
+            SpanSlot::Recording(Context::new().with_span(span))
+        } else {
+            SpanSlot::Quiet(span.span_context().clone())
+        };
+        ProposeGuard {
+            inner: Arc::clone(inner),
+            slot,
+            start: Instant::now(),
+            finished: false,
+        }
+    }
+
+    /// A log append in `role`, with one span per traced entry of `entries` (log index and the
+    /// entry's encoded context, if any). Add more entries with [`EntryBatch::entry`].
+    pub fn append<'a>(
+        &self,
+        role: Role,
+        entries: impl IntoIterator<Item = (u64, Option<&'a [u8]>)>,
+    ) -> EntryBatch {
+        self.batch(BatchOp::Append(role), entries)
+    }
+
+    /// One replication round (AppendEntries) to `peer`, spans as for [`RaftInstruments::append`].
+    pub fn replicate<'a>(
+        &self,
+        peer: u64,
+        entries: impl IntoIterator<Item = (u64, Option<&'a [u8]>)>,
+    ) -> EntryBatch {
+        self.batch(BatchOp::Replicate(peer), entries)
+    }
+
+    /// Entries waiting to commit on the leader, from now until [`EntryBatch::finish`].
+    pub fn commit<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (u64, Option<&'a [u8]>)>,
+    ) -> EntryBatch {
+        self.batch(BatchOp::Commit, entries)
+    }
+
+    /// Committed entries applied to the state machine; counts `raft.applied_entries`.
+    pub fn apply<'a>(
+        &self,
+        entries: impl IntoIterator<Item = (u64, Option<&'a [u8]>)>,
+    ) -> EntryBatch {
+        self.batch(BatchOp::Apply, entries)
+    }
+
+    fn batch<'a>(
+        &self,
+        op: BatchOp,
+        entries: impl IntoIterator<Item = (u64, Option<&'a [u8]>)>,
+    ) -> EntryBatch {
+        let mut batch = EntryBatch {
+            inner: Arc::clone(&self.inner),
+            op,
+            start: Instant::now(),
+            entries: 0,
+            spans: Vec::new(),
+            root_opened: false,
+            finished: false,
+        };
+        for (index, context) in entries {
+            batch.entry(index, context);
+        }
+        batch
+    }
+
+    /// This node asking `peer` for its vote in `term`.
+    pub fn vote(&self, peer: u64, term: u64) -> RaftSpan {
+        let mut span = self.span(names::SPAN_VOTE, SpanKind::Client, &Context::new());
+        if span.recording {
+            span.set(KeyValue::new(names::PEER, node_id_value(peer)));
+            span.set(KeyValue::new(names::TERM_ATTR, node_id_value(term)));
+        }
+        span
+    }
+
+    /// This node running an election for `term`.
+    pub fn election(&self, term: u64) -> RaftSpan {
+        let mut span = self.span(names::SPAN_ELECTION, SpanKind::Internal, &Context::new());
+        if span.recording {
+            span.set(KeyValue::new(names::TERM_ATTR, node_id_value(term)));
+        }
+        span
+    }
+
+    /// A snapshot built, sent or installed (`operation`: `build`, `send`, `install`).
+    pub fn snapshot(&self, operation: &'static str) -> RaftSpan {
+        let mut span = self.span(names::SPAN_SNAPSHOT, SpanKind::Internal, &Context::new());
+        if span.recording {
+            span.set(KeyValue::new(names::SNAPSHOT_OPERATION, operation));
+        }
+        span
+    }
+
+    fn span(&self, name: &'static str, kind: SpanKind, parent: &Context) -> RaftSpan {
+        let inner = &self.inner;
+        let builder = inner.tracer.span_builder(name).with_kind(kind);
+        let mut span = inner.tracer.build_with_context(builder, parent);
+        let recording = span.is_recording();
+        if recording {
+            span.set_attribute(inner.node[0].clone());
+        }
+        RaftSpan {
+            span,
+            recording,
+            finished: false,
+        }
+    }
+
+    /// The current term (`raft.term`).
+    pub fn observe_term(&self, term: u64) {
+        self.inner.observed.term.store(term, Ordering::Relaxed);
+    }
+
+    /// The commit index advanced to `commit_index`, committing `newly_committed` entries
+    /// (`raft.commit_index`, `raft.committed_entries`).
+    pub fn observe_commit(&self, commit_index: u64, newly_committed: u64) {
+        let inner = &self.inner;
+        inner
+            .observed
+            .commit_index
+            .store(commit_index, Ordering::Relaxed);
+        if newly_committed > 0 {
+            inner.committed.add(newly_committed, &inner.node);
+        }
+    }
+
+    /// The leader this node knows of; a different leader than the last one seen counts a
+    /// leader change (as etcd counts `leader_changes_seen_total`).
+    pub fn observe_leader(&self, leader: Option<u64>) {
+        let inner = &self.inner;
+        let mut known = lock(&inner.observed.leader);
+        if leader.is_some() && *known != leader {
+            inner.leader_changes.add(1, &inner.node);
+        }
+        *known = leader;
+    }
+
+    /// Entries in the log (`raft.log.entries`).
+    pub fn observe_log_entries(&self, entries: u64) {
+        self.inner
+            .observed
+            .log_entries
+            .store(entries, Ordering::Relaxed);
+    }
+
+    /// On the leader: the entries each follower is behind (`raft.replication.lag`). Replaces
+    /// the previous set; an empty set (this node is not the leader) reports none.
+    pub fn observe_replication_lag(&self, lags: impl IntoIterator<Item = (u64, u64)>) {
+        let mut lag = lock(&self.inner.observed.lag);
+        lag.clear();
+        lag.extend(lags);
+    }
+}
+
+/// The span of a guard: a context holding the span when it records (so histograms can link
+/// to it as an exemplar), only its ids when it does not.
+#[derive(Debug)]
+enum SpanSlot {
+    Recording(Context),
+    Quiet(opentelemetry::trace::SpanContext),
+}
+
+/// A proposal in flight: `finish` it with the entry's log index or `fail` it with the reason.
+/// Dropped unfinished, it counts as failed with `error.type=dropped`.
+#[derive(Debug)]
+#[must_use = "a proposal is measured when it is finished or failed"]
+pub struct ProposeGuard {
+    inner: Arc<Inner>,
+    slot: SpanSlot,
+    start: Instant,
+    finished: bool,
+}
+
+impl ProposeGuard {
+    /// The proposal span's context, to put in the entry: every replica's spans for the entry
+    /// become its children, and record exactly when this proposal is sampled.
+    pub fn entry_context(&self) -> Option<EntryContext> {
+        match &self.slot {
+            SpanSlot::Recording(cx) => EntryContext::from_context(cx),
+            SpanSlot::Quiet(sc) => EntryContext::from_span_context(sc),
+        }
+    }
+
+    /// The encoded [`ProposeGuard::entry_context`] (empty when there is none).
+    pub fn encoded_entry_context(&self) -> Vec<u8> {
+        self.entry_context().map(|c| c.encode()).unwrap_or_default()
+    }
+
+    /// A context with the proposal span active, for the caller's own child spans.
+    pub fn context(&self) -> Context {
+        match &self.slot {
+            SpanSlot::Recording(cx) => cx.clone(),
+            SpanSlot::Quiet(sc) => Context::new().with_remote_span_context(sc.clone()),
+        }
+    }
+
+    /// The proposal was committed and applied at `log_index`.
+    pub fn finish(mut self, log_index: u64) {
+        self.end(Ok(log_index));
+    }
+
+    /// The proposal failed (`error.type`, e.g. `not_leader`, `timeout`).
+    pub fn fail(mut self, error_type: &'static str) {
+        self.end(Err(error_type));
+    }
+
+    fn end(&mut self, result: Result<u64, &'static str>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let inner = &self.inner;
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let empty = Context::new();
+        let cx = match &self.slot {
+            SpanSlot::Recording(cx) => cx,
+            SpanSlot::Quiet(_) => &empty,
+        };
+        match result {
+            Ok(index) => {
+                inner
+                    .proposal_duration
+                    .record_with_context(elapsed, &inner.node, cx);
+                if let SpanSlot::Recording(cx) = &self.slot {
+                    cx.span()
+                        .set_attribute(KeyValue::new(names::LOG_INDEX, node_id_value(index)));
+                }
+            }
+            Err(error_type) => {
+                let attrs = [inner.node[0].clone(), KeyValue::new(ERROR_TYPE, error_type)];
+                inner.proposals_failed.add(1, &attrs);
+                inner
+                    .proposal_duration
+                    .record_with_context(elapsed, &attrs, cx);
+                if let SpanSlot::Recording(cx) = &self.slot {
+                    let span = cx.span();
+                    span.set_attribute(KeyValue::new(ERROR_TYPE, error_type));
+                    span.set_status(Status::error(error_type));
+                }
+            }
+        }
+        if let SpanSlot::Recording(cx) = &self.slot {
+            cx.span().end();
+        }
+    }
+}
+
+impl Drop for ProposeGuard {
+    fn drop(&mut self) {
+        self.end(Err("dropped"));
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum BatchOp {
+    Append(Role),
+    Replicate(u64),
+    Commit,
+    Apply,
+}
+
+impl BatchOp {
+    fn span_name(self) -> &'static str {
+        match self {
+            BatchOp::Append(_) => names::SPAN_APPEND,
+            BatchOp::Replicate(_) => names::SPAN_REPLICATE,
+            BatchOp::Commit => names::SPAN_COMMIT,
+            BatchOp::Apply => names::SPAN_APPLY,
+        }
+    }
+}
+
+/// A batch of entries going through one operation (append, replicate, commit, apply).
+///
+/// Spans: one per entry whose context says *sampled*, a child of the proposer's span, so
+/// each proposal's trace holds the operation however the entries were batched; none for an
+/// entry whose proposer did not sample; and one fresh root span (the sampler decides) for all
+/// entries without a readable context (old logs, blank and membership entries, corrupt or
+/// foreign bytes). Every span covers the whole batch and carries `raft.entry.count`.
+///
+/// `finish` records the duration once per batch; dropped unfinished, the spans end with
+/// `error.type=cancelled`.
+#[derive(Debug)]
+#[must_use = "a batch is measured when it is finished"]
+pub struct EntryBatch {
+    inner: Arc<Inner>,
+    op: BatchOp,
+    start: Instant,
+    entries: u64,
+    spans: Vec<Context>,
+    root_opened: bool,
+    finished: bool,
+}
+
+impl EntryBatch {
+    /// Adds the entry at `index`, with its encoded context if it carries one.
+    pub fn entry(&mut self, index: u64, context: Option<&[u8]>) {
+        self.entries += 1;
+        match context.map(EntryContext::decode) {
+            Some(Ok(entry_context)) => {
+                if entry_context.is_sampled() {
+                    self.open(index, &entry_context.to_context());
+                }
+            }
+            _ => {
+                if !self.root_opened {
+                    self.root_opened = true;
+                    self.open(index, &Context::new());
+                }
+            }
+        }
+    }
+
+    /// Adds an entry whose context is already decoded.
+    pub fn entry_with(&mut self, index: u64, context: Option<&EntryContext>) {
+        self.entries += 1;
+        match context {
+            Some(c) if c.is_sampled() => self.open(index, &c.to_context()),
+            Some(_) => {}
+            None => {
+                if !self.root_opened {
+                    self.root_opened = true;
+                    self.open(index, &Context::new());
+                }
+            }
+        }
+    }
+
+    /// Entries added so far.
+    pub fn len(&self) -> u64 {
+        self.entries
+    }
+
+    /// Whether no entry was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// The contexts of the recording spans, for the caller's own child spans.
+    pub fn span_contexts(&self) -> &[Context] {
+        &self.spans
+    }
+
+    fn open(&mut self, index: u64, parent: &Context) {
+        let inner = &self.inner;
+        let kind = match self.op {
+            BatchOp::Replicate(_) => SpanKind::Client,
+            _ => SpanKind::Internal,
+        };
+        let builder = inner
+            .tracer
+            .span_builder(self.op.span_name())
+            .with_kind(kind);
+        let mut span = inner.tracer.build_with_context(builder, parent);
+        if !span.is_recording() {
+            return;
+        }
+        span.set_attribute(inner.node[0].clone());
+        span.set_attribute(KeyValue::new(names::LOG_INDEX, node_id_value(index)));
+        match self.op {
+            BatchOp::Append(role) => span.set_attribute(KeyValue::new(names::ROLE, role.as_str())),
+            BatchOp::Replicate(peer) => {
+                span.set_attribute(KeyValue::new(names::PEER, node_id_value(peer)))
+            }
+            _ => {}
+        }
+        self.spans.push(Context::new().with_span(span));
+    }
+
+    /// Ends the operation: `Err(error_type)` marks every span failed.
+    pub fn finish(mut self, result: Result<(), &'static str>) {
+        self.end(result);
+    }
+
+    fn end(&mut self, result: Result<(), &'static str>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let inner = &self.inner;
+        let elapsed = self.start.elapsed().as_secs_f64();
+        let empty = Context::new();
+        let cx = self.spans.first().unwrap_or(&empty);
+        match self.op {
+            BatchOp::Append(role) => {
+                let attrs = match role {
+                    Role::Leader => &inner.leader,
+                    Role::Follower => &inner.follower,
+                };
+                inner
+                    .append_duration
+                    .record_with_context(elapsed, attrs, cx);
+            }
+            BatchOp::Commit => {
+                if self.entries > 0 {
+                    inner
+                        .commit_duration
+                        .record_with_context(elapsed, &inner.node, cx);
+                }
+            }
+            BatchOp::Apply => {
+                inner.applied.add(self.entries, &inner.node);
+                inner
+                    .apply_duration
+                    .record_with_context(elapsed, &inner.node, cx);
+            }
+            BatchOp::Replicate(_) => {}
+        }
+        let count = i64::try_from(self.entries).unwrap_or(i64::MAX);
+        for cx in &self.spans {
+            let span = cx.span();
+            span.set_attribute(KeyValue::new(names::ENTRY_COUNT, count));
+            if let Err(error_type) = result {
+                span.set_attribute(KeyValue::new(ERROR_TYPE, error_type));
+                span.set_status(Status::error(error_type));
+            }
+            span.end();
+        }
+    }
+}
+
+impl Drop for EntryBatch {
+    fn drop(&mut self) {
+        self.end(Err("cancelled"));
+    }
+}
+
+/// A single-span Raft operation (vote, election, snapshot). Dropped unfinished, it ends
+/// failed with `error.type=cancelled`.
+#[derive(Debug)]
+#[must_use = "the span ends when the guard is finished"]
+pub struct RaftSpan {
+    span: opentelemetry_sdk::trace::Span,
+    recording: bool,
+    finished: bool,
+}
+
+impl RaftSpan {
+    fn set(&mut self, kv: KeyValue) {
+        self.span.set_attribute(kv);
+    }
+
+    /// Whether the span is recorded (sampled).
+    pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
+    /// Records whether the vote was granted (on a vote span).
+    pub fn granted(&mut self, granted: bool) {
+        if self.recording {
+            self.set(KeyValue::new(names::VOTE_GRANTED, granted));
+        }
+    }
+
+    /// Records whether this node won (on an election span).
+    pub fn won(&mut self, won: bool) {
+        if self.recording {
+            self.set(KeyValue::new(names::ELECTION_WON, won));
+        }
+    }
+
+    /// Ends the span; `Err(error_type)` marks it failed.
+    pub fn finish(mut self, result: Result<(), &'static str>) {
+        self.end(result);
+    }
+
+    fn end(&mut self, result: Result<(), &'static str>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if let Err(error_type) = result {
+            if self.recording {
+                self.span
+                    .set_attribute(KeyValue::new(ERROR_TYPE, error_type));
+                self.span.set_status(Status::error(error_type));
+            }
+        }
+        self.span.end();
+    }
+}
+
+impl Drop for RaftSpan {
+    fn drop(&mut self) {
+        self.end(Err("cancelled"));
+    }
+}
