@@ -17,10 +17,10 @@ const N: u32 = 2000;
 
 #[test]
 fn per_operation_strategies_are_followed() {
-    if support::stack_tools_or_skip().is_none() {
+    if support::tool_or_skip("jaeger").is_none() {
         return;
     }
-    let stack = Stack::start(false, &[]);
+    let stack = Stack::start_jaeger();
     let endpoint = format!("{}/sampling", stack.get("FERROTEL_STACK_JAEGER_SAMPLING"));
     let env = Env::from_pairs([
         ("OTEL_SERVICE_NAME", "ferrotel-sampling-test".to_owned()),
@@ -30,7 +30,13 @@ fn per_operation_strategies_are_followed() {
             // Nothing is sampled until the strategies arrive, so their arrival is observable.
             format!("endpoint={endpoint},pollingIntervalMs=200,initialSamplingRate=0"),
         ),
-        ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+        // Sampled spans go to Jaeger itself. (With OTEL_TRACES_EXPORTER=none ferrotel 0.1 builds
+        // no tracer provider at all, so the guard's tracer samples nothing.)
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            stack.get("OTEL_EXPORTER_OTLP_ENDPOINT").to_owned(),
+        ),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
         ("OTEL_METRICS_EXPORTER", "none".to_owned()),
     ]);
     let guard = ferrotel::builder()

@@ -65,6 +65,15 @@ pub struct Stack {
 impl Stack {
     /// Starts the stack on free ports with `env` passed to run-local (and so the collector).
     pub fn start(scaled: bool, env: &[(&str, &str)]) -> Stack {
+        Stack::start_with(if scaled { &["--scaled"] } else { &[] }, env)
+    }
+
+    /// Starts Jaeger alone (`run-local start --jaeger-only`).
+    pub fn start_jaeger() -> Stack {
+        Stack::start_with(&["--jaeger-only"], &[])
+    }
+
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Stack {
         let dir = std::env::temp_dir().join(format!(
             "ferrotel-stack-{}-{}",
             std::process::id(),
@@ -77,9 +86,7 @@ impl Stack {
             .arg("--dir")
             .arg(&dir)
             .env("FERROTEL_STACK_FREE_PORTS", "1");
-        if scaled {
-            cmd.arg("--scaled");
-        }
+        cmd.args(args);
         for (k, v) in env {
             cmd.env(k, v);
         }
