@@ -161,9 +161,9 @@ fn storage_cluster_through_the_real_stack() {
         return;
     }
     let stack = Stack::start(false, &[("FERROTEL_TAIL_DECISION_WAIT", "2s")]);
-    let demo = || {
+    let demo = |ops: &str| {
         Command::new(env!("CARGO_BIN_EXE_storage-cluster"))
-            .args(["--ops", "200", "--concurrency", "4"])
+            .args(["--ops", ops, "--concurrency", "4"])
             .env(
                 "OTEL_EXPORTER_OTLP_ENDPOINT",
                 stack.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -178,7 +178,7 @@ fn storage_cluster_through_the_real_stack() {
             .output()
             .expect("run storage-cluster")
     };
-    let output = demo();
+    let output = demo("200");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -266,8 +266,9 @@ fn storage_cluster_through_the_real_stack() {
 
     // A short run can fall between two scrapes, so Prometheus first sees each counter at its
     // final value and every rate() is 0. Once the series exist, a second run (same instance
-    // labels) moves them, as a service that keeps running does.
-    let again = demo();
+    // labels) with more operations moves them, as a service that keeps running does. (The
+    // workload is deterministic: the same --ops would end on the very same counts.)
+    let again = demo("400");
     assert!(again.status.success(), "second storage-cluster run failed");
 
     // Exemplars: trace ids on the histograms, and Jaeger holds those traces.
