@@ -1,7 +1,10 @@
 //! Checks the deployment stack (`docker-compose.yml` and `collector/`) without a Docker engine:
-//! the files parse, images are pinned, mounts exist, collector pipelines only name defined
-//! components, Grafana dashboards only name provisioned datasources, and `promtool` accepts the
-//! Prometheus config, the alert rules, their unit tests and every dashboard query.
+//! the files parse, images are pinned to the versions CI builds (`collector/versions.env`),
+//! mounts exist, collector pipelines only name defined components and the builder manifest holds
+//! exactly the components they use, Grafana dashboards only name provisioned datasources, every
+//! alert has a runbook and a unit test in both directions, and Prometheus 3's `promtool` accepts
+//! the Prometheus config, the alert rules, their unit tests and every dashboard query.
+//! The stack itself runs in `stack_live.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test reports failure by panicking
 
 use std::collections::BTreeSet;
@@ -13,6 +16,15 @@ use serde_yaml_ng::{Mapping, Value as Yaml};
 
 const COMPOSE: &str = "docker-compose.yml";
 const COLLECTOR_CONFIG: &str = "collector/otel-collector.yaml";
+/// Every collector config in the repository: the single node and the scaled variant's tiers.
+const COLLECTOR_CONFIGS: [&str; 3] = [
+    COLLECTOR_CONFIG,
+    "collector/scaled/agent.yaml",
+    "collector/scaled/gateway.yaml",
+];
+const BUILDER_CONFIG: &str = "collector/builder-config.yaml";
+const VERSIONS: &str = "collector/versions.env";
+const RUNBOOKS_DIR: &str = "collector/runbooks";
 const PROMETHEUS_CONFIG: &str = "collector/prometheus.yml";
 const ALERTS: &str = "collector/alerts.yml";
 const ALERTS_TEST: &str = "collector/alerts_test.yml";
@@ -21,7 +33,8 @@ const DASHBOARD_PROVIDERS: &str = "collector/grafana/provisioning/dashboards/das
 const DASHBOARDS_DIR: &str = "collector/grafana/dashboards";
 const SERVICES: [&str; 4] = ["otel-collector", "jaeger", "prometheus", "grafana"];
 const REQUIRE_EXTERNAL: &str = "FERROTEL_REQUIRE_EXTERNAL";
-const PROMTOOL_MISSING: &str = "skipped: promtool not found (apt-get install prometheus)";
+const PROMTOOL_MISSING: &str =
+    "skipped: Prometheus 3's promtool is not built (run collector/build-tools; needs Go)";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -126,6 +139,91 @@ fn bind_mounts(compose: &Yaml, service: &str) -> Vec<(String, String)> {
     mounts
 }
 
+/// `collector/versions.env` as `NAME -> value`.
+fn versions() -> std::collections::BTreeMap<String, String> {
+    read(VERSIONS)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{VERSIONS}: not NAME=VALUE: {l:?}"));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// The default of a `${env:NAME:-default}` collector setting, or the value itself.
+fn env_default(value: &str) -> &str {
+    value
+        .strip_prefix("${env:")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .and_then(|inner| inner.split_once(":-"))
+        .map_or(value, |(_, default)| default)
+}
+
+#[test]
+fn compose_images_are_the_versions_ci_builds() {
+    let compose = yaml(COMPOSE);
+    let versions = versions();
+    for (service, expected) in [
+        (
+            "otel-collector",
+            format!(
+                "otel/opentelemetry-collector-contrib:{}",
+                versions["OTELCOL_CONTRIB_VERSION"]
+            ),
+        ),
+        (
+            "jaeger",
+            format!("jaegertracing/jaeger:{}", versions["JAEGER_VERSION"]),
+        ),
+        (
+            "prometheus",
+            format!("prom/prometheus:v{}", versions["PROMETHEUS_VERSION"]),
+        ),
+    ] {
+        assert_eq!(
+            compose["services"][service]["image"].as_str(),
+            Some(expected.as_str()),
+            "{COMPOSE}: {service} must run the version {VERSIONS} pins and CI tests"
+        );
+    }
+    let builder = yaml(BUILDER_CONFIG);
+    assert_eq!(
+        builder["dist"]["version"].as_str(),
+        Some(versions["OTELCOL_CONTRIB_VERSION"].as_str()),
+        "{BUILDER_CONFIG}: dist.version"
+    );
+    let mut modules = Vec::new();
+    for kind in [
+        "receivers",
+        "processors",
+        "exporters",
+        "connectors",
+        "extensions",
+    ] {
+        for entry in builder[kind].as_sequence().into_iter().flatten() {
+            let gomod = entry["gomod"].as_str().unwrap_or_default().to_owned();
+            modules.push(gomod);
+        }
+    }
+    for gomod in modules {
+        let version = gomod.rsplit(' ').next().unwrap_or_default();
+        let expected = if gomod.contains("opentelemetry-collector-contrib") {
+            &versions["OTELCOL_CONTRIB_VERSION"]
+        } else {
+            &versions["OTELCOL_CORE_VERSION"]
+        };
+        assert_eq!(
+            version.trim_start_matches('v'),
+            expected,
+            "{BUILDER_CONFIG}: {gomod} is not at the one release {VERSIONS} pins"
+        );
+    }
+}
+
 fn ports(compose: &Yaml, service: &str) -> Vec<String> {
     compose["services"][service]
         .get("ports")
@@ -204,78 +302,208 @@ fn compose_images_are_pinned_and_mounts_exist() {
     );
 }
 
+/// The component types (`otlp` of `otlp/jaeger`) each config uses, by kind
+/// (`receivers`, `processors`, `exporters`, `connectors`, `extensions`).
+fn used_component_types() -> BTreeSet<(String, String)> {
+    let mut used = BTreeSet::new();
+    for file in COLLECTOR_CONFIGS {
+        let config = yaml(file);
+        for kind in [
+            "receivers",
+            "processors",
+            "exporters",
+            "connectors",
+            "extensions",
+        ] {
+            if let Some(section) = config.get(kind).and_then(Yaml::as_mapping) {
+                for id in keys(section, kind) {
+                    let ty = id.split('/').next().unwrap_or_default().to_owned();
+                    used.insert((kind.to_owned(), ty));
+                }
+            }
+        }
+    }
+    used
+}
+
 #[test]
 fn collector_pipelines_use_defined_components() {
-    let config = yaml(COLLECTOR_CONFIG);
-    let defined = |section: &str| keys(mapping(&config[section], section), section);
-    let receivers = defined("receivers");
-    let processors = defined("processors");
-    let exporters = defined("exporters");
-    let extensions = defined("extensions");
+    for file in COLLECTOR_CONFIGS {
+        let config = yaml(file);
+        let defined = |section: &str| {
+            config
+                .get(section)
+                .and_then(Yaml::as_mapping)
+                .map(|m| keys(m, section))
+                .unwrap_or_default()
+        };
+        let connectors = defined("connectors");
+        let receivers: BTreeSet<String> =
+            defined("receivers").union(&connectors).cloned().collect();
+        let processors = defined("processors");
+        let exporters: BTreeSet<String> =
+            defined("exporters").union(&connectors).cloned().collect();
+        let extensions = defined("extensions");
 
-    for id in strings(&config["service"]["extensions"], "service.extensions") {
-        assert!(
-            extensions.contains(&id),
-            "{COLLECTOR_CONFIG}: extension {id} is not defined"
-        );
-    }
-    let pipelines = mapping(&config["service"]["pipelines"], "service.pipelines");
-    for signal in ["traces", "metrics"] {
-        let pipeline = pipelines
-            .get(signal)
-            .unwrap_or_else(|| panic!("{COLLECTOR_CONFIG}: no {signal} pipeline"));
-        for (part, known) in [
-            ("receivers", &receivers),
-            ("processors", &processors),
-            ("exporters", &exporters),
-        ] {
-            let ids = strings(&pipeline[part], &format!("{signal}.{part}"));
+        for id in strings(&config["service"]["extensions"], "service.extensions") {
             assert!(
-                !ids.is_empty(),
-                "{COLLECTOR_CONFIG}: {signal}.{part} is empty"
+                extensions.contains(&id),
+                "{file}: extension {id} is not defined"
             );
-            for id in ids {
+        }
+        let pipelines = mapping(&config["service"]["pipelines"], "service.pipelines");
+        let mut connector_ends = BTreeSet::new();
+        for (name, pipeline) in pipelines {
+            let name = name.as_str().unwrap_or_default();
+            for (part, known) in [
+                ("receivers", &receivers),
+                ("processors", &processors),
+                ("exporters", &exporters),
+            ] {
+                let ids = strings(&pipeline[part], &format!("{name}.{part}"));
+                assert!(!ids.is_empty(), "{file}: {name}.{part} is empty");
+                for id in ids {
+                    assert!(
+                        known.contains(&id),
+                        "{file}: {name} pipeline names {part} {id}, which is not defined"
+                    );
+                    if connectors.contains(&id) {
+                        connector_ends.insert((id, part));
+                    }
+                }
+            }
+            let procs = strings(&pipeline["processors"], "processors");
+            assert_eq!(
+                procs.first().map(String::as_str),
+                Some("memory_limiter"),
+                "{file}: memory_limiter must come first in the {name} pipeline"
+            );
+        }
+        for connector in &connectors {
+            for end in ["receivers", "exporters"] {
                 assert!(
-                    known.contains(&id),
-                    "{COLLECTOR_CONFIG}: {signal} pipeline names {part} {id}, which is not defined"
+                    connector_ends.contains(&(connector.clone(), end)),
+                    "{file}: connector {connector} must be used among some pipeline's {end}"
                 );
             }
         }
-        let procs = strings(&pipeline["processors"], "processors");
+        let otlp = &config["receivers"]["otlp"]["protocols"];
         assert_eq!(
-            procs.first().map(String::as_str),
-            Some("memory_limiter"),
-            "{COLLECTOR_CONFIG}: memory_limiter must come first in the {signal} pipeline"
+            otlp["grpc"]["endpoint"].as_str().map(env_default),
+            Some("0.0.0.0:4317"),
+            "{file}: OTLP gRPC must default to 4317"
         );
+        if file != "collector/scaled/gateway.yaml" {
+            assert_eq!(
+                otlp["http"]["endpoint"].as_str().map(env_default),
+                Some("0.0.0.0:4318"),
+                "{file}: OTLP HTTP must default to 4318"
+            );
+        }
     }
 
-    let otlp = &config["receivers"]["otlp"]["protocols"];
-    assert_eq!(otlp["grpc"]["endpoint"].as_str(), Some("0.0.0.0:4317"));
-    assert_eq!(otlp["http"]["endpoint"].as_str(), Some("0.0.0.0:4318"));
+    // The single node (and the gateway) tail-sample, keep errors and slow traces, and feed
+    // spanmetrics with exemplars from every span before sampling.
+    for file in [COLLECTOR_CONFIG, "collector/scaled/gateway.yaml"] {
+        let config = yaml(file);
+        let policies = config["processors"]["tail_sampling"]["policies"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{file}: tail_sampling has no policies"));
+        let types: Vec<&str> = policies.iter().filter_map(|p| p["type"].as_str()).collect();
+        assert_eq!(types, ["status_code", "latency", "probabilistic"], "{file}");
+        assert_eq!(
+            strings(&policies[0]["status_code"]["status_codes"], "status_codes"),
+            ["ERROR"]
+        );
+        assert_eq!(
+            config["connectors"]["spanmetrics"]["exemplars"]["enabled"].as_bool(),
+            Some(true),
+            "{file}: spanmetrics exemplars"
+        );
+        let pipelines = &config["service"]["pipelines"];
+        assert_eq!(
+            strings(&pipelines["traces/spanmetrics"]["processors"], "processors"),
+            ["memory_limiter"],
+            "{file}: spanmetrics must see every span, before tail sampling"
+        );
+        let traces = strings(&pipelines["traces"]["processors"], "processors");
+        assert!(traces.contains(&"tail_sampling".to_owned()), "{file}");
+        assert!(
+            strings(&pipelines["metrics"]["receivers"], "receivers")
+                .contains(&"spanmetrics".to_owned()),
+            "{file}: spanmetrics must feed the metrics pipeline"
+        );
+        assert_eq!(
+            env_default(
+                config["exporters"]["otlp/jaeger"]["endpoint"]
+                    .as_str()
+                    .unwrap_or_default()
+            ),
+            "jaeger:4317",
+            "{file}: traces must be exported to jaeger:4317"
+        );
+        let prometheus = &config["exporters"]["prometheus"];
+        assert_eq!(
+            prometheus["enable_open_metrics"].as_bool(),
+            Some(true),
+            "{file}: exemplars are only served in OpenMetrics format"
+        );
+        assert_eq!(
+            prometheus["resource_to_telemetry_conversion"]["enabled"].as_bool(),
+            Some(true),
+            "{file}: service.name must become a label"
+        );
+    }
+    let agent = yaml("collector/scaled/agent.yaml");
+    assert_eq!(
+        agent["exporters"]["loadbalancing"]["routing_key"].as_str(),
+        Some("traceID"),
+        "the agents must route by trace id, so a trace meets in one gateway"
+    );
 
-    let trace_exporters = strings(&pipelines["traces"]["exporters"], "traces.exporters");
-    assert!(
-        trace_exporters
-            .iter()
-            .any(|id| config["exporters"][id.as_str()]["endpoint"].as_str() == Some("jaeger:4317")),
-        "{COLLECTOR_CONFIG}: traces must be exported to jaeger:4317"
+    let config = yaml(COLLECTOR_CONFIG);
+    let exporter_endpoint = env_default(
+        config["exporters"]["prometheus"]["endpoint"]
+            .as_str()
+            .unwrap_or_default(),
     );
-    let prometheus = &config["exporters"]["prometheus"];
-    assert_eq!(
-        prometheus["enable_open_metrics"].as_bool(),
-        Some(true),
-        "{COLLECTOR_CONFIG}: exemplars are only served in OpenMetrics format"
-    );
-    assert_eq!(
-        prometheus["resource_to_telemetry_conversion"]["enabled"].as_bool(),
-        Some(true),
-        "{COLLECTOR_CONFIG}: service.name must become a label"
-    );
-    let exporter_endpoint = prometheus["endpoint"].as_str().unwrap_or_default();
     let port = exporter_endpoint.rsplit(':').next().unwrap_or_default();
     assert!(
         read(PROMETHEUS_CONFIG).contains(&format!("otel-collector:{port}")),
         "{PROMETHEUS_CONFIG} must scrape the collector's prometheus exporter on port {port}"
+    );
+}
+
+#[test]
+fn builder_manifest_holds_exactly_the_components_the_configs_use() {
+    let builder = yaml(BUILDER_CONFIG);
+    let mut built = BTreeSet::new();
+    for kind in [
+        "receivers",
+        "processors",
+        "exporters",
+        "connectors",
+        "extensions",
+    ] {
+        let singular = kind.trim_end_matches('s');
+        for entry in builder[kind].as_sequence().into_iter().flatten() {
+            let gomod = entry["gomod"].as_str().unwrap_or_default();
+            let module = gomod.split(' ').next().unwrap_or_default();
+            let last = module.rsplit('/').next().unwrap_or_default();
+            let ty = last
+                .strip_suffix(singular)
+                .unwrap_or_else(|| panic!("{BUILDER_CONFIG}: {module} is not a {singular}"));
+            built.insert((kind.to_owned(), ty.to_owned()));
+        }
+    }
+    // Config type names keep underscores (memory_limiter); module names drop them.
+    let used: BTreeSet<(String, String)> = used_component_types()
+        .into_iter()
+        .map(|(kind, ty)| (kind, ty.replace('_', "")))
+        .collect();
+    assert_eq!(
+        built, used,
+        "{BUILDER_CONFIG} must list exactly the components collector/*.yaml use"
     );
 }
 
@@ -424,6 +652,24 @@ fn grafana_dashboards_use_provisioned_datasources() {
                 .unwrap_or_else(|| panic!("{name}: panel without id"));
             assert!(panel_ids.insert(id), "{name}: panel id {id} is used twice");
         }
+        // A dashboard with a datasource variable refers to it as `${datasource}`; its
+        // default must be a provisioned Prometheus.
+        let mut variables = BTreeSet::new();
+        for var in dashboard["templating"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if var["type"] == "datasource" {
+                let default = var["current"]["value"].as_str().unwrap_or_default();
+                assert_eq!(
+                    type_of(default),
+                    Some("prometheus"),
+                    "{name}: datasource variable default"
+                );
+                variables.insert(format!("${{{}}}", var["name"].as_str().unwrap_or_default()));
+            }
+        }
         let mut exemplar_bucket_targets = 0;
         walk(&dashboard, &mut |key, value| {
             if key == "datasource" {
@@ -431,7 +677,7 @@ fn grafana_dashboards_use_provisioned_datasources() {
                     panic!("{name}: datasource must be referenced by uid, found {value}")
                 });
                 assert!(
-                    uids.contains(uid),
+                    uids.contains(uid) || variables.contains(uid),
                     "{name}: datasource uid {uid:?} is not provisioned"
                 );
             }
@@ -448,14 +694,164 @@ fn grafana_dashboards_use_provisioned_datasources() {
             exemplar_bucket_targets > 0,
             "{name}: no latency target over a _bucket metric has exemplars enabled"
         );
+        // Every latency target (a quantile over a duration histogram) shows exemplars.
+        walk(&dashboard, &mut |key, value| {
+            if key == "targets" {
+                for target in value.as_array().into_iter().flatten() {
+                    let expr = target["expr"].as_str().unwrap_or_default();
+                    if expr.contains("histogram_quantile") && expr.contains("duration") {
+                        assert_eq!(
+                            target["exemplar"],
+                            Json::Bool(true),
+                            "{name}: latency target without exemplars: {expr}"
+                        );
+                    }
+                }
+            }
+        });
     }
 }
 
+#[test]
+fn dittofs_dashboard_has_the_seed_panels() {
+    let dashboard: Json =
+        serde_json::from_str(&read("collector/grafana/dashboards/dittofs-nfs.json")).unwrap();
+    assert_eq!(dashboard["title"], "DittoFS NFS Performance");
+    let titles: Vec<&str> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] != "row")
+        .filter_map(|p| p["title"].as_str())
+        .collect();
+    // The 18 panels of the DittoFS monitoring guide (shared/seeds/000), in its order.
+    let seed = [
+        "Active Connections",
+        "Request Rate",
+        "Error Rate",
+        "Request Latency (p95)",
+        "Requests per Second by Procedure",
+        "Request Duration by Procedure",
+        "Requests In Flight",
+        "Requests per Second by Share",
+        "Throughput by Direction",
+        "Throughput by Procedure",
+        "Operation Size Distribution",
+        "Bytes Transferred by Procedure",
+        "Active Connections Over Time",
+        "Connection Lifecycle",
+        "Total Connection Stats",
+        "Errors per Second by Procedure",
+        "Error Codes Distribution",
+        "Top 20 Errors",
+    ];
+    assert_eq!(titles, seed);
+}
+
+/// `(alert name, runbook_url)` of every rule in alerts.yml.
+fn alert_rules() -> Vec<(String, String)> {
+    let alerts = yaml(ALERTS);
+    let mut rules = Vec::new();
+    for group in alerts["groups"].as_sequence().into_iter().flatten() {
+        for rule in group["rules"].as_sequence().into_iter().flatten() {
+            let name = rule["alert"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{ALERTS}: rule without alert: {rule:?}"));
+            let runbook = rule["annotations"]["runbook_url"]
+                .as_str()
+                .unwrap_or_default();
+            rules.push((name.to_owned(), runbook.to_owned()));
+        }
+    }
+    rules
+}
+
+#[test]
+fn every_alert_has_a_runbook() {
+    let rules = alert_rules();
+    assert!(rules.len() >= 13, "{ALERTS}: {} rules", rules.len());
+    for (alert, runbook) in &rules {
+        assert!(
+            runbook.starts_with(&format!("{RUNBOOKS_DIR}/")),
+            "{ALERTS}: {alert} needs a runbook_url under {RUNBOOKS_DIR}/, has {runbook:?}"
+        );
+        let text = read(runbook);
+        assert!(
+            text.starts_with(&format!("# {alert}\n")),
+            "{runbook}: must be titled {alert}"
+        );
+        for section in [
+            "## Symptom",
+            "## Panels to open",
+            "## Traces to look for",
+            "## Likely causes",
+            "## Actions",
+        ] {
+            assert!(text.contains(section), "{runbook}: no {section:?} section");
+        }
+    }
+    // The seed alerts our metrics support, and a service-down alert that needs no `up`.
+    for required in [
+        "ServiceStoppedReporting",
+        "RaftReplicationLagHigh",
+        "RaftProposalFailureRatioHigh",
+        "RaftLeaderChangesFrequent",
+        "ServiceErrorRatioHigh",
+        "ServiceResponseTimeHigh",
+    ] {
+        assert!(
+            rules.iter().any(|(a, _)| a == required),
+            "{ALERTS}: no {required}"
+        );
+    }
+    let stopped = read(ALERTS);
+    let expr_start = stopped.find("alert: ServiceStoppedReporting").unwrap();
+    let expr = &stopped[expr_start..stopped[expr_start..].find("for:").unwrap() + expr_start];
+    assert!(
+        !expr.contains("up{") && !expr.contains(" up "),
+        "push-only service down must not use up: {expr}"
+    );
+}
+
+#[test]
+fn every_alert_is_unit_tested_in_both_directions() {
+    let tests = yaml(ALERTS_TEST);
+    let mut firing = BTreeSet::new();
+    let mut silent = BTreeSet::new();
+    for group in tests["tests"].as_sequence().into_iter().flatten() {
+        for case in group["alert_rule_test"].as_sequence().into_iter().flatten() {
+            let name = case["alertname"].as_str().unwrap_or_default().to_owned();
+            let expected = case["exp_alerts"].as_sequence().map_or(0, Vec::len);
+            if expected == 0 {
+                silent.insert(name);
+            } else {
+                firing.insert(name);
+            }
+        }
+    }
+    for (alert, _) in alert_rules() {
+        assert!(
+            firing.contains(&alert),
+            "{ALERTS_TEST}: no case where {alert} fires"
+        );
+        assert!(
+            silent.contains(&alert),
+            "{ALERTS_TEST}: no case where {alert} stays silent"
+        );
+    }
+}
+
+/// Prometheus 3's promtool, built by `collector/build-tools` at the version compose pins.
 fn promtool() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("promtool"))
-        .find(|candidate| candidate.is_file())
+    let output = Command::new("bash")
+        .arg(repo_root().join("collector/build-tools"))
+        .args(["--which", "promtool"])
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
 }
 
 fn run_promtool(promtool: &Path, args: &[&str]) {
@@ -483,7 +879,8 @@ fn dashboard_queries_as_rules() -> PathBuf {
             .replace("$__rate_interval", "1m")
             .replace("$__interval", "1m")
             .replace("$__range", "1h")
-            .replace("$service", ".*");
+            .replace("$service", ".*")
+            .replace("${prefix}", "ferrotel");
         let mut rule = Mapping::new();
         rule.insert("record".into(), format!("dashboard:query_{i}").into());
         rule.insert("expr".into(), expr.into());
@@ -512,6 +909,13 @@ fn promtool_accepts_config_rules_and_queries() {
         println!("{PROMTOOL_MISSING}");
         return;
     };
+    let version = Command::new(&promtool).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).to_string();
+    let pinned = &versions()["PROMETHEUS_VERSION"];
+    assert!(
+        version.contains(&format!("version {pinned}")),
+        "promtool must be Prometheus {pinned}, the version compose pins: {version}"
+    );
     run_promtool(&promtool, &["check", "config", PROMETHEUS_CONFIG]);
     run_promtool(&promtool, &["check", "rules", ALERTS]);
     run_promtool(&promtool, &["test", "rules", ALERTS_TEST]);

@@ -246,7 +246,7 @@ fn jaeger_remote(
     let client = RuntimeHttpClient::new(&plain, &TlsFiles::default(), handle.clone())?;
     Sampler::jaeger_remote(
         opentelemetry_sdk::runtime::Tokio,
-        client,
+        JaegerStrategyClient(client),
         Sampler::TraceIdRatioBased(initial_sampling_rate),
         config.service_name.clone(),
     )
@@ -258,6 +258,60 @@ fn jaeger_remote(
             "OTEL_TRACES_SAMPLER=jaeger_remote with endpoint {endpoint}: {e}"
         ))
     })
+}
+
+/// The remote sampler's HTTP client, with Jaeger's answer made readable by opentelemetry_sdk.
+///
+/// Jaeger (v2.13 `remote_sampling`, both `/sampling` and `/api/sampling`) writes the strategy
+/// enums as numbers (`"strategyType":0`), while opentelemetry_sdk 0.33.1 only parses the names
+/// (`"PROBABILISTIC"`), fails on every poll and keeps the initial sampler forever. Found by
+/// examples/tests/jaeger_remote_sampling.rs against the real Jaeger.
+#[derive(Debug)]
+struct JaegerStrategyClient(RuntimeHttpClient);
+
+#[async_trait::async_trait]
+impl opentelemetry_http::HttpClient for JaegerStrategyClient {
+    async fn send_bytes(
+        &self,
+        request: http::Request<bytes::Bytes>,
+    ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+        let response = self.0.send_bytes(request).await?;
+        let (parts, body) = response.into_parts();
+        Ok(http::Response::from_parts(parts, name_strategy_enums(body)))
+    }
+}
+
+/// Rewrites a numeric `strategyType` (0 probabilistic, 1 rate limiting) to its name; any other
+/// body is returned as it came.
+fn name_strategy_enums(body: bytes::Bytes) -> bytes::Bytes {
+    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let name = match json.get("strategyType").and_then(serde_json::Value::as_u64) {
+        Some(0) => "PROBABILISTIC",
+        Some(1) => "RATE_LIMITING",
+        _ => return body,
+    };
+    json["strategyType"] = serde_json::Value::String(name.to_owned());
+    serde_json::to_vec(&json).map_or(body, bytes::Bytes::from)
+}
+
+#[cfg(test)]
+mod strategy_tests {
+    use super::name_strategy_enums;
+
+    #[test]
+    fn numeric_strategy_types_get_their_names() {
+        let named = name_strategy_enums(
+            r#"{"strategyType":0,"probabilisticSampling":{"samplingRate":0.5}}"#.into(),
+        );
+        let json: serde_json::Value = serde_json::from_slice(&named).unwrap_or_default();
+        assert_eq!(json["strategyType"], "PROBABILISTIC");
+        assert_eq!(json["probabilisticSampling"]["samplingRate"], 0.5);
+        let named = name_strategy_enums(r#"{"strategyType":"RATE_LIMITING"}"#.into());
+        assert_eq!(&named[..], br#"{"strategyType":"RATE_LIMITING"}"#);
+        assert_eq!(&name_strategy_enums("not json".into())[..], b"not json");
+    }
 }
 
 /// The exporters ferrotel can put behind a batch processor.

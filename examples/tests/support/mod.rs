@@ -1,0 +1,329 @@
+//! The live stack for the tests that run it: `collector/run-local` on free loopback ports, a
+//! minimal HTTP/1.0 client for the Jaeger and Prometheus APIs and OTLP/HTTP JSON, and the
+//! skip-or-fail rule for programs from outside Cargo.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    dead_code,
+    unreachable_pub
+)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+pub const REQUIRE_EXTERNAL: &str = "FERROTEL_REQUIRE_EXTERNAL";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("examples/ has a parent directory")
+        .to_path_buf()
+}
+
+/// The cached binary `collector/build-tools` built for `tool`, or `None` after printing
+/// `skipped: …` (a failure instead when FERROTEL_REQUIRE_EXTERNAL=1).
+pub fn tool_or_skip(tool: &str) -> Option<PathBuf> {
+    let output = Command::new("bash")
+        .arg(repo_root().join("collector/build-tools"))
+        .args(["--which", tool])
+        .output()
+        .expect("run collector/build-tools --which");
+    if output.status.success() {
+        return Some(PathBuf::from(
+            String::from_utf8_lossy(&output.stdout).trim(),
+        ));
+    }
+    let why = format!("skipped: {tool} is not built (run collector/build-tools; needs Go)");
+    if std::env::var(REQUIRE_EXTERNAL).as_deref() == Ok("1") {
+        panic!("{why}, and {REQUIRE_EXTERNAL}=1 makes that a failure");
+    }
+    println!("{why}");
+    None
+}
+
+/// The whole stack's binaries, or `None` after a skip line.
+pub fn stack_tools_or_skip() -> Option<()> {
+    for tool in ["jaeger", "otelcol", "prometheus"] {
+        tool_or_skip(tool)?;
+    }
+    Some(())
+}
+
+/// A running `collector/run-local` stack; stopped (by the pids run-local recorded) on drop.
+pub struct Stack {
+    dir: PathBuf,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Stack {
+    /// Starts the stack on free ports with `env` passed to run-local (and so the collector).
+    pub fn start(scaled: bool, env: &[(&str, &str)]) -> Stack {
+        Stack::start_with(if scaled { &["--scaled"] } else { &[] }, env)
+    }
+
+    /// Starts Jaeger alone (`run-local start --jaeger-only`).
+    pub fn start_jaeger() -> Stack {
+        Stack::start_with(&["--jaeger-only"], &[])
+    }
+
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Stack {
+        let dir = std::env::temp_dir().join(format!(
+            "ferrotel-stack-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_root().join("collector/run-local"))
+            .arg("start")
+            .arg("--dir")
+            .arg(&dir)
+            .env("FERROTEL_STACK_FREE_PORTS", "1");
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let output = cmd.output().expect("run collector/run-local");
+        let mut stack = Stack {
+            dir: dir.clone(),
+            env: BTreeMap::new(),
+        };
+        assert!(
+            output.status.success(),
+            "run-local start failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = std::fs::read_to_string(dir.join("stack.env")).unwrap();
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        stack.env = env;
+        stack
+    }
+
+    pub fn get(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("stack.env has no {key}: {:?}", self.env))
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// `GET {jaeger}/api/traces/{id}`: the trace's JSON, or `None` while Jaeger lacks it.
+    pub fn jaeger_trace(&self, trace_id: &str) -> Option<Json> {
+        let (status, body) = http(
+            "GET",
+            &format!(
+                "{}/api/traces/{trace_id}",
+                self.get("FERROTEL_STACK_JAEGER")
+            ),
+            None,
+        );
+        if status != 200 {
+            return None;
+        }
+        let json: Json = serde_json::from_slice(&body).ok()?;
+        json["data"].as_array()?.first().cloned()
+    }
+
+    /// An instant PromQL query's result vector.
+    pub fn prom_query(&self, query: &str) -> Vec<Json> {
+        let url = format!(
+            "{}/api/v1/query?query={}",
+            self.get("FERROTEL_STACK_PROMETHEUS"),
+            urlencode(query)
+        );
+        let (status, body) = http("GET", &url, None);
+        let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+        assert_eq!(
+            status,
+            200,
+            "Prometheus refused {query}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        json["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Trace ids of the exemplars Prometheus holds for `query` over the last `minutes`.
+    pub fn exemplar_trace_ids(&self, query: &str, minutes: u64) -> Vec<String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let url = format!(
+            "{}/api/v1/query_exemplars?query={}&start={}&end={}",
+            self.get("FERROTEL_STACK_PROMETHEUS"),
+            urlencode(query),
+            now - minutes * 60,
+            now + 60
+        );
+        let (_, body) = http("GET", &url, None);
+        let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+        let mut ids = Vec::new();
+        for series in json["data"].as_array().into_iter().flatten() {
+            for exemplar in series["exemplars"].as_array().into_iter().flatten() {
+                if let Some(id) = exemplar["labels"]["trace_id"].as_str() {
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+        ids
+    }
+
+    /// Sends spans as one OTLP/HTTP JSON request to `http_addr` (`host:port`).
+    pub fn send_otlp_json(http_addr: &str, request: &Json) {
+        let (status, body) = http(
+            "POST",
+            &format!("http://{http_addr}/v1/traces"),
+            Some(request.to_string().as_bytes()),
+        );
+        assert_eq!(
+            status,
+            200,
+            "OTLP export refused: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("collector/run-local"))
+            .arg("stop")
+            .arg("--dir")
+            .arg(&self.dir)
+            .status();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("stack logs kept in {}", self.dir.display());
+        }
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Percent-encodes a query-string value.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One HTTP/1.0 request to a loopback `http://host:port/path` URL: `(status, body)`.
+/// HTTP/1.0 keeps it simple: the server closes the connection and sends no chunked body.
+pub fn http(method: &str, url: &str, body: Option<&[u8]>) -> (u16, Vec<u8>) {
+    let rest = url.strip_prefix("http://").expect("http:// URL");
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let Ok(mut stream) = TcpStream::connect(authority) else {
+        return (0, Vec::new());
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let body = body.unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err() {
+        return (0, Vec::new());
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.get(split + 4..).unwrap_or_default().to_vec();
+    (status, body)
+}
+
+/// Polls `probe` until it returns `Some`, for at most `limit`; `None` at the deadline.
+pub fn poll<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A 32-hex-digit trace id that no other test run produces: the process id, a salt and `n`.
+pub fn trace_id(salt: u32, n: u32) -> String {
+    format!(
+        "{:08x}{:08x}{:016x}",
+        std::process::id(),
+        salt,
+        mix(u64::from(n) ^ (u64::from(salt) << 32))
+    )
+}
+
+pub fn span_id(n: u64) -> String {
+    format!("{:016x}", mix(n) | 1)
+}
+
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// An OTLP JSON span. `status` 2 is ERROR; `duration_ms` sets start..end.
+pub fn span(trace: &str, id: &str, parent: &str, name: &str, duration_ms: u64, status: u8) -> Json {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let start = now - duration_ms * 1_000_000;
+    serde_json::json!({
+        "traceId": trace, "spanId": id, "parentSpanId": parent, "name": name, "kind": 2,
+        "startTimeUnixNano": start.to_string(), "endTimeUnixNano": now.to_string(),
+        "status": {"code": status}
+    })
+}
+
+/// One OTLP/HTTP JSON export request for `service` holding `spans`.
+pub fn otlp_request(service: &str, spans: Vec<Json>) -> Json {
+    serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"scope": {"name": "ferrotel-stack-test"}, "spans": spans}]
+    }]})
+}
