@@ -130,6 +130,8 @@ mod published_examples {
             (OTEL_EXPORTER_OTLP_TRACES_HEADERS, "x-tenant=acme"),
             (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, "none"),
             (OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, "gzip"),
+            // The example's logger_provider defaults its compression to gzip.
+            (OTEL_EXPORTER_OTLP_LOGS_COMPRESSION, "gzip"),
             (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, "2500"),
             (OTEL_SPAN_EVENT_COUNT_LIMIT, "7"),
             (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT, "300"),
@@ -146,6 +148,7 @@ mod published_examples {
         file_config.config_file = None;
         file_config.traces_otlp.protocol_explicit = false;
         file_config.metrics_otlp.protocol_explicit = false;
+        file_config.logs_otlp.protocol_explicit = false;
         assert_eq!(file_config, from_env);
     }
 

@@ -41,7 +41,12 @@ pub(crate) fn tracer_provider(
     };
     let mut builder = builder.with_span_limits(span_limits(config));
     for choice in &config.traces_exporter {
-        let counters = Arc::new(PipelineCounters::default());
+        // One set of counters per pipeline: the exporter's transport counts rejected spans
+        // into the same set the processor admits spans into.
+        let counters = Arc::new(PipelineCounters::new(
+            ferrotel_config::redact::Redactor::from_config(config),
+            reporter.clone(),
+        ));
         let (name, exporter) = match choice {
             TracesExporter::Otlp => (
                 "otlp",
@@ -56,10 +61,6 @@ pub(crate) fn tracer_provider(
                 AnySpanExporter::Console(opentelemetry_stdout::SpanExporter::default()),
             ),
         };
-        let counters = Arc::new(PipelineCounters::new(
-            ferrotel_config::redact::Redactor::from_config(config),
-            reporter.clone(),
-        ));
         let batch = &config.batch;
         let batch_config = BatchConfigBuilder::default()
             .with_max_queue_size(batch.max_queue_size)
