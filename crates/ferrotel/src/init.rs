@@ -212,8 +212,12 @@ impl Builder {
                     }
                     Err(e) => return Err(e),
                 }
-                let (provider, built) =
-                    crate::logs::logger_provider(&config, resource.clone(), &handle)?;
+                let (provider, built) = crate::logs::logger_provider(
+                    &config,
+                    resource.clone(),
+                    &handle,
+                    Some(Arc::clone(&reporter)),
+                )?;
                 logger_provider = provider;
                 log_pipelines = built;
                 let metrics = crate::meter::pipeline(

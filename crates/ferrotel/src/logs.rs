@@ -30,6 +30,7 @@ pub(crate) fn logger_provider(
     config: &Config,
     resource: Resource,
     handle: &Handle,
+    reporter: Option<Arc<crate::health::LossReporter>>,
 ) -> Result<(Option<SdkLoggerProvider>, Vec<Pipeline>), InitError> {
     if config.logs_exporter.is_empty() {
         return Ok((None, Vec::new()));
@@ -50,7 +51,15 @@ pub(crate) fn logger_provider(
                 AnyLogExporter::Console(opentelemetry_stdout::LogExporter::default()),
             ),
         };
-        let counters = Arc::new(PipelineCounters::default());
+        // As for spans: export errors are scrubbed of secrets and losses reported while
+        // they happen.
+        let counters = Arc::new(
+            PipelineCounters::new(
+                ferrotel_config::redact::Redactor::from_config(config),
+                reporter.clone(),
+            )
+            .for_logs(),
+        );
         let batch = &config.logs_batch;
         let batch_config = BatchConfigBuilder::default()
             .with_max_queue_size(batch.max_queue_size)

@@ -44,6 +44,8 @@ pub(crate) struct PipelineCounters {
     pub(crate) redactor: Redactor,
     /// Reports losses while they happen.
     pub(crate) reporter: Option<Arc<LossReporter>>,
+    /// What the pipeline carries, in loss reports; empty means spans.
+    pub(crate) signal: &'static str,
 }
 
 impl PipelineCounters {
@@ -56,6 +58,12 @@ impl PipelineCounters {
         }
     }
 
+    /// The same counters for a log pipeline: losses are reported as log records.
+    pub(crate) fn for_logs(mut self) -> Self {
+        self.signal = "log records";
+        self
+    }
+
     pub(crate) fn record_failure(&self, spans: u64, error: String, timed_out: bool) {
         self.failed.fetch_add(spans, Ordering::Relaxed);
         if timed_out {
@@ -63,7 +71,12 @@ impl PipelineCounters {
         }
         let error = self.redactor.scrub(&error).into_owned();
         if let Some(reporter) = &self.reporter {
-            reporter.loss("spans", &error);
+            let signal = if self.signal.is_empty() {
+                "spans"
+            } else {
+                self.signal
+            };
+            reporter.loss(signal, &error);
         }
         if let Ok(mut last) = self.last_error.lock() {
             *last = Some(error);
