@@ -9,15 +9,7 @@ use std::time::{Duration, Instant};
 
 use ferrotel::opentelemetry::trace::{Tracer, TracerProvider as _};
 use ferrotel_testkit::{Receiver, Signal, TestCerts, Transport};
-use support::{guard, quick, sending_to, traced, Captured, WAIT};
-
-fn one_span(guard: &ferrotel::Guard, name: &'static str) {
-    traced(guard, || {
-        let span = tracing::info_span!("work", otel.name = name, job = 7);
-        let _entered = span.enter();
-        tracing::info!("inside");
-    });
-}
+use support::{guard, one_span, quick, sending_to, traced, Captured, WAIT};
 
 // --- protocols, headers, compression -----------------------------------------------------
 
@@ -323,30 +315,6 @@ fn traceidratio_quarter_keeps_about_a_quarter() {
 }
 
 // --- disabled ------------------------------------------------------------------------------
-
-#[test]
-fn sdk_disabled_sends_no_request_at_all() {
-    let receiver = Receiver::start();
-    let endpoint = receiver.grpc_endpoint();
-    let g = guard(quick(&[
-        ("OTEL_SDK_DISABLED", "TRUE"),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
-        ("OTEL_METRICS_EXPORTER", "otlp"),
-    ]));
-    assert!(g.tracer_provider().is_none());
-    assert!(g.meter_provider().is_none());
-    // Nothing is interested in spans, so instrumentation is skipped at the callsite.
-    assert!(traced(&g, || tracing::info_span!("skipped").is_disabled()));
-    one_span(&g, "disabled");
-    root_spans_if_any(&g);
-    drop(g);
-    assert_eq!(receiver.request_count(), 0);
-}
-
-fn root_spans_if_any(guard: &ferrotel::Guard) {
-    guard.tracer("disabled").in_span("nothing", |_| {});
-}
 
 // --- configuration errors ------------------------------------------------------------------
 

@@ -114,3 +114,12 @@ pub(crate) fn black_hole() -> (std::net::TcpListener, String) {
     let endpoint = format!("http://{}", listener.local_addr().expect("local addr"));
     (listener, endpoint)
 }
+
+/// Records one span named `name` (with one log line) through the guard's dispatcher.
+pub(crate) fn one_span(guard: &Guard, name: &'static str) {
+    traced(guard, || {
+        let span = tracing::info_span!("work", otel.name = name, job = 7);
+        let _entered = span.enter();
+        tracing::info!("inside");
+    });
+}
