@@ -21,6 +21,7 @@ pub struct ReceiverBuilder {
     identity: Option<ServerIdentity>,
     client_ca_pem: Option<String>,
     fault: Option<Fault>,
+    span_limit: Option<usize>,
 }
 
 impl ReceiverBuilder {
@@ -41,6 +42,14 @@ impl ReceiverBuilder {
     /// Starts with this fault active (see [`Receiver::set_fault`]).
     pub fn fault(mut self, fault: Fault) -> Self {
         self.fault = Some(fault);
+        self
+    }
+
+    /// Keeps at most `limit` spans (the first to arrive); later ones are counted in
+    /// [`Receiver::spans_dropped`] and answered as accepted, so a long run's memory stays
+    /// bounded (about 1 KiB per span kept).
+    pub fn span_limit(mut self, limit: usize) -> Self {
+        self.span_limit = Some(limit);
         self
     }
 
@@ -74,7 +83,10 @@ impl ReceiverBuilder {
         let http_addr = http_listener.local_addr()?;
 
         let store = Arc::new(Store::default());
-        store.update(|state| state.fault = self.fault.map(ActiveFault::new));
+        store.update(|state| {
+            state.fault = self.fault.map(ActiveFault::new);
+            state.span_limit = self.span_limit;
+        });
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel();

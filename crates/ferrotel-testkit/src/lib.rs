@@ -208,6 +208,11 @@ impl Receiver {
         self.inner.store.lock().spans.clone()
     }
 
+    /// Spans received past the builder's [`span_limit`](ReceiverBuilder::span_limit), not kept.
+    pub fn spans_dropped(&self) -> u64 {
+        self.inner.store.lock().spans_dropped
+    }
+
     /// Every metric stored so far (one entry per metric per export), in arrival order.
     pub fn metrics(&self) -> Vec<ReceivedMetric> {
         self.inner.store.lock().metrics.clone()

@@ -59,6 +59,9 @@ pub(crate) struct State {
     pub(crate) logs: Vec<ReceivedLog>,
     pub(crate) requests: Vec<RequestRecord>,
     pub(crate) fault: Option<ActiveFault>,
+    /// The most spans kept (`None`: all); past it spans are counted, not stored.
+    pub(crate) span_limit: Option<usize>,
+    pub(crate) spans_dropped: u64,
 }
 
 impl State {
@@ -117,7 +120,14 @@ impl Store {
         self.update(|state| {
             if record.outcome.is_stored() {
                 match items {
-                    Items::Traces(req) => state.spans.extend(flatten_spans(req)),
+                    Items::Traces(req) => {
+                        let room = state
+                            .span_limit
+                            .map_or(usize::MAX, |limit| limit.saturating_sub(state.spans.len()));
+                        let mut spans = flatten_spans(req);
+                        state.spans.extend(spans.by_ref().take(room));
+                        state.spans_dropped += spans.count() as u64;
+                    }
                     Items::Metrics(req) => state.metrics.extend(flatten_metrics(req)),
                     Items::Logs(req) => state.logs.extend(flatten_logs(req)),
                     Items::None => {}

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
+pub mod demo;
+
 pub const REQUIRE_EXTERNAL: &str = "FERROTEL_REQUIRE_EXTERNAL";
 
 pub fn repo_root() -> PathBuf {

@@ -228,6 +228,11 @@ impl NfsInstruments {
                 })
             }
         };
+        // A force-close is rare: its counter starts at zero so the panel and its rate exist
+        // before the first one.
+        if let Profile::Dittofs(m) = &profile {
+            m.connections_force_closed.add(0, &[]);
+        }
         NfsInstruments {
             inner: Arc::new(Inner {
                 telemetry: telemetry.clone(),

@@ -166,6 +166,17 @@ impl RaftInstruments {
             observed,
             _gauges: [term, commit_index, log_entries, lag],
         };
+        // Counters start at zero, so `rate()` and a ratio over them have a series from the
+        // first scrape rather than from the first failure.
+        for counter in [
+            &inner.proposals,
+            &inner.proposals_failed,
+            &inner.committed,
+            &inner.applied,
+            &inner.leader_changes,
+        ] {
+            counter.add(0, &inner.node);
+        }
         RaftInstruments {
             inner: Arc::new(inner),
         }

@@ -13,7 +13,7 @@ use super::{ProposeGuard, RaftInstruments};
 
 /// Application data with the proposer's encoded entry context: use `Traced<D>` as the
 /// `D` of the `RaftTypeConfig`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Traced<D> {
     /// The encoded [`EntryContext`](crate::raft::EntryContext); empty when there is none.
     pub context: Vec<u8>,

@@ -1,20 +1,30 @@
-//! Command-line arguments: the driver's (`--ops`, `--concurrency`) and the roles the driver
-//! starts its children with (`--role gateway|node …`).
+//! Command-line arguments: the driver's (`--ops`, `--concurrency`, `--kill-leader-after`, …) and
+//! the roles the driver starts its children with (`--role gateway|node …`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 pub(crate) const USAGE: &str = "\
-usage: storage-cluster [--ops N] [--concurrency C]
-  --ops N          client operations to run (default 200)
-  --concurrency C  operations in flight at once (default 8)
-  -h, --help       this text
+usage: storage-cluster [--ops N] [--concurrency C] [--kill-leader-after K]
+                       [--nfs-metrics semconv|dittofs] [--data-dir DIR] [--serve]
+  --ops N                 NFS operations to run (default 200)
+  --concurrency C         operations in flight at once, one NFS connection each (default 8)
+  --kill-leader-after K   kill the Raft leader's process after K operations; the cluster
+                          elects a new one and the run goes on
+  --nfs-metrics PROFILE   NFS metric names: semconv (default) or dittofs
+                          (the same as FERROTEL_NFS_METRICS)
+  --data-dir DIR          keep each node's object_store files under DIR/node-N
+                          (default: a temporary directory, removed at the end)
+  --serve                 after the run, keep the cluster serving (NFS export and every
+                          /metrics page) until stdin closes or Ctrl-C, for another client
+  -h, --help              this text
 
 The driver starts its own cluster; the roles below are how it starts the children:
-  storage-cluster --role gateway --listen ADDR --leader ADDR
-  storage-cluster --role node --id N --listen ADDR [--peers ID=ADDR,ID=ADDR]
+  storage-cluster --role gateway --listen ADDR --nodes ID=ADDR,ID=ADDR,ID=ADDR
+  storage-cluster --role node --id N --listen ADDR --data-dir DIR
 
 Telemetry is configured with the standard OTEL_* variables. With no OTLP endpoint set, an
-in-process OTLP receiver collects every span and one WRITE's trace is printed as a tree.";
+in-process OTLP receiver collects the spans and one WRITE's trace is printed as a tree.";
 
 /// What to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +38,12 @@ pub(crate) enum Command {
 pub(crate) struct DriveOptions {
     pub(crate) ops: usize,
     pub(crate) concurrency: usize,
+    pub(crate) kill_leader_after: Option<usize>,
+    /// `semconv` or `dittofs`, when given on the command line.
+    pub(crate) nfs_metrics: Option<String>,
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Keep serving after the run (`--serve`).
+    pub(crate) serve: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,46 +55,60 @@ pub(crate) enum Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GatewayOptions {
     pub(crate) listen: SocketAddr,
-    pub(crate) leader: SocketAddr,
+    /// The storage nodes: id and address.
+    pub(crate) nodes: Vec<(u64, SocketAddr)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NodeOptions {
-    pub(crate) id: u32,
+    pub(crate) id: u64,
     pub(crate) listen: SocketAddr,
-    /// The other nodes, for the leader: it replicates to them.
-    pub(crate) peers: Vec<(u32, SocketAddr)>,
+    pub(crate) data_dir: PathBuf,
 }
 
-/// The most operations in flight the driver allows.
-const MAX_CONCURRENCY: usize = 1024;
+/// The most operations in flight the driver allows (each is an NFS connection).
+const MAX_CONCURRENCY: usize = 256;
+
+#[derive(Default)]
+struct Given {
+    ops: Option<String>,
+    concurrency: Option<String>,
+    kill_leader_after: Option<String>,
+    nfs_metrics: Option<String>,
+    data_dir: Option<String>,
+    role: Option<String>,
+    id: Option<String>,
+    listen: Option<String>,
+    nodes: Option<String>,
+    serve: bool,
+}
 
 /// Parses the arguments after the program name.
 pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
-    let mut ops = None;
-    let mut concurrency = None;
-    let mut role = None;
-    let mut id = None;
-    let mut listen = None;
-    let mut leader = None;
-    let mut peers = None;
+    let mut given = Given::default();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         if arg == "-h" || arg == "--help" {
             return Ok(Command::Help);
+        }
+        if arg == "--serve" {
+            given.serve = true;
+            continue;
         }
         let (name, inline) = match arg.split_once('=') {
             Some((name, value)) if name.starts_with("--") => (name.to_string(), Some(value)),
             _ => (arg.clone(), None),
         };
         let slot = match name.as_str() {
-            "--ops" => &mut ops,
-            "--concurrency" => &mut concurrency,
-            "--role" => &mut role,
-            "--id" => &mut id,
-            "--listen" => &mut listen,
-            "--leader" => &mut leader,
-            "--peers" => &mut peers,
+            "--ops" => &mut given.ops,
+            "--concurrency" => &mut given.concurrency,
+            "--kill-leader-after" => &mut given.kill_leader_after,
+            "--nfs-metrics" => &mut given.nfs_metrics,
+            "--data-dir" => &mut given.data_dir,
+            "--role" => &mut given.role,
+            "--id" => &mut given.id,
+            "--listen" => &mut given.listen,
+            "--nodes" => &mut given.nodes,
             _ => return Err(format!("unknown argument {arg:?}")),
         };
         let value = match inline {
@@ -89,54 +119,105 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             return Err(format!("{name} given twice"));
         }
     }
-
-    let Some(role) = role else {
-        for (name, given) in [
-            ("--id", &id),
-            ("--listen", &listen),
-            ("--leader", &leader),
-            ("--peers", &peers),
-        ] {
-            if given.is_some() {
-                return Err(format!("{name} is only for --role gateway|node"));
-            }
-        }
-        let ops = count("--ops", ops.as_deref(), 200, usize::MAX)?;
-        let concurrency = count("--concurrency", concurrency.as_deref(), 8, MAX_CONCURRENCY)?;
-        return Ok(Command::Drive(DriveOptions { ops, concurrency }));
-    };
-    if ops.is_some() || concurrency.is_some() {
-        return Err("--ops and --concurrency are for the driver, not a --role".to_string());
+    match given.role.take() {
+        None => drive(given),
+        Some(role) => serve(&role, given),
     }
-    let listen = addr("--listen", listen.as_deref())?;
-    match role.as_str() {
-        "gateway" => {
-            if id.is_some() || peers.is_some() {
-                return Err("--id and --peers are for --role node".to_string());
+}
+
+fn drive(given: Given) -> Result<Command, String> {
+    for (name, value) in [
+        ("--id", &given.id),
+        ("--listen", &given.listen),
+        ("--nodes", &given.nodes),
+    ] {
+        if value.is_some() {
+            return Err(format!("{name} is only for --role gateway|node"));
+        }
+    }
+    let ops = count("--ops", given.ops.as_deref(), 200, usize::MAX)?;
+    let concurrency = count(
+        "--concurrency",
+        given.concurrency.as_deref(),
+        8,
+        MAX_CONCURRENCY,
+    )?;
+    let kill_leader_after = match given.kill_leader_after.as_deref() {
+        None => None,
+        Some(k) => {
+            let k = count("--kill-leader-after", Some(k), 0, usize::MAX)?;
+            if k >= ops {
+                return Err(format!(
+                    "--kill-leader-after {k} must be less than --ops {ops}, or the run ends first"
+                ));
             }
-            let leader = addr("--leader", leader.as_deref())?;
+            Some(k)
+        }
+    };
+    let nfs_metrics = match given.nfs_metrics.as_deref() {
+        None => None,
+        Some(p @ ("semconv" | "dittofs")) => Some(p.to_string()),
+        Some(other) => {
+            return Err(format!(
+                "--nfs-metrics {other:?}: expected \"semconv\" or \"dittofs\""
+            ))
+        }
+    };
+    Ok(Command::Drive(DriveOptions {
+        ops,
+        concurrency,
+        kill_leader_after,
+        nfs_metrics,
+        data_dir: given.data_dir.map(PathBuf::from),
+        serve: given.serve,
+    }))
+}
+
+fn serve(role: &str, given: Given) -> Result<Command, String> {
+    for (name, value) in [
+        ("--ops", &given.ops),
+        ("--concurrency", &given.concurrency),
+        ("--kill-leader-after", &given.kill_leader_after),
+        ("--nfs-metrics", &given.nfs_metrics),
+    ] {
+        if value.is_some() {
+            return Err(format!("{name} is for the driver, not a --role"));
+        }
+    }
+    if given.serve {
+        return Err("--serve is for the driver, not a --role".to_string());
+    }
+    let listen = addr("--listen", given.listen.as_deref())?;
+    match role {
+        "gateway" => {
+            if given.id.is_some() || given.data_dir.is_some() {
+                return Err("--id and --data-dir are for --role node".to_string());
+            }
+            let nodes = given
+                .nodes
+                .as_deref()
+                .ok_or("--nodes is required")?
+                .split(',')
+                .map(node)
+                .collect::<Result<Vec<_>, String>>()?;
             Ok(Command::Serve(Role::Gateway(GatewayOptions {
                 listen,
-                leader,
+                nodes,
             })))
         }
         "node" => {
-            if leader.is_some() {
-                return Err("--leader is for --role gateway".to_string());
+            if given.nodes.is_some() {
+                return Err("--nodes is for --role gateway".to_string());
             }
-            let id = count("--id", id.as_deref(), 0, u32::MAX as usize)?;
-            let id = u32::try_from(id).map_err(|_| format!("--id {id} is too large"))?;
-            let peers = match peers.as_deref() {
-                None | Some("") => Vec::new(),
-                Some(list) => list
-                    .split(',')
-                    .map(peer)
-                    .collect::<Result<Vec<_>, String>>()?,
-            };
+            let id = count("--id", given.id.as_deref(), 0, usize::MAX)? as u64;
+            let data_dir = given
+                .data_dir
+                .map(PathBuf::from)
+                .ok_or("--data-dir is required")?;
             Ok(Command::Serve(Role::Node(NodeOptions {
                 id,
                 listen,
-                peers,
+                data_dir,
             })))
         }
         other => Err(format!(
@@ -169,16 +250,16 @@ fn addr(name: &str, value: Option<&str>) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{name} expects IP:PORT, got {value:?}"))
 }
 
-fn peer(item: &str) -> Result<(u32, SocketAddr), String> {
+fn node(item: &str) -> Result<(u64, SocketAddr), String> {
     let (id, address) = item
         .split_once('=')
-        .ok_or_else(|| format!("--peers expects ID=IP:PORT items, got {item:?}"))?;
+        .ok_or_else(|| format!("--nodes expects ID=IP:PORT items, got {item:?}"))?;
     let id = id
-        .parse::<u32>()
-        .map_err(|_| format!("--peers: {id:?} is not a node id"))?;
+        .parse::<u64>()
+        .map_err(|_| format!("--nodes: {id:?} is not a node id"))?;
     let address = address
         .parse()
-        .map_err(|_| format!("--peers: {address:?} is not IP:PORT"))?;
+        .map_err(|_| format!("--nodes: {address:?} is not IP:PORT"))?;
     Ok((id, address))
 }
 
@@ -190,20 +271,31 @@ mod tests {
         parse(line.split_whitespace().map(String::from))
     }
 
+    fn drive(ops: usize, concurrency: usize) -> DriveOptions {
+        DriveOptions {
+            ops,
+            concurrency,
+            kill_leader_after: None,
+            nfs_metrics: None,
+            data_dir: None,
+            serve: false,
+        }
+    }
+
     #[test]
     fn driver_defaults_and_overrides() {
-        assert_eq!(
-            parse_str(""),
-            Ok(Command::Drive(DriveOptions {
-                ops: 200,
-                concurrency: 8
-            }))
-        );
+        assert_eq!(parse_str(""), Ok(Command::Drive(drive(200, 8))));
         assert_eq!(
             parse_str("--ops 20 --concurrency=3"),
+            Ok(Command::Drive(drive(20, 3)))
+        );
+        assert_eq!(
+            parse_str("--ops 50 --kill-leader-after 10 --nfs-metrics dittofs --data-dir /tmp/d"),
             Ok(Command::Drive(DriveOptions {
-                ops: 20,
-                concurrency: 3
+                kill_leader_after: Some(10),
+                nfs_metrics: Some("dittofs".into()),
+                data_dir: Some(PathBuf::from("/tmp/d")),
+                ..drive(50, 8)
             }))
         );
     }
@@ -218,10 +310,15 @@ mod tests {
             "--concurrency 100000",
             "--frobnicate",
             "--ops 1 --ops 2",
+            "--ops 10 --kill-leader-after 10",
+            "--kill-leader-after 0",
+            "--nfs-metrics prometheus",
             "--role gateway --listen 127.0.0.1:0",
-            "--role node --listen 127.0.0.1:0",
-            "--role node --id 1 --listen nowhere",
-            "--role node --id 1 --listen 127.0.0.1:0 --peers 2",
+            "--role gateway --listen 127.0.0.1:0 --nodes 1",
+            "--role node --listen 127.0.0.1:0 --data-dir /tmp",
+            "--role node --id 1 --listen 127.0.0.1:0",
+            "--role node --id 1 --listen nowhere --data-dir /tmp",
+            "--role node --id 1 --listen 127.0.0.1:0 --data-dir /tmp --ops 3",
             "--role db --listen 127.0.0.1:0",
         ] {
             assert!(parse_str(line).is_err(), "{line:?} was accepted");
@@ -230,22 +327,21 @@ mod tests {
 
     #[test]
     fn roles() {
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap_or_else(|_| unreachable!());
         assert_eq!(
-            parse_str(
-                "--role node --id 1 --listen 127.0.0.1:0 --peers 2=127.0.0.1:7,3=127.0.0.1:8"
-            ),
+            parse_str("--role node --id 2 --listen 127.0.0.1:0 --data-dir /tmp/x"),
             Ok(Command::Serve(Role::Node(NodeOptions {
-                id: 1,
-                listen: "127.0.0.1:0".parse().unwrap_or_else(|_| unreachable!()),
-                peers: vec![
-                    (2, "127.0.0.1:7".parse().unwrap_or_else(|_| unreachable!())),
-                    (3, "127.0.0.1:8".parse().unwrap_or_else(|_| unreachable!())),
-                ],
+                id: 2,
+                listen: addr("127.0.0.1:0"),
+                data_dir: PathBuf::from("/tmp/x"),
             })))
         );
-        assert!(matches!(
-            parse_str("--role gateway --listen 127.0.0.1:0 --leader 127.0.0.1:9"),
-            Ok(Command::Serve(Role::Gateway(_)))
-        ));
+        assert_eq!(
+            parse_str("--role gateway --listen 127.0.0.1:0 --nodes 1=127.0.0.1:7,2=127.0.0.1:8"),
+            Ok(Command::Serve(Role::Gateway(GatewayOptions {
+                listen: addr("127.0.0.1:0"),
+                nodes: vec![(1, addr("127.0.0.1:7")), (2, addr("127.0.0.1:8"))],
+            })))
+        );
     }
 }

@@ -5,78 +5,141 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::telemetry::READY;
+use crate::gateway::STATS;
+use crate::telemetry::parse_ready;
 use crate::Error;
 
 /// How long a child may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a child may take to stop and flush its telemetry once asked.
-const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The four children: followers, leader, gateway.
+/// What stopping the cluster found.
+pub(crate) struct Stopped {
+    /// The children that did not stop cleanly, and why.
+    pub(crate) problems: Vec<String>,
+    /// The gateway's `stats …` lines.
+    pub(crate) gateway_stats: Vec<String>,
+}
+
+/// One storage node as the driver knows it.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) addr: SocketAddr,
+    /// Its `/metrics` page, if it serves one.
+    pub(crate) metrics: Option<SocketAddr>,
+}
+
+/// The four children: three storage nodes and the NFS gateway.
 pub(crate) struct Cluster {
     children: Vec<Proc>,
-    /// The gateway's address.
+    /// The gateway's NFS address and `/metrics` page.
     pub(crate) gateway: SocketAddr,
-    /// Every node's name and address, in start order.
-    pub(crate) nodes: Vec<(String, SocketAddr)>,
+    pub(crate) gateway_metrics: Option<SocketAddr>,
+    pub(crate) nodes: Vec<Member>,
+    /// How long a child may take to stop and flush its telemetry once asked: longer than the
+    /// telemetry's own shutdown bound, so a slow collector is never mistaken for a hung child.
+    stop_timeout: Duration,
 }
 
 struct Proc {
     name: String,
     child: Child,
     stdin: Option<ChildStdin>,
-    ready: mpsc::Receiver<Option<SocketAddr>>,
+    ready: mpsc::Receiver<Option<(SocketAddr, Option<SocketAddr>)>>,
+    /// The `stats …` lines the child wrote after its ready line.
+    stats: Arc<Mutex<Vec<String>>>,
+    /// Killed on purpose (`--kill-leader-after`): its exit is no problem.
+    killed: bool,
+    /// The thread reading its stdout.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Cluster {
-    /// Starts node-2 and node-3 (followers), node-1 (the leader, replicating to them) and the
-    /// gateway (in front of the leader), each with the driver's environment plus `env`.
-    pub(crate) fn start(env: &[(String, String)]) -> Result<Cluster, Error> {
+    /// Starts the three storage nodes, then the gateway in front of them, each with the
+    /// driver's environment plus `env`; node files go under `data_dir`.
+    pub(crate) fn start(
+        env: &[(String, String)],
+        data_dir: &Path,
+        telemetry_shutdown: Duration,
+    ) -> Result<Cluster, Error> {
         let mut cluster = Cluster {
             children: Vec::new(),
             gateway: SocketAddr::from(([127, 0, 0, 1], 0)),
+            gateway_metrics: None,
             nodes: Vec::new(),
+            stop_timeout: telemetry_shutdown + Duration::from_secs(10),
         };
         let any = "127.0.0.1:0";
-        let f2 = cluster.spawn(
-            "node-2",
-            &["--role", "node", "--id", "2", "--listen", any],
-            env,
-        )?;
-        let f3 = cluster.spawn(
-            "node-3",
-            &["--role", "node", "--id", "3", "--listen", any],
-            env,
-        )?;
-        let a2 = cluster.wait_ready(f2)?;
-        let a3 = cluster.wait_ready(f3)?;
-        let peers = format!("2={a2},3={a3}");
-        let l1 = cluster.spawn(
-            "node-1",
-            &[
-                "--role", "node", "--id", "1", "--listen", any, "--peers", &peers,
-            ],
-            env,
-        )?;
-        let a1 = cluster.wait_ready(l1)?;
-        let leader = a1.to_string();
+        let dir = data_dir.display().to_string();
+        let mut slots = Vec::new();
+        for id in 1..=3u64 {
+            let name = format!("node-{id}");
+            let id_arg = id.to_string();
+            let args = [
+                "--role",
+                "node",
+                "--id",
+                &id_arg,
+                "--listen",
+                any,
+                "--data-dir",
+                &dir,
+            ];
+            slots.push((id, name.clone(), cluster.spawn(&name, &args, env)?));
+        }
+        for (id, name, slot) in slots {
+            let (addr, metrics) = cluster.wait_ready(slot)?;
+            cluster.nodes.push(Member {
+                id,
+                name,
+                addr,
+                metrics,
+            });
+        }
+        let nodes: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|m| format!("{}={}", m.id, m.addr))
+            .collect();
+        let nodes = nodes.join(",");
         let g = cluster.spawn(
             "gateway",
-            &["--role", "gateway", "--listen", any, "--leader", &leader],
+            &["--role", "gateway", "--listen", any, "--nodes", &nodes],
             env,
         )?;
-        cluster.gateway = cluster.wait_ready(g)?;
-        cluster.nodes = vec![
-            ("node-1".to_string(), a1),
-            ("node-2".to_string(), a2),
-            ("node-3".to_string(), a3),
-        ];
+        (cluster.gateway, cluster.gateway_metrics) = cluster.wait_ready(g)?;
         Ok(cluster)
+    }
+
+    /// Kills node `id` at once (SIGKILL: no flush, no goodbye), as a crash would.
+    pub(crate) fn kill(&mut self, id: u64) -> Result<(), Error> {
+        let name = format!("node-{id}");
+        let proc = self
+            .children
+            .iter_mut()
+            .find(|p| p.name == name)
+            .ok_or_else(|| format!("no {name} to kill"))?;
+        proc.killed = true;
+        proc.child
+            .kill()
+            .map_err(|e| format!("cannot kill {name}: {e}"))?;
+        let _ = proc.child.wait();
+        Ok(())
+    }
+
+    /// The `stats …` lines a child wrote (the gateway writes one as it stops).
+    pub(crate) fn stats(&self, name: &str) -> Vec<String> {
+        self.children
+            .iter()
+            .filter(|p| p.name == name)
+            .flat_map(|p| p.stats.lock().map(|s| s.clone()).unwrap_or_default())
+            .collect()
     }
 
     fn spawn(
@@ -97,38 +160,47 @@ impl Cluster {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take();
         let (tx, ready) = mpsc::channel();
+        let stats = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = None;
         if let Some(stdout) = stdout {
             let prefix = name.to_string();
+            let kept = Arc::clone(&stats);
             // The first line is the ready line; what follows (a console exporter's output, say)
             // goes to our stderr, marked with the child's name.
-            let _ = std::thread::Builder::new()
+            reader = std::thread::Builder::new()
                 .name(format!("{name}-stdout"))
                 .spawn(move || {
                     let mut lines = BufReader::new(stdout).lines();
                     let first = lines.next().and_then(Result::ok);
-                    let addr = first
-                        .as_deref()
-                        .and_then(|l| l.strip_prefix(READY))
-                        .and_then(|a| a.trim().parse().ok());
-                    let _ = tx.send(addr);
+                    let _ = tx.send(first.as_deref().and_then(parse_ready));
                     for line in lines.map_while(Result::ok) {
-                        let _ = writeln!(std::io::stderr().lock(), "[{prefix}] {line}");
+                        if line.starts_with(STATS) {
+                            if let Ok(mut kept) = kept.lock() {
+                                kept.push(line);
+                            }
+                        } else {
+                            let _ = writeln!(std::io::stderr().lock(), "[{prefix}] {line}");
+                        }
                     }
-                });
+                })
+                .ok();
         }
         self.children.push(Proc {
             name: name.to_string(),
             child,
             stdin,
             ready,
+            stats,
+            killed: false,
+            reader,
         });
         Ok(self.children.len() - 1)
     }
 
-    fn wait_ready(&mut self, slot: usize) -> Result<SocketAddr, Error> {
+    fn wait_ready(&mut self, slot: usize) -> Result<(SocketAddr, Option<SocketAddr>), Error> {
         let proc = &mut self.children[slot];
         match proc.ready.recv_timeout(START_TIMEOUT) {
-            Ok(Some(addr)) => Ok(addr),
+            Ok(Some(ready)) => Ok(ready),
             Ok(None) | Err(mpsc::RecvTimeoutError::Disconnected) => {
                 let status = wait_for_exit(&mut proc.child, Duration::from_secs(2));
                 Err(format!("{} did not start ({})", proc.name, describe(status)).into())
@@ -139,27 +211,44 @@ impl Cluster {
         }
     }
 
-    /// Stops the children — the gateway and the leader first, so replication still on the wire
-    /// reaches the followers — and waits for each to flush its telemetry and exit. Returns what
-    /// went wrong.
-    pub(crate) fn shutdown(mut self) -> Vec<String> {
+    /// Stops the children — the gateway first, so no call is left half-way, then the nodes —
+    /// and waits for each to flush its telemetry and exit. Returns what went wrong; a node
+    /// killed on purpose is not a problem.
+    pub(crate) fn shutdown(mut self) -> Stopped {
         let mut problems = Vec::new();
-        let (first, then): (Vec<usize>, Vec<usize>) = (0..self.children.len())
-            .partition(|&i| matches!(self.children[i].name.as_str(), "gateway" | "node-1"));
+        let (first, then): (Vec<usize>, Vec<usize>) =
+            (0..self.children.len()).partition(|&i| self.children[i].name == "gateway");
         for group in [first, then] {
             for &i in &group {
                 // Closing stdin is the child's signal to stop.
                 drop(self.children[i].stdin.take());
             }
             for &i in &group {
+                let timeout = self.stop_timeout;
                 let proc = &mut self.children[i];
-                match wait_for_exit(&mut proc.child, STOP_TIMEOUT) {
+                if proc.killed {
+                    continue;
+                }
+                match wait_for_exit(&mut proc.child, timeout) {
                     Some(status) if status.success() => {}
-                    status => problems.push(format!("{} {}", proc.name, describe(status))),
+                    Some(status) => problems.push(format!("{} exited with {status}", proc.name)),
+                    None => problems.push(format!(
+                        "{} did not stop within {timeout:?} (its telemetry may not have been flushed) and was killed",
+                        proc.name
+                    )),
                 }
             }
         }
-        problems
+        for proc in &mut self.children {
+            // The reader thread ends at the child's end of output: its last lines are in.
+            if let Some(reader) = proc.reader.take() {
+                let _ = reader.join();
+            }
+        }
+        Stopped {
+            problems,
+            gateway_stats: self.stats("gateway"),
+        }
     }
 }
 

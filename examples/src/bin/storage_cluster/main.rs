@@ -1,23 +1,30 @@
-//! The storage-cluster demo: an NFS-style gateway in front of three storage nodes that
-//! replicate writes through a small Raft log, five real processes talking real gRPC, traced
-//! end to end with ferrotel.
+//! The storage-cluster demo: a real NFSv3 gateway in front of a three-node openraft cluster
+//! whose state machines keep the files in object_store, five real processes, traced end to end
+//! with ferrotel and ferrotel-ops' adapters.
 //!
 //! ```text
 //! cargo run --release --bin storage-cluster -- --ops 200 --concurrency 8
+//! cargo run --release --bin storage-cluster -- --ops 400 --kill-leader-after 150
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 OTEL_EXPORTER_OTLP_PROTOCOL=grpc \
 //!     cargo run --release --bin storage-cluster            # to a collector or Jaeger
 //! ```
 //!
 //! The parent process is the client (the driver). It re-executes itself once per role and
-//! starts four children on loopback: `gateway` and `storage-node` × 3 (`node-1` is the Raft
-//! leader, `node-2` and `node-3` its followers). Each operation — READ, WRITE, GETATTR or
-//! LOOKUP — goes driver → gateway → leader; a WRITE is appended to the leader's log, sent to
-//! both followers with `AppendEntries` and committed once a majority holds it. Every hop is
-//! traced by `ferrotel-tower`'s layers, and the handlers add `storage.*` and `raft.*` spans.
+//! starts four children on loopback: `storage-node` × 3, an openraft cluster that elects its
+//! own leader, and the `gateway`, an NFSv3 server (`nfs3_server`) whose export lives in the
+//! replicated store. The driver mounts the export with `nfs3_client` and runs READ, WRITE,
+//! GETATTR, LOOKUP, CREATE, REMOVE and READDIR. A WRITE is proposed to the leader, appended and
+//! replicated to both followers, committed, and applied by every node's state machine, which
+//! stores file data through `object_store`'s local-filesystem store. Every hop is traced by
+//! ferrotel-tower's layers and ferrotel-ops' adapters: none of the demo's code writes a span.
+//!
+//! `--kill-leader-after K` kills the leader's process after K operations: the survivors elect
+//! a new leader, the gateway follows it, and every acknowledged write is read back at the end.
 //!
 //! With no OTLP endpoint configured, the driver runs an in-process OTLP receiver, points all
 //! five processes at it and prints the tree of one WRITE's trace at the end.
 
+mod api;
 mod args;
 mod cluster;
 mod driver;

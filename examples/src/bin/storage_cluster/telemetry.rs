@@ -40,7 +40,20 @@ pub(crate) fn endpoint_configured() -> bool {
 /// receiver's endpoint when none is configured, and a short batch delay unless one is set.
 pub(crate) fn env_overrides(receiver_grpc: Option<&str>) -> Vec<(String, String)> {
     let mut overrides = Vec::new();
+    if unset("RUST_LOG") {
+        // Warnings and errors only; nfs3_server logs every NFS error reply (a LOOKUP of a
+        // missing name) at ERROR, and openraft warns of every vote race of an election: the
+        // protocols working, not faults.
+        overrides.push((
+            "RUST_LOG".to_string(),
+            "warn,nfs3_server::nfs_handlers=off,openraft=off".to_string(),
+        ));
+    }
     if let Some(endpoint) = receiver_grpc {
+        // The embedded receiver is there for the trace tree: log records would only fill it.
+        if unset(vars::OTEL_LOGS_EXPORTER) {
+            overrides.push((vars::OTEL_LOGS_EXPORTER.to_string(), "none".to_string()));
+        }
         overrides.push((
             vars::OTEL_EXPORTER_OTLP_ENDPOINT.to_string(),
             endpoint.to_string(),
@@ -50,6 +63,20 @@ pub(crate) fn env_overrides(receiver_grpc: Option<&str>) -> Vec<(String, String)
             "grpc".to_string(),
         ));
     }
+    // Every process serves its own /metrics page on a port of its own (five processes cannot
+    // share 9464): OTLP stays on when it is configured, the page is added.
+    if unset(vars::OTEL_METRICS_EXPORTER) {
+        overrides.push((
+            vars::OTEL_METRICS_EXPORTER.to_string(),
+            "otlp,prometheus".to_string(),
+        ));
+    }
+    if unset("FERROTEL_METRICS_ADDR") {
+        overrides.push((
+            "FERROTEL_METRICS_ADDR".to_string(),
+            "127.0.0.1:0".to_string(),
+        ));
+    }
     if std::env::var(vars::OTEL_BSP_SCHEDULE_DELAY).map_or(true, |v| v.is_empty()) {
         overrides.push((
             vars::OTEL_BSP_SCHEDULE_DELAY.to_string(),
@@ -57,6 +84,10 @@ pub(crate) fn env_overrides(receiver_grpc: Option<&str>) -> Vec<(String, String)
         ));
     }
     overrides
+}
+
+fn unset(name: &str) -> bool {
+    std::env::var(name).map_or(true, |v| v.is_empty())
 }
 
 /// Starts this process's telemetry: every `OTEL_*` variable (plus `overrides`), with
@@ -115,16 +146,34 @@ pub(crate) fn channel(addr: SocketAddr) -> Result<TracedChannel, Error> {
         .service(channel))
 }
 
-/// Binds `listen` and writes the ready line with the bound address on stdout.
-pub(crate) async fn listen_and_announce(listen: SocketAddr) -> Result<TcpIncoming, Error> {
+/// Binds `listen` and writes the ready line with the bound address (and this process's
+/// `/metrics` address) on stdout.
+pub(crate) async fn listen_and_announce(
+    listen: SocketAddr,
+    metrics: Option<SocketAddr>,
+) -> Result<TcpIncoming, Error> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let addr = listener.local_addr()?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{READY} {addr}")?;
-    stdout.flush()?;
+    announce(listener.local_addr()?, metrics)?;
     Ok(TcpIncoming::from(listener).with_nodelay(Some(true)))
+}
+
+/// Writes the ready line: `ready ADDR METRICS_ADDR` (`-` when this process has no page).
+pub(crate) fn announce(addr: SocketAddr, metrics: Option<SocketAddr>) -> Result<(), Error> {
+    let metrics = metrics.map_or_else(|| "-".to_string(), |m| m.to_string());
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{READY} {addr} {metrics}")?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// A child's ready line, parsed: its address and its `/metrics` address.
+pub(crate) fn parse_ready(line: &str) -> Option<(SocketAddr, Option<SocketAddr>)> {
+    let mut words = line.strip_prefix(READY)?.split_whitespace();
+    let addr = words.next()?.parse().ok()?;
+    let metrics = words.next().and_then(|m| m.parse().ok());
+    Some((addr, metrics))
 }
 
 /// Completes when the driver closes our stdin (it is done, or it died) or on Ctrl-C.
