@@ -21,7 +21,7 @@ use opentelemetry::trace::{
     TracerProvider as _,
 };
 use opentelemetry::Context;
-use support::openraft_mem::{MemLog, MemRaft, MemStateMachine, Router};
+use support::openraft_mem::{MemLog, MemRaft, MemStateMachine, Router, TypeConfig};
 use support::{latest_value, NodeTelemetry, WAIT};
 
 struct Node {
@@ -49,6 +49,9 @@ async fn cluster(receiver: &Receiver) -> Cluster {
         election_timeout_max: 3000,
         // Small batches, so a follower that falls behind catches up in multi-entry appends.
         max_payload_entries: 4,
+        // Purged logs are gone at once, so a lagging follower needs a snapshot.
+        max_in_snapshot_log_to_keep: 0,
+        purge_batch_size: 1,
         ..Default::default()
     };
     let config = Arc::new(config.validate().unwrap());
@@ -443,4 +446,70 @@ async fn after_the_leader_fails_a_new_one_is_elected_and_writes_continue() {
         );
         assert!(latest_value(&receiver, &s, "raft.applied_entries", &[]).unwrap() >= 2);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_a_purged_log_gets_a_traced_snapshot() {
+    let receiver = Receiver::start();
+    let Cluster { router, nodes } = cluster(&receiver).await;
+    let (leader, lagging) = (&nodes[0], &nodes[2]);
+    lagging.raft.runtime_config().elect(false);
+    router.cut_off(lagging.id);
+    let mut last = 0;
+    for value in 1..=3 {
+        last = sampled_write(leader, value).await.2;
+    }
+    leader.raft.trigger().snapshot().await.unwrap();
+    leader
+        .raft
+        .wait(Some(WAIT))
+        .metrics(
+            |m| m.snapshot.is_some_and(|s| s.index >= last),
+            "snapshot built",
+        )
+        .await
+        .unwrap();
+    leader.raft.trigger().purge_log(last).await.unwrap();
+    leader
+        .raft
+        .wait(Some(WAIT))
+        .metrics(|m| m.purged.is_some_and(|p| p.index >= last), "log purged")
+        .await
+        .unwrap();
+    router.restore(lagging.id);
+    wait_applied(&[lagging], last).await;
+    lagging.raft.runtime_config().elect(true);
+    assert_eq!(
+        lagging.state_machine.values(),
+        vec![1, 2, 3],
+        "from the snapshot"
+    );
+    let all: Vec<&Node> = nodes.iter().collect();
+    flush(&all).await;
+    receiver.wait_for_spans_async(3, WAIT).await.unwrap();
+    let spans = receiver.spans();
+    let snapshots = |node: u64, operation: &str| {
+        spans
+            .iter()
+            .filter(|s| {
+                s.name() == "raft.snapshot"
+                    && s.attr("raft.node.id") == Some(node.to_string())
+                    && s.attr("raft.snapshot.operation").as_deref() == Some(operation)
+                    && s.attr("error.type").is_none()
+            })
+            .count()
+    };
+    assert!(snapshots(1, "build") >= 1, "built on the leader");
+    assert!(snapshots(1, "send") >= 1, "sent by the leader");
+    assert_eq!(snapshots(3, "install"), 1, "installed on node 3");
+}
+
+/// openraft's RPCs carrying `Traced` data can cross a service's own network (this test is
+/// the compiler's check of the bounds).
+#[test]
+fn openraft_rpcs_carrying_traced_data_are_serializable() {
+    fn serializable<T: serde::Serialize + serde::de::DeserializeOwned>() {}
+    serializable::<Traced<u64>>();
+    serializable::<openraft::raft::AppendEntriesRequest<TypeConfig>>();
+    serializable::<openraft::raft::InstallSnapshotRequest<TypeConfig>>();
 }
