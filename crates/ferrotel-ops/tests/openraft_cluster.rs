@@ -122,6 +122,25 @@ async fn wait_applied(nodes: &[&Node], index: u64) {
     }
 }
 
+/// Waits until `leader` knows `peer` holds the log up to `index`: every RPC that brought it
+/// there has returned, so its span has ended.
+async fn wait_matched(leader: &Node, peer: u64, index: u64) {
+    leader
+        .raft
+        .wait(Some(WAIT))
+        .metrics(
+            |m| {
+                m.replication
+                    .as_ref()
+                    .and_then(|r| r.get(&peer).cloned().flatten())
+                    .is_some_and(|matched| matched.index >= index)
+            },
+            "peer caught up",
+        )
+        .await
+        .unwrap();
+}
+
 async fn flush(nodes: &[&Node]) {
     for node in nodes {
         node.telemetry.flush().await;
@@ -226,20 +245,7 @@ async fn every_write_is_whole_on_all_three_nodes_even_when_batched() {
     router.restore(lagging.id);
     wait_applied(&nodes.iter().collect::<Vec<_>>(), last).await;
     // The leader's replicate spans end when node 3's answers arrive.
-    leader
-        .raft
-        .wait(Some(WAIT))
-        .metrics(
-            |m| {
-                m.replication
-                    .as_ref()
-                    .and_then(|r| r.get(&3).cloned().flatten())
-                    .is_some_and(|matched| matched.index >= last)
-            },
-            "node 3 caught up",
-        )
-        .await
-        .unwrap();
+    wait_matched(leader, lagging.id, last).await;
     lagging.raft.runtime_config().elect(true);
     flush(&nodes.iter().collect::<Vec<_>>()).await;
     // Per write at least: client, propose, 3 appends, 3 applies, 2 replicates.
@@ -429,6 +435,28 @@ async fn after_the_leader_fails_a_new_one_is_elected_and_writes_continue() {
     flush(&survivors).await;
     let spans = receiver.wait_for_spans_async(8, WAIT).await.unwrap();
     assert_whole(&spans, &trace, &client_span, index, &[2, 3]);
+    let new_term = elected.current_term;
+    let won: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| {
+            s.name() == "raft.election"
+                && s.attr("raft.node.id") == Some(new_leader.to_string())
+                && s.attr("raft.election.won").as_deref() == Some("true")
+        })
+        .collect();
+    assert_eq!(won.len(), 1, "node {new_leader} won one election");
+    assert_eq!(won[0].attr("raft.term"), Some(new_term.to_string()));
+    let votes: BTreeSet<String> = spans
+        .iter()
+        .filter(|s| {
+            s.name() == "raft.vote"
+                && s.attr("raft.node.id") == Some(new_leader.to_string())
+                && s.attr("raft.term") == Some(new_term.to_string())
+                && s.attr("raft.vote.granted").as_deref() == Some("true")
+        })
+        .map(|s| s.attr("raft.peer").unwrap())
+        .collect();
+    assert!(!votes.is_empty(), "a vote granted to node {new_leader}");
 
     for node in &survivors {
         let s = service(node.id);
@@ -478,6 +506,7 @@ async fn a_follower_behind_a_purged_log_gets_a_traced_snapshot() {
         .unwrap();
     router.restore(lagging.id);
     wait_applied(&[lagging], last).await;
+    wait_matched(leader, lagging.id, last).await;
     lagging.raft.runtime_config().elect(true);
     assert_eq!(
         lagging.state_machine.values(),

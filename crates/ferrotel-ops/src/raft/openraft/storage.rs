@@ -11,7 +11,7 @@ use openraft::{
 };
 
 use super::CarriesEntryContext;
-use crate::raft::{RaftInstruments, Role};
+use crate::raft::{RaftInstruments, RaftSpan, Role};
 
 /// The `error.type` of a span whose storage call failed.
 const STORAGE_ERROR: &str = "storage";
@@ -24,14 +24,19 @@ const STORAGE_ERROR: &str = "storage";
 /// `follower`. Votes and appends go through the store in order, so the role is the one in
 /// force when the entries are appended.
 ///
+/// Elections are seen here too: a `raft.election` span opens when this node saves a vote for
+/// itself that is not yet committed (it became a candidate), and ends at the next vote saved,
+/// with `raft.election.won` true when that vote is its own, committed.
+///
 /// The spans end when the inner `append` returns (the entries are readable), not when the
 /// IO is flushed: openraft's `LogFlushed` callback cannot be built outside openraft, so it
 /// cannot be wrapped.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TracedLogStore<S> {
     inner: S,
     instruments: RaftInstruments,
     leading: bool,
+    election: Option<RaftSpan>,
 }
 
 impl<S> TracedLogStore<S> {
@@ -41,6 +46,7 @@ impl<S> TracedLogStore<S> {
             inner,
             instruments,
             leading: false,
+            election: None,
         }
     }
 
@@ -49,12 +55,27 @@ impl<S> TracedLogStore<S> {
         &self.inner
     }
 
-    fn note_vote<NID>(&mut self, vote: &Vote<NID>)
+    fn note_vote<NID>(&mut self, vote: &Vote<NID>) -> bool
     where
         NID: openraft::NodeId + Into<u64>,
     {
-        self.leading = vote.is_committed()
-            && vote.leader_id().voted_for().map(Into::into) == Some(self.instruments.node_id());
+        let mine = vote.leader_id().voted_for().map(Into::into) == Some(self.instruments.node_id());
+        self.leading = vote.is_committed() && mine;
+        mine
+    }
+
+    fn note_saved_vote<NID>(&mut self, vote: &Vote<NID>)
+    where
+        NID: openraft::NodeId + Into<u64>,
+    {
+        let mine = self.note_vote(vote);
+        if let Some(mut election) = self.election.take() {
+            election.won(self.leading);
+            election.finish(Ok(()));
+        }
+        if mine && !vote.is_committed() {
+            self.election = Some(self.instruments.election(vote.leader_id().term));
+        }
     }
 }
 
@@ -98,14 +119,16 @@ where
 
     async fn save_vote(&mut self, vote: &Vote<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
         self.inner.save_vote(vote).await?;
-        self.note_vote(vote);
+        self.note_saved_vote(vote);
         Ok(())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<C::NodeId>>, StorageError<C::NodeId>> {
         let vote = self.inner.read_vote().await?;
         match &vote {
-            Some(v) => self.note_vote(v),
+            Some(v) => {
+                self.note_vote(v);
+            }
             None => self.leading = false,
         }
         Ok(vote)
