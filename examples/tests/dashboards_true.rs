@@ -18,7 +18,8 @@ fn made_elsewhere(name: &str) -> bool {
     name == "up" || name.starts_with("traces_span_metrics_")
 }
 
-/// PromQL words that are not metric names.
+/// PromQL words that are not metric names: keywords, and the aggregation operators (which
+/// may be followed by a `by (…)` clause before their parenthesis).
 const KEYWORDS: &[&str] = &[
     "by",
     "without",
@@ -33,6 +34,20 @@ const KEYWORDS: &[&str] = &[
     "unless",
     "inf",
     "nan",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
+    "limit_ratio",
 ];
 
 /// The metric names of one PromQL expression: identifiers outside label matchers, ranges,

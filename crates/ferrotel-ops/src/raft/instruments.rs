@@ -1,6 +1,7 @@
 //! One guard object per Raft operation: it opens the span (or spans, one per traced entry)
 //! and records the operation's metrics when it finishes.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -39,7 +40,13 @@ impl Role {
 #[derive(Clone, Debug)]
 pub struct RaftInstruments {
     inner: Arc<Inner>,
+    /// Leader appends waiting for their commit (kept apart from `inner`: a batch holds it).
+    pending: Arc<Mutex<VecDeque<(u64, EntryBatch)>>>,
 }
+
+/// The most leader appends [`RaftInstruments::leader_appended`] keeps waiting for their
+/// commit; past it the oldest is ended as `error.type=untracked`.
+pub const MAX_PENDING_COMMITS: usize = 1024;
 
 #[derive(Debug)]
 struct Inner {
@@ -179,6 +186,48 @@ impl RaftInstruments {
         }
         RaftInstruments {
             inner: Arc::new(inner),
+            pending: Arc::new(Mutex::new(VecDeque::new())),
+        }
+    }
+
+    /// The leader appended `entries`: their `raft.commit` spans (children of each proposer's
+    /// span) and the commit latency run from now until [`RaftInstruments::committed_through`]
+    /// reaches the last of them. For engines without a commit hook, such as openraft, whose
+    /// state machine sees the commit when it applies.
+    pub fn leader_appended<'a>(&self, entries: impl IntoIterator<Item = (u64, Option<&'a [u8]>)>) {
+        let mut batch = self.commit(std::iter::empty());
+        let mut last = None;
+        for (index, context) in entries {
+            batch.entry(index, context);
+            last = Some(index);
+        }
+        let Some(last) = last else {
+            return;
+        };
+        let mut pending = lock(&self.pending);
+        pending.push_back((last, batch));
+        while pending.len() > MAX_PENDING_COMMITS {
+            if let Some((_, old)) = pending.pop_front() {
+                old.finish(Err("untracked"));
+            }
+        }
+    }
+
+    /// Entries up to `index` are committed: ends the commit of every leader append through it.
+    /// (An append truncated by a new leader ends here too, when its index commits again.)
+    pub fn committed_through(&self, index: u64) {
+        let done: Vec<EntryBatch> = {
+            let mut pending = lock(&self.pending);
+            let mut done = Vec::new();
+            while pending.front().is_some_and(|(last, _)| *last <= index) {
+                if let Some((_, batch)) = pending.pop_front() {
+                    done.push(batch);
+                }
+            }
+            done
+        };
+        for batch in done {
+            batch.finish(Ok(()));
         }
     }
 

@@ -47,7 +47,9 @@ mod instruments;
 pub use entry_context::{
     DecodeError, EntryContext, ENCODED_LEN, MAX_ENCODED_LEN, MAX_TRACESTATE_LEN, VERSION,
 };
-pub use instruments::{EntryBatch, ProposeGuard, RaftInstruments, RaftSpan, Role};
+pub use instruments::{
+    EntryBatch, ProposeGuard, RaftInstruments, RaftSpan, Role, MAX_PENDING_COMMITS,
+};
 
 #[cfg(feature = "openraft")]
 pub mod openraft;

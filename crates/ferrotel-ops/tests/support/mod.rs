@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "openraft")]
+pub(crate) mod openraft_mem;
+
 use ferrotel::config::Env;
 use ferrotel::Guard;
 use ferrotel_testkit::opentelemetry_proto::tonic::common::v1::KeyValue;

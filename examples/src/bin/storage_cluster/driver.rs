@@ -244,7 +244,7 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     if let Some(page) = page {
         out.push_str(&exemplar_excerpt(&page));
     }
-    print!("{out}");
+    telemetry::say(&out);
 
     let errors = run
         .records
@@ -505,7 +505,7 @@ async fn serve(cluster: &Mutex<Cluster>) {
         }
         Err(_) => return,
     };
-    println!("{line}");
+    telemetry::say(&format!("{line}\n"));
     eprintln!("storage-cluster: serving until stdin closes (or Ctrl-C)");
     telemetry::shutdown_signal().await;
 }

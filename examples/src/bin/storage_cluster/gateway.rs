@@ -82,11 +82,11 @@ async fn serve(options: &GatewayOptions, guard: &ferrotel::Guard) -> Result<(), 
         .ok()
         .and_then(|w| w.last().cloned())
         .unwrap_or_else(|| "-".to_string());
-    println!(
-        "{STATS} retried={} gave_up={} write_trace={shown}",
+    telemetry::say(&format!(
+        "{STATS} retried={} gave_up={} write_trace={shown}\n",
         stats.retried.load(Ordering::Relaxed),
         stats.gave_up.load(Ordering::Relaxed)
-    );
+    ));
     Ok(())
 }
 

@@ -168,6 +168,13 @@ pub(crate) fn announce(addr: SocketAddr, metrics: Option<SocketAddr>) -> Result<
     Ok(())
 }
 
+/// Writes `text` to stdout; a closed stdout (the reader went away) is not worth a panic.
+pub(crate) fn say(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
 /// A child's ready line, parsed: its address and its `/metrics` address.
 pub(crate) fn parse_ready(line: &str) -> Option<(SocketAddr, Option<SocketAddr>)> {
     let mut words = line.strip_prefix(READY)?.split_whitespace();

@@ -8,26 +8,20 @@ use ferrotel_testkit::ReceivedSpan;
 
 /// The attributes shown, in this order, when a span has them.
 const SHOWN: &[&str] = &[
-    "nfs.procedure",
-    "nfs.path",
-    "file.path",
     "nfs.status",
+    "nfs.io.bytes",
     "rpc.response.status_code",
     "error.type",
     "server.port",
-    "raft.term",
+    "raft.role",
     "raft.peer",
-    "raft.prev_log_index",
-    "raft.entries",
-    "raft.log_index",
-    "raft.match_index",
-    "raft.leader_commit",
-    "raft.commit_index",
-    "raft.quorum",
-    "raft.acks",
-    "raft.applied_from",
-    "raft.applied_to",
-    "storage.bytes",
+    "raft.term",
+    "raft.log.index",
+    "raft.entry.count",
+    "raft.vote.granted",
+    "raft.election.won",
+    "storage.backend",
+    "storage.io.bytes",
 ];
 
 /// Whether the spans form one whole trace: one root, every other span's parent present.

@@ -14,15 +14,14 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-mod shim;
+use ferrotel::ops::raft::openraft::{
+    client_write, follow_metrics, TracedLogStore, TracedNetworkFactory, TracedStateMachine,
+};
 use ferrotel::ops::raft::RaftInstruments;
 use ferrotel::ops::storage::TracedStore;
 use object_store::local::LocalFileSystem;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, Config, SnapshotPolicy};
-use shim::{
-    client_write, follow_metrics, TracedLogStore, TracedNetworkFactory, TracedStateMachine,
-};
 use tonic::{Request, Response, Status as GrpcStatus};
 
 use crate::api::{self, Answer, Command, Members, Query, Refusal, Status, TypeConfig};
@@ -37,16 +36,17 @@ use network::{Network, MAX_MESSAGE};
 
 type Raft = openraft::Raft<TypeConfig>;
 
-/// Elections are slow enough for a loaded two-core machine running five processes, fast
-/// enough that a failover takes about a second.
+/// openraft gives an AppendEntries one heartbeat interval to complete, so the interval must
+/// cover the biggest one: at most 4 entries of up to 1 MiB (a full-size NFS WRITE each), on a
+/// loaded two-core machine running five processes, in a debug build. Elections wait a few
+/// heartbeats; a failover takes two to three seconds.
 fn raft_config() -> Result<Arc<Config>, Error> {
     let config = Config {
         cluster_name: "storage-cluster".into(),
-        heartbeat_interval: 150,
-        election_timeout_min: 800,
-        election_timeout_max: 1600,
-        // Small batches: one AppendEntries carries at most 16 entries of up to 1 MiB.
-        max_payload_entries: 16,
+        heartbeat_interval: 400,
+        election_timeout_min: 1200,
+        election_timeout_max: 2400,
+        max_payload_entries: 4,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(5_000),
         ..Config::default()
     };

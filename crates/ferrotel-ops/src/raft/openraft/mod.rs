@@ -1,18 +1,83 @@
-//! (Feature `openraft`.) The openraft (0.9) side of the Raft instruments: the entry carrier inside openraft's
-//! application data, and openraft's metrics channel turned into the Raft gauges and counters.
+//! (Feature `openraft`.) openraft (0.9) traced end to end: wrappers around its storage and
+//! network traits, a traced client write, the entry carrier inside its application data, and
+//! its metrics channel turned into the Raft gauges and counters.
+//!
+//! A node wraps its log store, state machine and network factory, proposes through
+//! [`client_write`], and follows its metrics:
+//!
+//! ```no_run
+//! use std::io::Cursor;
+//! use std::sync::Arc;
+//!
+//! use ferrotel_ops::raft::openraft::{
+//!     client_write, follow_metrics, Traced, TracedLogStore, TracedNetworkFactory,
+//!     TracedStateMachine,
+//! };
+//! use ferrotel_ops::raft::RaftInstruments;
+//! use ferrotel_ops::OpsTelemetry;
+//! use openraft::storage::{RaftLogStorage, RaftStateMachine};
+//! use openraft::{Config, Raft, RaftNetworkFactory};
+//!
+//! // The application's data travels wrapped in `Traced`.
+//! openraft::declare_raft_types!(pub TypeConfig: D = Traced<String>, R = ());
+//!
+//! async fn start(
+//!     id: u64,
+//!     telemetry: &OpsTelemetry,
+//!     log_store: impl RaftLogStorage<TypeConfig>,
+//!     state_machine: impl RaftStateMachine<TypeConfig>,
+//!     network: impl RaftNetworkFactory<TypeConfig>,
+//! ) -> Result<(), Box<dyn std::error::Error>> {
+//!     let instruments = RaftInstruments::new(telemetry, id);
+//!     let config = Arc::new(Config::default().validate()?);
+//!     let raft = Raft::new(
+//!         id,
+//!         config,
+//!         TracedNetworkFactory::new(network, instruments.clone()),
+//!         TracedLogStore::new(log_store, instruments.clone()),
+//!         TracedStateMachine::new(state_machine, instruments.clone()),
+//!     )
+//!     .await?;
+//!     tokio::spawn(follow_metrics(instruments.clone(), raft.metrics()));
+//!
+//!     // A `raft.propose` span under the current context; every replica's append and apply
+//!     // spans for this entry become its children.
+//!     let response = client_write(&raft, &instruments, "x=1".to_string()).await?;
+//!     println!("committed at {}", response.log_id.index);
+//!     Ok(())
+//! }
+//! ```
 //!
 //! openraft instruments with `tracing` but carries no trace context in its log entries, so
 //! [`Traced`] wraps the application's data with the proposer's encoded
 //! [`EntryContext`](crate::raft::EntryContext); [`CarriesEntryContext`] reads it back from an entry
-//! on any replica. [`observe_metrics`] follows `Raft::metrics()` (term, leader changes, log
-//! size, replication lag).
+//! on any replica. [`TracedLogStore`] opens the append spans, [`TracedStateMachine`] the apply
+//! and snapshot spans, [`TracedNetworkFactory`] the replicate, vote and snapshot-send spans.
+//! [`observe_metrics`] follows `Raft::metrics()` (term, leader changes, log size, replication
+//! lag).
+//!
+//! The feature turns on openraft's `storage-v2` (so [`RaftLogStorage`] and
+//! [`RaftStateMachine`] can be implemented outside openraft) and `serde` (so its RPC types,
+//! carrying [`Traced`], can be sent over the service's own network).
+//!
+//! [`RaftLogStorage`]: openraft::storage::RaftLogStorage
+//! [`RaftStateMachine`]: openraft::storage::RaftStateMachine
+
+mod network;
+mod storage;
+mod write;
+
+pub use network::{TracedNetwork, TracedNetworkFactory};
+pub use storage::{TracedLogStore, TracedSnapshotBuilder, TracedStateMachine};
+pub use write::client_write;
 
 use openraft::{Entry, EntryPayload, Node, NodeId, RaftMetrics, RaftTypeConfig};
 
 use super::{ProposeGuard, RaftInstruments};
 
 /// Application data with the proposer's encoded entry context: use `Traced<D>` as the
-/// `D` of the `RaftTypeConfig`.
+/// `D` of the `RaftTypeConfig`. Serializable when `D` is, so openraft's RPCs carrying it
+/// can cross the service's network.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Traced<D> {
     /// The encoded [`EntryContext`](crate::raft::EntryContext); empty when there is none.

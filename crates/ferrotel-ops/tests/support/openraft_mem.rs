@@ -1,0 +1,378 @@
+//! An in-memory openraft 0.9 node for the tests: log store, state machine (the applied
+//! values, in order) and an in-process router that delivers RPCs by calling the target
+//! node's `Raft` directly, and can cut a node off.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+use std::io::{self, Cursor};
+use std::ops::RangeBounds;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ferrotel_ops::raft::openraft::Traced;
+use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
+use openraft::{
+    BasicNode, Entry, EntryPayload, LogId, LogState, OptionalSend, Raft, RaftLogReader,
+    RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError, StoredMembership, Vote,
+};
+use opentelemetry::trace::{SpanContext, TraceContextExt as _};
+use opentelemetry::Context;
+
+openraft::declare_raft_types!(
+    /// The tests' cluster: `u64` values proposed with their trace context.
+    pub(crate) TypeConfig: D = Traced<u64>, R = u64
+);
+
+pub(crate) type MemRaft = Raft<TypeConfig>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap()
+}
+
+#[derive(Default)]
+struct LogInner {
+    vote: Option<Vote<u64>>,
+    committed: Option<LogId<u64>>,
+    last_purged: Option<LogId<u64>>,
+    log: BTreeMap<u64, Entry<TypeConfig>>,
+}
+
+/// The log and vote, in memory; clones share it (the log reader is a clone).
+#[derive(Clone, Default)]
+pub(crate) struct MemLog {
+    inner: Arc<Mutex<LogInner>>,
+}
+
+impl RaftLogReader<TypeConfig> for MemLog {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<u64>> {
+        Ok(lock(&self.inner)
+            .log
+            .range(range)
+            .map(|(_, e)| e.clone())
+            .collect())
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for MemLog {
+    type LogReader = MemLog;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<u64>> {
+        let inner = lock(&self.inner);
+        let last = inner.log.values().next_back().map(|e| e.log_id);
+        Ok(LogState {
+            last_purged_log_id: inner.last_purged,
+            last_log_id: last.or(inner.last_purged),
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError<u64>> {
+        lock(&self.inner).vote = Some(*vote);
+        Ok(())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, StorageError<u64>> {
+        Ok(lock(&self.inner).vote)
+    }
+
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<u64>>,
+    ) -> Result<(), StorageError<u64>> {
+        lock(&self.inner).committed = committed;
+        Ok(())
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<u64>>, StorageError<u64>> {
+        Ok(lock(&self.inner).committed)
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<u64>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        {
+            let mut inner = lock(&self.inner);
+            for entry in entries {
+                inner.log.insert(entry.log_id.index, entry);
+            }
+        }
+        callback.log_io_completed(Ok(()));
+        Ok(())
+    }
+
+    async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
+        lock(&self.inner).log.split_off(&log_id.index);
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
+        let mut inner = lock(&self.inner);
+        inner.last_purged = Some(log_id);
+        inner.log = inner.log.split_off(&(log_id.index + 1));
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct SmInner {
+    last_applied: Option<LogId<u64>>,
+    membership: StoredMembership<u64, BasicNode>,
+    values: Vec<u64>,
+    snapshot: Option<(SnapshotMeta<u64, BasicNode>, Vec<u8>)>,
+    snapshots_built: u64,
+}
+
+fn encode(values: &[u64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn decode(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// The state machine: every applied value, in log order; clones share it.
+#[derive(Clone, Default)]
+pub(crate) struct MemStateMachine {
+    inner: Arc<Mutex<SmInner>>,
+}
+
+impl MemStateMachine {
+    /// The values applied so far.
+    pub(crate) fn values(&self) -> Vec<u64> {
+        lock(&self.inner).values.clone()
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for MemStateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<u64>> {
+        let mut inner = lock(&self.inner);
+        inner.snapshots_built += 1;
+        let meta = SnapshotMeta {
+            last_log_id: inner.last_applied,
+            last_membership: inner.membership.clone(),
+            snapshot_id: format!("snapshot-{}", inner.snapshots_built),
+        };
+        let data = encode(&inner.values);
+        inner.snapshot = Some((meta.clone(), data.clone()));
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for MemStateMachine {
+    type SnapshotBuilder = MemStateMachine;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<u64>>, StoredMembership<u64, BasicNode>), StorageError<u64>> {
+        let inner = lock(&self.inner);
+        Ok((inner.last_applied, inner.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<u64>, StorageError<u64>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut inner = lock(&self.inner);
+        let mut responses = Vec::new();
+        for entry in entries {
+            inner.last_applied = Some(entry.log_id);
+            match entry.payload {
+                EntryPayload::Blank => responses.push(0),
+                EntryPayload::Normal(traced) => {
+                    inner.values.push(traced.data);
+                    responses.push(traced.data);
+                }
+                EntryPayload::Membership(m) => {
+                    inner.membership = StoredMembership::new(Some(entry.log_id), m);
+                    responses.push(0);
+                }
+            }
+        }
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<u64>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<u64, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<u64>> {
+        let data = snapshot.into_inner();
+        let mut inner = lock(&self.inner);
+        inner.values = decode(&data);
+        inner.last_applied = meta.last_log_id;
+        inner.membership = meta.last_membership.clone();
+        inner.snapshot = Some((meta.clone(), data));
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<u64>> {
+        Ok(lock(&self.inner)
+            .snapshot
+            .clone()
+            .map(|(meta, data)| Snapshot {
+                meta,
+                snapshot: Box::new(Cursor::new(data)),
+            }))
+    }
+}
+
+#[derive(Default)]
+struct RouterInner {
+    nodes: BTreeMap<u64, MemRaft>,
+    cut_off: BTreeSet<u64>,
+    append_contexts: Vec<SpanContext>,
+}
+
+/// Delivers RPCs between the nodes of one process; clones share it.
+#[derive(Clone, Default)]
+pub(crate) struct Router {
+    inner: Arc<Mutex<RouterInner>>,
+}
+
+impl Router {
+    /// Registers node `id`.
+    pub(crate) fn add(&self, id: u64, raft: MemRaft) {
+        lock(&self.inner).nodes.insert(id, raft);
+    }
+
+    /// From now on, every RPC from or to `id` fails as unreachable.
+    pub(crate) fn cut_off(&self, id: u64) {
+        lock(&self.inner).cut_off.insert(id);
+    }
+
+    /// Reconnects `id`.
+    pub(crate) fn restore(&self, id: u64) {
+        lock(&self.inner).cut_off.remove(&id);
+    }
+
+    /// The span context current while each AppendEntries was sent (what a client layer
+    /// would propagate), when there was one.
+    pub(crate) fn append_contexts(&self) -> Vec<SpanContext> {
+        lock(&self.inner).append_contexts.clone()
+    }
+
+    /// The network factory of node `from`.
+    pub(crate) fn network(&self, from: u64) -> RouterNetwork {
+        RouterNetwork {
+            router: self.clone(),
+            from,
+        }
+    }
+}
+
+/// Node `from`'s side of the [`Router`].
+pub(crate) struct RouterNetwork {
+    router: Router,
+    from: u64,
+}
+
+impl RaftNetworkFactory<TypeConfig> for RouterNetwork {
+    type Network = RouterClient;
+
+    async fn new_client(&mut self, target: u64, _node: &BasicNode) -> RouterClient {
+        RouterClient {
+            router: self.router.clone(),
+            from: self.from,
+            target,
+        }
+    }
+}
+
+/// A connection from one node to another through the [`Router`].
+pub(crate) struct RouterClient {
+    router: Router,
+    from: u64,
+    target: u64,
+}
+
+impl RouterClient {
+    fn target(&self) -> Result<MemRaft, Unreachable> {
+        let inner = lock(&self.router.inner);
+        let cut = inner.cut_off.contains(&self.from) || inner.cut_off.contains(&self.target);
+        match inner.nodes.get(&self.target) {
+            Some(raft) if !cut => Ok(raft.clone()),
+            _ => Err(Unreachable::new(&io::Error::new(
+                io::ErrorKind::NotConnected,
+                "cut off",
+            ))),
+        }
+    }
+}
+
+impl RaftNetwork<TypeConfig> for RouterClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        let current = Context::map_current(|cx| cx.span().span_context().clone());
+        if current.is_valid() {
+            lock(&self.router.inner).append_contexts.push(current);
+        }
+        let raft = self.target().map_err(RPCError::Unreachable)?;
+        raft.append_entries(rpc)
+            .await
+            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        _option: RPCOption,
+    ) -> Result<
+        InstallSnapshotResponse<u64>,
+        RPCError<u64, BasicNode, RaftError<u64, InstallSnapshotError>>,
+    > {
+        let raft = self.target().map_err(RPCError::Unreachable)?;
+        raft.install_snapshot(rpc)
+            .await
+            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        _option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
+        let raft = self.target().map_err(RPCError::Unreachable)?;
+        raft.vote(rpc)
+            .await
+            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
