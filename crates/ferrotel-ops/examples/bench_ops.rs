@@ -1,4 +1,4 @@
-//! What the NFS and storage instruments cost, against the same operation with no
+//! What the NFS, storage and Raft instruments cost, against the same operation with no
 //! instrumentation, in one run.
 //!
 //! ```text
@@ -9,7 +9,8 @@
 //!
 //! The operations: an NFS READ of 4 KiB through `nfs3_server`'s in-memory filesystem (the
 //! trait call a server makes per procedure), and an `object_store` GET of a 4 KiB object from
-//! the in-memory store, body read. Each runs bare, through ferrotel-ops with the root sampled
+//! the in-memory store, body read, and a Raft apply of one entry to an in-memory state machine
+//! (a map insert), the entry carrying its proposer's context. Each runs bare, through ferrotel-ops with the root sampled
 //! out (`unsampled`), and sampled (the span recorded, then dropped: no exporter, so the figure
 //! is the instrumentation's own cost). Metrics are recorded in every instrumented case, to a
 //! meter provider that never exports during the run.
@@ -17,12 +18,14 @@
 //! Prints the median ns per operation of R rounds, the ratio to bare and the ns added.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrotel_metrics::{ExemplarFilter, Exemplars};
 use ferrotel_ops::nfs::{NfsInstruments, NfsSide, Share, TracedFs};
+use ferrotel_ops::raft::{EntryContext, RaftInstruments};
 use ferrotel_ops::storage::{StorageInstruments, TracedStore};
 use ferrotel_ops::OpsTelemetry;
 use nfs3_server::memfs::{MemFs, MemFsConfig};
@@ -31,6 +34,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _};
 use opentelemetry::metrics::MeterProvider;
+use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
@@ -84,14 +88,47 @@ fn setup(sampled: bool) -> Setup {
     }
 }
 
-const CASES: [&str; 6] = [
+const CASES: [&str; 9] = [
     "nfs-bare",
     "nfs-unsampled",
     "nfs-sampled",
     "storage-bare",
     "storage-unsampled",
     "storage-sampled",
+    "raft-bare",
+    "raft-unsampled",
+    "raft-sampled",
 ];
+
+/// The encoded context of a proposer whose span was (or was not) sampled.
+fn proposer_context(sampled: bool) -> Vec<u8> {
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    let span = SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736u128),
+        SpanId::from(0x00f0_67aa_0ba9_02b7u64),
+        flags,
+        true,
+        TraceState::default(),
+    );
+    EntryContext::from_span_context(&span).unwrap().encode()
+}
+
+/// Applies `ops` entries to a map, each through `instruments` when given.
+fn raft_applies(instruments: Option<&RaftInstruments>, context: &[u8], ops: usize) {
+    let mut state = BTreeMap::new();
+    for index in 0..ops as u64 {
+        let batch = instruments.map(|r| r.apply([(index, Some(context))]));
+        state.insert(index % 1024, index);
+        if let Some(batch) = batch {
+            batch.finish(Ok(()));
+        }
+    }
+    std::hint::black_box(state);
+}
 
 fn memfs() -> MemFs {
     let mut config = MemFsConfig::default();
@@ -150,6 +187,14 @@ fn run(case: &str, ops: usize) -> Duration {
             let store = TracedStore::new(InMemory::new(), instruments);
             timed(Box::pin(async move { store_gets(&store, ops).await }))
         }
+        "raft-bare" | "raft-unsampled" | "raft-sampled" => {
+            let context = proposer_context(sampled);
+            let instruments =
+                (case != "raft-bare").then(|| RaftInstruments::new(&s.telemetry, 1));
+            let start = Instant::now();
+            raft_applies(instruments.as_ref(), &context, ops);
+            start.elapsed()
+        }
         other => panic!("unknown case {other}; cases: {CASES:?}"),
     }
 }
@@ -189,7 +234,7 @@ fn main() {
         return;
     }
     println!("bench-ops: {ops} operations per round, {rounds} rounds, median ns/op");
-    for domain in ["nfs", "storage"] {
+    for domain in ["nfs", "storage", "raft"] {
         let mut medians = Vec::new();
         for kind in ["bare", "unsampled", "sampled"] {
             let case = format!("{domain}-{kind}");
