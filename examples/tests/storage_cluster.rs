@@ -279,6 +279,28 @@ fn with_no_endpoint_the_tree_is_printed_and_the_receiver_stays_bounded() {
 }
 
 #[test]
+fn a_metrics_page_per_process_even_when_prometheus_is_the_only_exporter() {
+    // Once, all five processes bound 127.0.0.1:9464 and the run failed in 0.03 s.
+    let receiver = Receiver::start();
+    let mut command = demo::command(&receiver, &["--ops", "20"]);
+    command.env("OTEL_METRICS_EXPORTER", "prometheus");
+    let run = demo::run(command);
+    run.assert_success();
+    let pages: BTreeSet<&str> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.split("metrics http://").nth(1))
+        .map(|rest| rest.trim_end_matches(")"))
+        .collect();
+    assert_eq!(
+        pages.len(),
+        5,
+        "one /metrics page per process: {}",
+        run.stderr
+    );
+}
+
+#[test]
 fn bad_arguments_are_reported_not_panicked() {
     let output = Command::new(env!("CARGO_BIN_EXE_storage-cluster"))
         .args(["--ops", "many"])

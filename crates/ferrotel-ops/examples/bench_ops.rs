@@ -189,8 +189,7 @@ fn run(case: &str, ops: usize) -> Duration {
         }
         "raft-bare" | "raft-unsampled" | "raft-sampled" => {
             let context = proposer_context(sampled);
-            let instruments =
-                (case != "raft-bare").then(|| RaftInstruments::new(&s.telemetry, 1));
+            let instruments = (case != "raft-bare").then(|| RaftInstruments::new(&s.telemetry, 1));
             let start = Instant::now();
             raft_applies(instruments.as_ref(), &context, ops);
             start.elapsed()

@@ -73,7 +73,7 @@ impl Cluster {
             gateway: SocketAddr::from(([127, 0, 0, 1], 0)),
             gateway_metrics: None,
             nodes: Vec::new(),
-            stop_timeout: telemetry_shutdown + Duration::from_secs(10),
+            stop_timeout: stop_timeout(telemetry_shutdown),
         };
         let any = "127.0.0.1:0";
         let dir = data_dir.display().to_string();
@@ -263,6 +263,13 @@ impl Drop for Cluster {
     }
 }
 
+/// How long a child may take to stop: its telemetry's shutdown bound (the same variables set
+/// it in every process) and a margin for the rest, so a slow collector is reported as such by
+/// the child, never cut short by a fixed timeout and reported as a crash.
+fn stop_timeout(telemetry_shutdown: Duration) -> Duration {
+    telemetry_shutdown + Duration::from_secs(10)
+}
+
 /// Waits up to `timeout` for `child` to exit; kills it past that. `None` if it had to be killed.
 fn wait_for_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let started = Instant::now();
@@ -285,5 +292,20 @@ fn describe(status: Option<ExitStatus>) -> String {
     match status {
         Some(status) => format!("exited with {status}"),
         None => "did not exit in time and was killed".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_gets_longer_than_its_telemetry_to_stop() {
+        // An OTLP timeout of 15 s (or more) once met a fixed 15 s stop timeout: node-1 was
+        // killed silently while still flushing.
+        for secs in [0, 5, 15, 30, 120] {
+            let bound = Duration::from_secs(secs);
+            assert!(stop_timeout(bound) > bound + Duration::from_secs(5));
+        }
     }
 }
