@@ -126,8 +126,7 @@ pub struct SpanExportStats {
     /// Spans in batches whose export failed (refused, unreachable, timed out).
     pub failed: u64,
     /// Spans of exported requests that the collector rejected (`rejected_spans` of an OTLP
-    /// partial success), counted within `exported`. Seen on the HTTP protocols; opentelemetry-otlp's
-    /// gRPC client does not hand its answer over, so over gRPC this stays 0.
+    /// partial success), counted within `exported`, over every protocol.
     pub rejected: u64,
     /// Spans the full queue (`OTEL_BSP_MAX_QUEUE_SIZE`) refused.
     pub dropped_queue_full: u64,
