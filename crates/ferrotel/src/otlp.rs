@@ -110,7 +110,7 @@ pub(crate) fn log_exporter(
     built.map_err(|e| {
         InitError::setup(format!(
             "OTLP log exporter for {} ({}): {e}",
-            otlp.endpoint,
+            ferrotel_config::redact::redact_url(&otlp.endpoint),
             protocol_name(otlp.protocol)
         ))
     })

@@ -96,11 +96,16 @@ impl PipelineCounters {
         let before = self.reported_queue_full.swap(dropped, Ordering::Relaxed);
         if dropped > before {
             if let Some(reporter) = &self.reporter {
+                let (signal, variable) = if self.signal.is_empty() {
+                    ("spans", "OTEL_BSP_MAX_QUEUE_SIZE")
+                } else {
+                    (self.signal, "OTEL_BLRP_MAX_QUEUE_SIZE")
+                };
                 reporter.loss(
-                    "spans",
+                    signal,
                     &format!(
-                        "{} spans dropped because the batch queue was full (the exporter cannot \
-                         keep up; OTEL_BSP_MAX_QUEUE_SIZE)",
+                        "{} {signal} dropped because the batch queue was full (the exporter \
+                         cannot keep up; {variable})",
                         dropped - before
                     ),
                 );
