@@ -249,7 +249,7 @@ fn log_records_dropped_on_a_full_queue_are_counted_and_reported() {
         .metrics()
         .iter()
         .filter(|m| m.name() == "otel.sdk.processor.log.processed")
-        .map(|m| queue_full(m))
+        .map(queue_full)
         .max()
         .unwrap_or(0);
     assert_eq!(dropped, i64::try_from(s.dropped_queue_full).unwrap());
