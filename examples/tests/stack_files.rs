@@ -183,6 +183,10 @@ fn compose_images_are_the_versions_ci_builds() {
             "prometheus",
             format!("prom/prometheus:v{}", versions["PROMETHEUS_VERSION"]),
         ),
+        (
+            "alertmanager",
+            format!("prom/alertmanager:v{}", versions["ALERTMANAGER_VERSION"]),
+        ),
     ] {
         assert_eq!(
             compose["services"][service]["image"].as_str(),

@@ -83,11 +83,11 @@ impl Redactor {
         Self::default()
     }
 
-    /// The secrets of a resolved configuration: both signals' header values and their
-    /// endpoints' userinfo and query strings.
+    /// The secrets of a resolved configuration: every signal's header values (traces, metrics,
+    /// logs) and their endpoints' userinfo and query strings.
     pub fn from_config(config: &Config) -> Self {
         let mut redactor = Self::new();
-        for otlp in [&config.traces_otlp, &config.metrics_otlp] {
+        for otlp in [&config.traces_otlp, &config.metrics_otlp, &config.logs_otlp] {
             redactor.add_url(&otlp.endpoint);
             for (_, value) in &otlp.headers {
                 redactor.add(value);

@@ -350,3 +350,68 @@ fn an_op_context_parents_the_work_done_under_it() {
     assert_eq!(put.trace_id_hex(), write.trace_id_hex());
     assert_eq!(put.parent_span_id_hex(), Some(write.span_id_hex()));
 }
+
+/// The `traceparent` the W3C propagator writes for `cx`.
+fn traceparent(cx: &opentelemetry::Context) -> String {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    let mut carrier = std::collections::HashMap::new();
+    ferrotel::propagators::w3c::TraceContextPropagator::new().inject_context(cx, &mut carrier);
+    carrier.remove("traceparent").unwrap_or_default()
+}
+
+#[test]
+fn ops_roots_carry_the_random_flag_sampled_or_not() {
+    use opentelemetry::trace::TraceContextExt as _;
+    for (sampler, flags) in [("always_on", "03"), ("always_off", "02")] {
+        let receiver = Receiver::start();
+        let telemetry = guard(&receiver, &[("OTEL_TRACES_SAMPLER", sampler)]);
+        let nfs = telemetry.nfs(NfsSide::Server);
+        let store = telemetry.storage("memory");
+        let op = nfs.start_in(
+            Procedure::Read,
+            &Share::new("/export"),
+            &opentelemetry::Context::new(),
+        );
+        let put = store.start_in(
+            ferrotel::ops::storage::StorageOperation::Put,
+            "k",
+            &opentelemetry::Context::new(),
+        );
+        for (what, cx) in [("nfs root", op.context()), ("storage root", put.context())] {
+            let header = traceparent(cx);
+            assert!(
+                header.ends_with(&format!("-{flags}")),
+                "{sampler} {what}: {header}"
+            );
+            let entry =
+                ferrotel::ops::raft::EntryContext::from_span_context(cx.span().span_context())
+                    .expect("a valid context");
+            assert_eq!(
+                entry.flags() & 0x02,
+                0x02,
+                "{sampler} {what}: entry context"
+            );
+        }
+        // A child of an ops root keeps the flag, whether the sampler keeps it or not.
+        let child = store.start_in(
+            ferrotel::ops::storage::StorageOperation::Get,
+            "k",
+            op.context(),
+        );
+        assert!(
+            traceparent(child.context()).ends_with(&format!("-{flags}")),
+            "{sampler}: {}",
+            traceparent(child.context())
+        );
+        child.finish(Ok(1));
+        put.finish(Ok(1));
+        op.finish(NfsStatus::OK, 1);
+        if sampler == "always_on" {
+            // And so does what reaches the wire.
+            flush_and_wait(&telemetry, &receiver, 3, "storage.operation.duration");
+            for span in receiver.spans() {
+                assert_eq!(span.span.flags & 0x02, 0x02, "{}", span.name());
+            }
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! timeouts, and shutdown.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::pin;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -51,6 +51,11 @@ pub struct EndpointConfig {
     /// `/health`; when none is idle it is closed as soon as it is accepted (so `0` serves
     /// nothing). Default 16.
     pub max_connections: usize,
+    /// Connections one peer (IP address) may hold at once, so that one client cannot take
+    /// every slot. A new connection past it evicts that peer's own oldest idle connection, or
+    /// is closed as soon as it is accepted when none of them is idle. `0` turns the bound off.
+    /// Default 4.
+    pub max_connections_per_peer: usize,
     /// How long a scrape waits for the source (and for a previous collection still running)
     /// before answering `503 Service Unavailable`. Default 5 s.
     pub collect_timeout: Duration,
@@ -62,6 +67,7 @@ impl Default for EndpointConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 9464)),
             max_requests_per_second: 10,
             max_connections: 16,
+            max_connections_per_peer: 4,
             collect_timeout: Duration::from_secs(5),
         }
     }
@@ -97,12 +103,15 @@ impl MetricsEndpoint {
             collect_timeout: config.collect_timeout,
             collecting: Arc::new(Semaphore::new(1)),
         });
-        let connections = Arc::new(Semaphore::new(config.max_connections));
-        let idle = IdleConnections::default();
+        let connections = Connections {
+            slots: Arc::new(Semaphore::new(config.max_connections)),
+            per_peer: config.max_connections_per_peer,
+            open: OpenConnections::default(),
+        };
         let (stop, stop_rx) = watch::channel(false);
         let (closed_tx, closed) = mpsc::channel();
         runtime.spawn(async move {
-            accept_loop(listener, shared, connections, idle, stop_rx).await;
+            accept_loop(listener, shared, connections, stop_rx).await;
             let _ = closed_tx.send(());
         });
         Ok(MetricsEndpoint {
@@ -139,29 +148,87 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-/// The open connections, oldest first, each with whether it is idle (waiting for a request
-/// head) and how to evict it.
+/// The connection limits and the open connections they are applied to.
+struct Connections {
+    /// One permit per connection served (`max_connections`).
+    slots: Arc<Semaphore>,
+    /// `max_connections_per_peer` (`0`: no bound).
+    per_peer: usize,
+    open: OpenConnections,
+}
+
+impl Connections {
+    /// A slot for a connection from `peer`, or `None` when it must be closed at once: its
+    /// peer holds its share and none of that peer's connections is idle, or every slot is
+    /// busy. An idle connection gives its slot up first: the peer's own when the peer is at
+    /// its bound, otherwise the oldest idle one.
+    async fn admit(&self, peer: IpAddr) -> Option<OwnedSemaphorePermit> {
+        let mut evicted = false;
+        if self.per_peer > 0 && self.open.count(peer) >= self.per_peer {
+            if !self.open.evict_oldest_idle(Some(peer)) {
+                return None;
+            }
+            evicted = true;
+        }
+        match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) if evicted || self.open.evict_oldest_idle(None) => {
+                tokio::time::timeout(EVICTION_WAIT, self.slots.clone().acquire_owned())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// The open connections, oldest first, each with its peer, whether it is idle (waiting for a
+/// request head) and how to evict it.
 #[derive(Clone, Default)]
-struct IdleConnections(Arc<std::sync::Mutex<Vec<Tracked>>>);
+struct OpenConnections(Arc<std::sync::Mutex<Vec<Tracked>>>);
 
 struct Tracked {
+    id: u64,
+    peer: IpAddr,
+    idle: Arc<std::sync::atomic::AtomicBool>,
+    evict: Arc<tokio::sync::Notify>,
+}
+
+/// One registered connection; unregisters it when dropped.
+struct Registered {
+    open: OpenConnections,
     id: u64,
     idle: Arc<std::sync::atomic::AtomicBool>,
     evict: Arc<tokio::sync::Notify>,
 }
 
-impl IdleConnections {
-    fn register(&self, id: u64) -> (Arc<std::sync::atomic::AtomicBool>, Arc<tokio::sync::Notify>) {
-        let idle = Arc::new(std::sync::atomic::AtomicBool::new(true));
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.open.remove(self.id);
+    }
+}
+
+impl OpenConnections {
+    /// Registers a connection at accept time, so the next accept already counts it. It is
+    /// not idle (evictable) until its task starts waiting for a request head.
+    fn register(&self, id: u64, peer: IpAddr) -> Registered {
+        let idle = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let evict = Arc::new(tokio::sync::Notify::new());
         if let Ok(mut list) = self.0.lock() {
             list.push(Tracked {
                 id,
+                peer,
                 idle: idle.clone(),
                 evict: evict.clone(),
             });
         }
-        (idle, evict)
+        Registered {
+            open: self.clone(),
+            id,
+            idle,
+            evict,
+        }
     }
 
     fn remove(&self, id: u64) {
@@ -170,15 +237,21 @@ impl IdleConnections {
         }
     }
 
-    /// Evicts the oldest idle connection; whether there was one.
-    fn evict_oldest_idle(&self) -> bool {
+    /// Connections open from `peer`.
+    fn count(&self, peer: IpAddr) -> usize {
+        self.0
+            .lock()
+            .map_or(0, |list| list.iter().filter(|t| t.peer == peer).count())
+    }
+
+    /// Evicts the oldest idle connection (of `peer` only, when given); whether there was one.
+    fn evict_oldest_idle(&self, peer: Option<IpAddr>) -> bool {
         let Ok(mut list) = self.0.lock() else {
             return false;
         };
-        let Some(at) = list
-            .iter()
-            .position(|t| t.idle.load(std::sync::atomic::Ordering::Acquire))
-        else {
+        let Some(at) = list.iter().position(|t| {
+            peer.is_none_or(|p| p == t.peer) && t.idle.load(std::sync::atomic::Ordering::Acquire)
+        }) else {
             return false;
         };
         let tracked = list.remove(at);
@@ -190,8 +263,7 @@ impl IdleConnections {
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
-    connections: Arc<Semaphore>,
-    idle: IdleConnections,
+    connections: Connections,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut next_id = 0u64;
@@ -199,36 +271,22 @@ async fn accept_loop(
         tokio::select! {
             () = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    let permit = match connections.clone().try_acquire_owned() {
-                        Ok(permit) => Some(permit),
-                        // Full: an idle connection gives its slot to this one.
-                        Err(_) if idle.evict_oldest_idle() => tokio::time::timeout(
-                            EVICTION_WAIT,
-                            connections.clone().acquire_owned(),
-                        )
-                        .await
-                        .ok()
-                        .and_then(Result::ok),
-                        Err(_) => None,
-                    };
-                    match permit {
-                        Some(permit) => {
-                            next_id += 1;
-                            let tracked = (idle.clone(), next_id);
-                            tokio::spawn(serve_connection(
-                                stream,
-                                shared.clone(),
-                                stop.clone(),
-                                permit,
-                                tracked,
-                            ));
-                        }
-                        // Over the limit with nothing idle: close at once rather than queue
-                        // without bound.
-                        None => drop(stream),
+                Ok((stream, peer)) => match connections.admit(peer.ip()).await {
+                    Some(permit) => {
+                        next_id += 1;
+                        let registered = connections.open.register(next_id, peer.ip());
+                        tokio::spawn(serve_connection(
+                            stream,
+                            shared.clone(),
+                            stop.clone(),
+                            permit,
+                            registered,
+                        ));
                     }
-                }
+                    // Over a limit with nothing idle to give way: close at once rather than
+                    // queue without bound.
+                    None => drop(stream),
+                },
                 Err(_) => tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await,
             },
         }
@@ -240,16 +298,11 @@ async fn serve_connection(
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
-    (registry, id): (IdleConnections, u64),
+    registered: Registered,
 ) {
-    let (idle, evict) = registry.register(id);
-    struct Unregister(IdleConnections, u64);
-    impl Drop for Unregister {
-        fn drop(&mut self) {
-            self.0.remove(self.1);
-        }
-    }
-    let _unregister = Unregister(registry, id);
+    let idle = registered.idle.clone();
+    let evict = registered.evict.clone();
+    idle.store(true, std::sync::atomic::Ordering::Release);
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(WriteTimeout::new(stream, WRITE_STALL_TIMEOUT));
     let service = service_fn(move |request| {

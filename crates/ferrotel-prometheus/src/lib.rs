@@ -70,7 +70,9 @@
 //! Nothing a scraper does can block the service's own threads: the [`MetricsSource`] runs on
 //! the runtime's blocking pool, one collection at a time, and a scrape that waits longer than
 //! [`EndpointConfig::collect_timeout`] gets `503`. Connections beyond
-//! [`EndpointConfig::max_connections`] are closed as soon as they are accepted; a client that
+//! [`EndpointConfig::max_connections`] are closed as soon as they are accepted (an idle one
+//! gives its slot up first), and one peer holds at most
+//! [`EndpointConfig::max_connections_per_peer`] of them; a client that
 //! sends no request head within [`HEADER_READ_TIMEOUT`], or stops reading its response for
 //! [`WRITE_STALL_TIMEOUT`], is disconnected; no connection outlives [`MAX_CONNECTION_AGE`].
 //! Request bodies are never read.

@@ -490,3 +490,60 @@ fn stuck_scrapers_block_neither_scrapes_nor_recording() {
     stop.store(true, Ordering::Relaxed);
     recorder.join().unwrap();
 }
+
+/// Issue 12, defect 3: idle connections are bounded per peer. One peer (127.0.0.2) whose
+/// connection is busy in a hung collection holds its whole share: its next connection is
+/// closed at once instead of taking the last slot, and another peer (127.0.0.1) is served.
+#[test]
+fn one_peer_at_its_cap_leaves_slots_for_another() {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let (called_tx, called_rx) = mpsc::channel::<()>();
+    let called_tx = Mutex::new(called_tx);
+    let hung: MetricsSource = Arc::new(move || {
+        let _ = called_tx.lock().unwrap().send(());
+        let _ = release_rx.lock().unwrap().recv();
+        sample_request()
+    });
+    let config = EndpointConfig {
+        max_connections: 2,
+        max_connections_per_peer: 1,
+        collect_timeout: Duration::from_secs(5),
+        ..config()
+    };
+    let (rt, endpoint) = start(config, hung);
+    let addr = endpoint.local_addr();
+    let from_other_peer = || -> TcpStream {
+        rt.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            socket.connect(addr).await.unwrap().into_std().unwrap()
+        })
+    };
+    let scrape = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    // The first peer's first connection is busy: its collection hangs.
+    let mut busy = from_other_peer();
+    busy.set_nonblocking(false).unwrap();
+    busy.write_all(scrape.as_bytes()).unwrap();
+    called_rx
+        .recv_timeout(DEADLINE)
+        .expect("the collection started");
+    // Its second connection finds its share taken and nothing of its own idle: closed with
+    // no answer (before the per-peer bound it took the last slot and waited for a 503).
+    let mut second = from_other_peer();
+    second.set_nonblocking(false).unwrap();
+    let _ = second.write_all(scrape.as_bytes());
+    second.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut answer = Vec::new();
+    let _ = second.read_to_end(&mut answer);
+    assert!(
+        answer.is_empty(),
+        "closed without an answer: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Another peer still has a slot.
+    let health = get(addr, "/health", None);
+    assert_eq!(health.status, 200, "{health:?}");
+    release_tx.send(()).unwrap();
+    drop(busy);
+}

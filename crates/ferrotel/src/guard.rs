@@ -261,8 +261,8 @@ impl Guard {
         self.logger_provider.as_ref()
     }
 
-    /// What each log record pipeline has done so far (`queued` counts the records handed to
-    /// the exporter; records the full queue dropped are not seen).
+    /// What each log record pipeline has done so far, counted like spans: records emitted,
+    /// exported, failed, dropped because the queue (`OTEL_BLRP_MAX_QUEUE_SIZE`) was full.
     pub fn log_export_stats(&self) -> Vec<SpanExportStats> {
         self.log_pipelines.iter().map(Pipeline::snapshot).collect()
     }
@@ -385,6 +385,30 @@ impl Guard {
                     stats.queued,
                     stats.exporter,
                     stats.last_error.as_deref().unwrap_or("unknown")
+                ));
+            }
+            if stats.dropped_queue_full > 0 {
+                report.problems.push(format!(
+                    "{} of {} log records were dropped because the queue was full ({} \
+                     exporter): the exporter could not keep up (raise OTEL_BLRP_MAX_QUEUE_SIZE \
+                     only if the collector is healthy)",
+                    stats.dropped_queue_full, stats.queued, stats.exporter
+                ));
+            }
+            if stats.dropped_after_shutdown > 0 {
+                report.problems.push(format!(
+                    "{} log records were emitted after shutdown and were dropped ({} exporter)",
+                    stats.dropped_after_shutdown, stats.exporter
+                ));
+            }
+            if stats.in_flight + stats.in_queue > 0 {
+                report.problems.push(format!(
+                    "{} of {} log records were not exported when shutdown hit its {:?} bound \
+                     ({} exporter)",
+                    stats.in_flight + stats.in_queue,
+                    stats.queued,
+                    self.shutdown_timeout,
+                    stats.exporter
                 ));
             }
         }

@@ -238,7 +238,19 @@ impl Builder {
                         } else {
                             "otlp_http_span_exporter"
                         };
-                    crate::selfobs::register(provider, &pipelines, span_kind, &metrics.components);
+                    let log_kind = if config.logs_otlp.protocol == ferrotel_config::Protocol::Grpc {
+                        "otlp_grpc_log_exporter"
+                    } else {
+                        "otlp_http_log_exporter"
+                    };
+                    crate::selfobs::register(
+                        provider,
+                        &pipelines,
+                        span_kind,
+                        &log_pipelines,
+                        log_kind,
+                        &metrics.components,
+                    );
                 }
             }
             runtime = Some(export);

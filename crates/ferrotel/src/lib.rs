@@ -46,6 +46,7 @@
 
 mod config_file;
 mod error;
+mod grpc_spans;
 mod guard;
 mod health;
 mod init;

@@ -6,7 +6,7 @@
 //! context that tracing-opentelemetry attaches while a span is entered. The log lines ferrotel
 //! writes to standard output are a separate layer and do not change.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,8 @@ use opentelemetry::context::FutureExt as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::{
-    BatchConfigBuilder, BatchLogProcessor, LogBatch, LogExporter, SdkLogRecord, SdkLoggerProvider,
+    BatchConfigBuilder, BatchLogProcessor, LogBatch, LogExporter, LogProcessor, SdkLogRecord,
+    SdkLoggerProvider,
 };
 use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
@@ -72,11 +73,14 @@ pub(crate) fn logger_provider(
             timeout: batch.export_timeout,
             counters: Arc::clone(&counters),
         };
-        builder = builder.with_log_processor(
-            BatchLogProcessor::builder(exporter)
+        builder = builder.with_log_processor(Counted {
+            inner: BatchLogProcessor::builder(exporter)
                 .with_batch_config(batch_config)
                 .build(),
-        );
+            counters: Arc::clone(&counters),
+            capacity: batch.max_queue_size as u64,
+            shut_down: AtomicBool::new(false),
+        });
         pipelines.push(Pipeline {
             exporter: name,
             counters,
@@ -84,6 +88,54 @@ pub(crate) fn logger_provider(
         });
     }
     Ok((Some(builder.build()), pipelines))
+}
+
+/// Admits log records into the batch processor and counts them, as `traces.rs` does for
+/// spans: a record that would not fit in the queue (`OTEL_BLRP_MAX_QUEUE_SIZE`) is refused and
+/// counted here, so the SDK's processor, which only logs its first drop, never drops one
+/// silently.
+#[derive(Debug)]
+struct Counted {
+    inner: BatchLogProcessor,
+    counters: Arc<PipelineCounters>,
+    capacity: u64,
+    shut_down: AtomicBool,
+}
+
+impl LogProcessor for Counted {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        let c = &self.counters;
+        c.queued.fetch_add(1, Ordering::Relaxed);
+        if self.shut_down.load(Ordering::Acquire) {
+            c.dropped_after_shutdown.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let admitted = c
+            .in_queue
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.capacity).then_some(n + 1)
+            })
+            .is_ok();
+        if !admitted {
+            // Only counted here, on the service's thread: the next export reports it.
+            c.record_queue_full();
+            return;
+        }
+        self.inner.emit(record, scope);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.shut_down.store(true, Ordering::Release);
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
 }
 
 /// The exporters ferrotel can put behind a batch log processor.
@@ -135,7 +187,15 @@ impl LogExporter for OnExportRuntime {
             .map(|(record, scope)| (record.clone(), scope.clone()))
             .collect();
         let records = owned.len() as u64;
-        self.counters.queued.fetch_add(records, Ordering::Relaxed);
+        let c = &self.counters;
+        c.report_queue_full();
+        // Out of the queue, into the export: never in both, never in neither.
+        c.in_flight.fetch_add(records, Ordering::AcqRel);
+        let _ = c
+            .in_queue
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(records))
+            });
         let inner = Arc::clone(&self.inner);
         let handle = self.handle.clone();
         let timeout = self.timeout;
@@ -161,10 +221,14 @@ impl LogExporter for OnExportRuntime {
         };
         match &result {
             Ok(()) => {
-                self.counters.exported.fetch_add(records, Ordering::Relaxed);
+                c.exported.fetch_add(records, Ordering::Relaxed);
             }
-            Err(e) => self.counters.record_failure(records, e.to_string(), false),
+            Err(e) => {
+                let timed_out = matches!(e, OTelSdkError::Timeout(_));
+                c.record_failure(records, e.to_string(), timed_out);
+            }
         }
+        c.in_flight.fetch_sub(records, Ordering::AcqRel);
         result
     }
 

@@ -10,6 +10,8 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use tokio::runtime::Handle;
 
 use crate::error::InitError;
+use crate::grpc_spans::GrpcSpanExporter;
+use crate::traces::AnySpanExporter;
 use crate::transport::{RuntimeHttpClient, TlsFiles};
 
 /// What "no limit" (a timeout of 0) becomes for the exporter, which needs a number.
@@ -34,22 +36,23 @@ impl Signal {
 }
 
 /// The OTLP span exporter for `otlp`. Must be called inside the export runtime's context:
-/// the gRPC channel spawns its worker there.
+/// the gRPC channel spawns its worker there. Both kinds count the `rejected_spans` of
+/// partial-success answers (which opentelemetry-otlp only logs) into `counters`.
 pub(crate) fn span_exporter(
     otlp: &OtlpConfig,
     handle: &Handle,
     counters: &std::sync::Arc<crate::stats::PipelineCounters>,
-) -> Result<opentelemetry_otlp::SpanExporter, InitError> {
+) -> Result<AnySpanExporter, InitError> {
     let tls = TlsFiles::read(otlp, Signal::Traces.env_infix())?;
     let built = match otlp.protocol {
         Protocol::Grpc => {
-            let builder = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(otlp.endpoint.clone())
-                .with_timeout(otlp.timeout.unwrap_or(NO_LIMIT))
-                .with_metadata(metadata(otlp)?)
-                .with_tls_config(tls.tonic_config());
-            gzip_tonic(builder, otlp).build()
+            return Ok(AnySpanExporter::Grpc(Box::new(GrpcSpanExporter::new(
+                crate::transport::grpc_channel(otlp, &tls)?,
+                metadata(otlp)?,
+                otlp.compression == Compression::Gzip,
+                otlp.timeout,
+                std::sync::Arc::clone(counters),
+            ))));
         }
         Protocol::HttpProtobuf | Protocol::HttpJson => {
             let builder = opentelemetry_otlp::SpanExporter::builder()
@@ -65,13 +68,15 @@ pub(crate) fn span_exporter(
             gzip_http(builder, otlp).build()
         }
     };
-    built.map_err(|e| {
-        InitError::setup(format!(
-            "OTLP trace exporter for {} ({}): {e}",
-            ferrotel_config::redact::redact_url(&otlp.endpoint),
-            protocol_name(otlp.protocol)
-        ))
-    })
+    built
+        .map(|e| AnySpanExporter::Otlp(Box::new(e)))
+        .map_err(|e| {
+            InitError::setup(format!(
+                "OTLP trace exporter for {} ({}): {e}",
+                ferrotel_config::redact::redact_url(&otlp.endpoint),
+                protocol_name(otlp.protocol)
+            ))
+        })
 }
 
 /// The OTLP log record exporter for `otlp`. Must be called inside the export runtime's
@@ -105,7 +110,7 @@ pub(crate) fn log_exporter(
     built.map_err(|e| {
         InitError::setup(format!(
             "OTLP log exporter for {} ({}): {e}",
-            otlp.endpoint,
+            ferrotel_config::redact::redact_url(&otlp.endpoint),
             protocol_name(otlp.protocol)
         ))
     })

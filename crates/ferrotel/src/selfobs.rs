@@ -8,6 +8,7 @@
 //! | `otel.sdk.processor.span.queue.capacity` | UpDownCounter `{span}` | `OTEL_BSP_MAX_QUEUE_SIZE` |
 //! | `otel.sdk.exporter.span.exported` | Counter `{span}` | finished exports; `error.type` set on failures (`timeout`, `export_failed`) |
 //! | `otel.sdk.exporter.span.inflight` | UpDownCounter `{span}` | spans in an unfinished export |
+//! | `otel.sdk.processor.log.processed`, `….log.queue.size`, `….log.queue.capacity`, `otel.sdk.exporter.log.exported`, `….log.inflight` | as for spans, `{log_record}` | the log record pipelines (`OTEL_BLRP_MAX_QUEUE_SIZE`) |
 //! | `otel.sdk.exporter.metric_data_point.exported` | Counter `{data_point}` | likewise for data points; partial-success rejections as `error.type=rejected` |
 //! | `otel.sdk.exporter.metric_data_point.inflight` | UpDownCounter `{data_point}` | data points in an unfinished export |
 //!
@@ -46,83 +47,46 @@ fn signed(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Registers the instruments on `provider`; their callbacks read `pipelines` and `metric`.
+/// What one kind of pipeline (spans or log records) is called in the metrics.
+struct Signal {
+    /// `span` or `log`, as in `otel.sdk.processor.span.processed`.
+    name: &'static str,
+    unit: &'static str,
+    processor: &'static str,
+    /// The component type of an `otlp` exporter; `console` is `console_{name}_exporter`.
+    otlp_exporter: &'static str,
+    console_exporter: &'static str,
+}
+
+/// Registers the instruments on `provider`; their callbacks read `pipelines` (spans),
+/// `log_pipelines` and `metric`.
 pub(crate) fn register(
     provider: &SdkMeterProvider,
     pipelines: &[Pipeline],
     span_exporter_type: &'static str,
+    log_pipelines: &[Pipeline],
+    log_exporter_type: &'static str,
     metric: &[(OtlpMetricExporter, &'static str)],
 ) {
     let meter = provider.meter("ferrotel");
-    for (index, pipeline) in pipelines.iter().enumerate() {
-        let processor = component("batching_span_processor", index);
-        let exporter_kind = if pipeline.exporter == "otlp" {
-            span_exporter_type
-        } else {
-            "console_span_exporter"
-        };
-        let exporter = component(exporter_kind, index);
-
-        let (c, attrs) = (pipeline.counters.clone(), processor.clone());
-        meter
-            .u64_observable_counter("otel.sdk.processor.span.processed")
-            .with_unit("{span}")
-            .with_description("The number of spans for which the processing has finished")
-            .with_callback(move |observer| {
-                let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-                let handed = load(&c.exported) + load(&c.failed) + load(&c.in_flight);
-                observer.observe(handed, &attrs);
-                observer.observe(
-                    load(&c.dropped_queue_full),
-                    &with_error(&attrs, "queue_full"),
-                );
-                observer.observe(
-                    load(&c.dropped_after_shutdown),
-                    &with_error(&attrs, "already_shutdown"),
-                );
-            })
-            .build();
-        let (c, attrs) = (pipeline.counters.clone(), processor.clone());
-        meter
-            .i64_observable_up_down_counter("otel.sdk.processor.span.queue.size")
-            .with_unit("{span}")
-            .with_description("The number of spans in the queue of the span processor")
-            .with_callback(move |observer| {
-                observer.observe(signed(c.in_queue.load(Ordering::Relaxed)), &attrs);
-            })
-            .build();
-        let (capacity, attrs) = (pipeline.capacity, processor);
-        meter
-            .i64_observable_up_down_counter("otel.sdk.processor.span.queue.capacity")
-            .with_unit("{span}")
-            .with_description("The maximum number of spans the queue can hold")
-            .with_callback(move |observer| observer.observe(signed(capacity), &attrs))
-            .build();
-        let (c, attrs) = (pipeline.counters.clone(), exporter.clone());
-        meter
-            .u64_observable_counter("otel.sdk.exporter.span.exported")
-            .with_unit("{span}")
-            .with_description("The number of spans for which the export has finished")
-            .with_callback(move |observer| {
-                let failed = c.failed.load(Ordering::Relaxed);
-                let timeout = c.failed_timeout.load(Ordering::Relaxed);
-                observer.observe(c.exported.load(Ordering::Relaxed), &attrs);
-                observer.observe(timeout, &with_error(&attrs, "timeout"));
-                observer.observe(
-                    failed.saturating_sub(timeout),
-                    &with_error(&attrs, "export_failed"),
-                );
-            })
-            .build();
-        let (c, attrs) = (pipeline.counters.clone(), exporter);
-        meter
-            .i64_observable_up_down_counter("otel.sdk.exporter.span.inflight")
-            .with_unit("{span}")
-            .with_description("The number of spans passed to the exporter and not exported yet")
-            .with_callback(move |observer| {
-                observer.observe(signed(c.in_flight.load(Ordering::Relaxed)), &attrs);
-            })
-            .build();
+    let spans = Signal {
+        name: "span",
+        unit: "{span}",
+        processor: "batching_span_processor",
+        otlp_exporter: span_exporter_type,
+        console_exporter: "console_span_exporter",
+    };
+    let logs = Signal {
+        name: "log",
+        unit: "{log_record}",
+        processor: "batching_log_processor",
+        otlp_exporter: log_exporter_type,
+        console_exporter: "console_log_exporter",
+    };
+    for (signal, pipelines) in [(&spans, pipelines), (&logs, log_pipelines)] {
+        for (index, pipeline) in pipelines.iter().enumerate() {
+            register_pipeline(&meter, signal, index, pipeline);
+        }
     }
     for (index, (exporter, kind)) in metric.iter().enumerate() {
         let attrs = component(kind, index);
@@ -149,4 +113,84 @@ pub(crate) fn register(
             .with_callback(move |observer| observer.observe(signed(e.stats().points_in_flight), &a))
             .build();
     }
+}
+
+/// The processor and exporter instruments of one span or log record pipeline.
+fn register_pipeline(
+    meter: &opentelemetry::metrics::Meter,
+    signal: &Signal,
+    index: usize,
+    pipeline: &Pipeline,
+) {
+    let processor = component(signal.processor, index);
+    let exporter_kind = if pipeline.exporter == "otlp" {
+        signal.otlp_exporter
+    } else {
+        signal.console_exporter
+    };
+    let exporter = component(exporter_kind, index);
+
+    let (c, attrs) = (pipeline.counters.clone(), processor.clone());
+    meter
+        .u64_observable_counter(format!("otel.sdk.processor.{}.processed", signal.name))
+        .with_unit(signal.unit)
+        .with_description("The number of items for which the processing has finished")
+        .with_callback(move |observer| {
+            let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            let handed = load(&c.exported) + load(&c.failed) + load(&c.in_flight);
+            observer.observe(handed, &attrs);
+            observer.observe(
+                load(&c.dropped_queue_full),
+                &with_error(&attrs, "queue_full"),
+            );
+            observer.observe(
+                load(&c.dropped_after_shutdown),
+                &with_error(&attrs, "already_shutdown"),
+            );
+        })
+        .build();
+    let (c, attrs) = (pipeline.counters.clone(), processor.clone());
+    meter
+        .i64_observable_up_down_counter(format!("otel.sdk.processor.{}.queue.size", signal.name))
+        .with_unit(signal.unit)
+        .with_description("The number of items in the queue of the processor")
+        .with_callback(move |observer| {
+            observer.observe(signed(c.in_queue.load(Ordering::Relaxed)), &attrs);
+        })
+        .build();
+    let (capacity, attrs) = (pipeline.capacity, processor);
+    meter
+        .i64_observable_up_down_counter(format!(
+            "otel.sdk.processor.{}.queue.capacity",
+            signal.name
+        ))
+        .with_unit(signal.unit)
+        .with_description("The maximum number of items the queue can hold")
+        .with_callback(move |observer| observer.observe(signed(capacity), &attrs))
+        .build();
+    let (c, attrs) = (pipeline.counters.clone(), exporter.clone());
+    meter
+        .u64_observable_counter(format!("otel.sdk.exporter.{}.exported", signal.name))
+        .with_unit(signal.unit)
+        .with_description("The number of items for which the export has finished")
+        .with_callback(move |observer| {
+            let failed = c.failed.load(Ordering::Relaxed);
+            let timeout = c.failed_timeout.load(Ordering::Relaxed);
+            observer.observe(c.exported.load(Ordering::Relaxed), &attrs);
+            observer.observe(timeout, &with_error(&attrs, "timeout"));
+            observer.observe(
+                failed.saturating_sub(timeout),
+                &with_error(&attrs, "export_failed"),
+            );
+        })
+        .build();
+    let (c, attrs) = (pipeline.counters.clone(), exporter);
+    meter
+        .i64_observable_up_down_counter(format!("otel.sdk.exporter.{}.inflight", signal.name))
+        .with_unit(signal.unit)
+        .with_description("The number of items passed to the exporter and not exported yet")
+        .with_callback(move |observer| {
+            observer.observe(signed(c.in_flight.load(Ordering::Relaxed)), &attrs);
+        })
+        .build();
 }

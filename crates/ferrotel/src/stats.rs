@@ -96,11 +96,16 @@ impl PipelineCounters {
         let before = self.reported_queue_full.swap(dropped, Ordering::Relaxed);
         if dropped > before {
             if let Some(reporter) = &self.reporter {
+                let (signal, variable) = if self.signal.is_empty() {
+                    ("spans", "OTEL_BSP_MAX_QUEUE_SIZE")
+                } else {
+                    (self.signal, "OTEL_BLRP_MAX_QUEUE_SIZE")
+                };
                 reporter.loss(
-                    "spans",
+                    signal,
                     &format!(
-                        "{} spans dropped because the batch queue was full (the exporter cannot \
-                         keep up; OTEL_BSP_MAX_QUEUE_SIZE)",
+                        "{} {signal} dropped because the batch queue was full (the exporter \
+                         cannot keep up; {variable})",
                         dropped - before
                     ),
                 );
@@ -126,8 +131,7 @@ pub struct SpanExportStats {
     /// Spans in batches whose export failed (refused, unreachable, timed out).
     pub failed: u64,
     /// Spans of exported requests that the collector rejected (`rejected_spans` of an OTLP
-    /// partial success), counted within `exported`. Seen on the HTTP protocols; opentelemetry-otlp's
-    /// gRPC client does not hand its answer over, so over gRPC this stays 0.
+    /// partial success), counted within `exported`, over every protocol.
     pub rejected: u64,
     /// Spans the full queue (`OTEL_BSP_MAX_QUEUE_SIZE`) refused.
     pub dropped_queue_full: u64,

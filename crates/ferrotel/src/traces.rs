@@ -50,11 +50,7 @@ pub(crate) fn tracer_provider(
         let (name, exporter) = match choice {
             TracesExporter::Otlp => (
                 "otlp",
-                AnySpanExporter::Otlp(Box::new(crate::otlp::span_exporter(
-                    &config.traces_otlp,
-                    handle,
-                    &counters,
-                )?)),
+                crate::otlp::span_exporter(&config.traces_otlp, handle, &counters)?,
             ),
             TracesExporter::Console => (
                 "console",
@@ -318,7 +314,10 @@ mod strategy_tests {
 /// The exporters ferrotel can put behind a batch processor.
 #[derive(Debug)]
 pub(crate) enum AnySpanExporter {
+    /// OTLP/HTTP.
     Otlp(Box<opentelemetry_otlp::SpanExporter>),
+    /// OTLP/gRPC, ferrotel's own (it reads partial successes).
+    Grpc(Box<crate::grpc_spans::GrpcSpanExporter>),
     Console(opentelemetry_stdout::SpanExporter),
 }
 
@@ -326,6 +325,7 @@ impl SpanExporter for AnySpanExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         match self {
             AnySpanExporter::Otlp(e) => e.export(batch).await,
+            AnySpanExporter::Grpc(e) => e.export(batch).await,
             AnySpanExporter::Console(e) => e.export(batch).await,
         }
     }
@@ -333,6 +333,7 @@ impl SpanExporter for AnySpanExporter {
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         match self {
             AnySpanExporter::Otlp(e) => e.shutdown_with_timeout(timeout),
+            AnySpanExporter::Grpc(e) => e.shutdown_with_timeout(timeout),
             AnySpanExporter::Console(e) => e.shutdown_with_timeout(timeout),
         }
     }
@@ -340,6 +341,7 @@ impl SpanExporter for AnySpanExporter {
     fn force_flush(&self) -> OTelSdkResult {
         match self {
             AnySpanExporter::Otlp(e) => e.force_flush(),
+            AnySpanExporter::Grpc(e) => e.force_flush(),
             AnySpanExporter::Console(e) => e.force_flush(),
         }
     }
@@ -347,6 +349,7 @@ impl SpanExporter for AnySpanExporter {
     fn set_resource(&mut self, resource: &Resource) {
         match self {
             AnySpanExporter::Otlp(e) => e.set_resource(resource),
+            AnySpanExporter::Grpc(e) => e.set_resource(resource),
             AnySpanExporter::Console(e) => e.set_resource(resource),
         }
     }

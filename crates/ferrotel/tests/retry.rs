@@ -78,17 +78,14 @@ fn partial_success_is_not_retried() {
         let report = export_one(&receiver, protocol);
         assert_eq!(receiver.request_count(), 1, "{protocol}: not retried");
         assert_eq!(receiver.spans().len(), 1);
-        // Counted as rejected where the answer is visible (opentelemetry-otlp's gRPC client
-        // keeps it to itself).
-        if protocol != "grpc" {
-            assert!(
-                report
-                    .problems
-                    .iter()
-                    .any(|p| p.contains("1 of 1 spans were rejected by the collector")),
-                "{protocol}: {:?}",
-                report.problems
-            );
-        }
+        // Counted as rejected over every protocol, gRPC included.
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("1 of 1 spans were rejected by the collector")),
+            "{protocol}: {:?}",
+            report.problems
+        );
     }
 }
