@@ -15,7 +15,7 @@ use opentelemetry::trace::{
     TracerProvider as _,
 };
 use opentelemetry::Context;
-use support::{hex, latest_value, metrics_of, NodeTelemetry, WAIT};
+use support::{guard, hex, latest_value, metrics_of, NodeTelemetry, WAIT};
 
 const SAMPLED_PROPOSALS: usize = 10;
 
@@ -316,4 +316,24 @@ async fn openraft_metrics_snapshots_become_raft_gauges() {
         None,
         "not itself"
     );
+}
+
+#[test]
+fn raft_roots_carry_the_random_flag_sampled_or_not() {
+    for sampler in ["always_on", "always_off"] {
+        let receiver = Receiver::start();
+        let telemetry = guard(&receiver, &[("OTEL_TRACES_SAMPLER", sampler)]);
+        let raft = RaftInstruments::new(&telemetry.ops(), 1);
+        // A proposal with no parent is a root: the entry carries 0x02 to every replica.
+        let proposal = raft.propose_in(&opentelemetry::Context::new());
+        let entry = proposal.entry_context().expect("a valid context");
+        assert_eq!(
+            entry.flags() & 0x02,
+            0x02,
+            "{sampler}: {:#04x}",
+            entry.flags()
+        );
+        assert_eq!(entry.is_sampled(), sampler == "always_on");
+        proposal.finish(1);
+    }
 }

@@ -8,9 +8,8 @@ use std::time::Instant;
 
 use ferrotel_metrics::Histogram;
 use opentelemetry::metrics::{Counter, ObservableGauge};
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::SdkTracer;
 
 use super::entry_context::EntryContext;
 use crate::names::{raft as names, ERROR_TYPE};
@@ -50,7 +49,8 @@ pub const MAX_PENDING_COMMITS: usize = 1024;
 
 #[derive(Debug)]
 struct Inner {
-    tracer: SdkTracer,
+    /// Starts the spans (with the random-trace-id flag on roots).
+    telemetry: OpsTelemetry,
     node_id: u64,
     node: [KeyValue; 1],
     leader: [KeyValue; 2],
@@ -141,7 +141,7 @@ impl RaftInstruments {
                 .build()
         };
         let inner = Inner {
-            tracer: telemetry.tracer().clone(),
+            telemetry: telemetry.clone(),
             node_id,
             leader: [
                 node_kv.clone(),
@@ -245,11 +245,10 @@ impl RaftInstruments {
     pub fn propose_in(&self, parent: &Context) -> ProposeGuard {
         let inner = &self.inner;
         inner.proposals.add(1, &inner.node);
-        let builder = inner
-            .tracer
-            .span_builder(names::SPAN_PROPOSE)
-            .with_kind(SpanKind::Internal);
-        let mut span = inner.tracer.build_with_context(builder, parent);
+        let mut span =
+            inner
+                .telemetry
+                .start_span(names::SPAN_PROPOSE, SpanKind::Internal, parent, Vec::new());
         let slot = if span.is_recording() {
             span.set_attribute(inner.node[0].clone());
             SpanSlot::Recording(Context::new().with_span(span))
@@ -349,8 +348,7 @@ impl RaftInstruments {
 
     fn span(&self, name: &'static str, kind: SpanKind, parent: &Context) -> RaftSpan {
         let inner = &self.inner;
-        let builder = inner.tracer.span_builder(name).with_kind(kind);
-        let mut span = inner.tracer.build_with_context(builder, parent);
+        let mut span = inner.telemetry.start_span(name, kind, parent, Vec::new());
         let recording = span.is_recording();
         if recording {
             span.set_attribute(inner.node[0].clone());
@@ -603,11 +601,9 @@ impl EntryBatch {
             BatchOp::Replicate(_) => SpanKind::Client,
             _ => SpanKind::Internal,
         };
-        let builder = inner
-            .tracer
-            .span_builder(self.op.span_name())
-            .with_kind(kind);
-        let mut span = inner.tracer.build_with_context(builder, parent);
+        let mut span = inner
+            .telemetry
+            .start_span(self.op.span_name(), kind, parent, Vec::new());
         if !span.is_recording() {
             return;
         }
@@ -686,7 +682,7 @@ impl Drop for EntryBatch {
 #[derive(Debug)]
 #[must_use = "the span ends when the guard is finished"]
 pub struct RaftSpan {
-    span: opentelemetry_sdk::trace::Span,
+    span: crate::telemetry::OpsSpan,
     recording: bool,
     finished: bool,
 }
