@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ferrotel::opentelemetry::propagation::TextMapCompositePropagator;
-use ferrotel::opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use ferrotel::propagators::{BaggagePropagator, TraceContextPropagator};
 
 use crate::load::{Measurement, Plan, Timing};
 use crate::receiver::ReceiverProcess;
@@ -189,8 +189,9 @@ fn main() {
 }
 
 fn bench(args: &Args) -> Result<(), String> {
-    // Both libraries read W3C trace context and baggage through the global propagator (ferrotel's
-    // layers when none is given to them; davidB's always), so one setting serves every case.
+    // W3C trace context and baggage with ferrotel's propagators, as `ferrotel::init()` installs
+    // them: davidB's layers read them through the global, ferrotel's layers hold them (see
+    // `telemetry::propagator`), as the guard's layers do.
     ferrotel::opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(
         vec![
             Box::new(TraceContextPropagator::new()),
