@@ -1,6 +1,8 @@
 //! One case at one in-flight level: a fresh runtime, the echo server and a client on loopback,
 //! and N closed-loop callers for a warm-up and then a measured window.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrotel_testkit::echo::{EchoClient, EchoRequest, EchoService};
@@ -15,6 +17,16 @@ use crate::telemetry::Telemetry;
 pub(crate) struct Timing {
     pub(crate) warmup: Duration,
     pub(crate) measure: Duration,
+}
+
+/// How much load one case gets.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Plan {
+    /// A warm-up, then a measured window: the wall-clock bench.
+    Window(Timing),
+    /// Exactly this many requests in total, no window: what `--callgrind` runs under valgrind,
+    /// where wall time means nothing but the instruction count of a fixed amount of work does.
+    Requests(usize),
 }
 
 /// What one case measured.
@@ -53,12 +65,14 @@ fn per_request(a: Option<Duration>, b: Option<Duration>, requests: usize) -> Opt
 }
 
 /// The window in which completed requests count.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Window {
     start: Instant,
     end: Instant,
     /// The receiver process, whose CPU time is read with this one's.
     receiver: Option<u32>,
+    /// With a fixed number of requests: how many are left to send, shared by the callers.
+    budget: Option<Arc<AtomicUsize>>,
 }
 
 /// What one caller saw: latencies (ns) of the requests that completed in the window.
@@ -73,7 +87,7 @@ struct CallerResult {
 pub(crate) fn run(
     telemetry: &Telemetry,
     in_flight: usize,
-    timing: Timing,
+    plan: Plan,
     receiver: Option<u32>,
 ) -> Result<Measurement, String> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -89,7 +103,7 @@ pub(crate) fn run(
     let runtime = builder
         .build()
         .map_err(|e| format!("cannot build the runtime: {e}"))?;
-    let result = runtime.block_on(load(telemetry, in_flight, timing, receiver));
+    let result = runtime.block_on(load(telemetry, in_flight, plan, receiver));
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
 }
@@ -97,7 +111,7 @@ pub(crate) fn run(
 async fn load(
     telemetry: &Telemetry,
     in_flight: usize,
-    timing: Timing,
+    plan: Plan,
     receiver: Option<u32>,
 ) -> Result<Measurement, String> {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -142,12 +156,33 @@ async fn load(
         .connect()
         .await
         .map_err(|e| format!("cannot connect to {target}: {e}"))?;
-    let start = Instant::now() + timing.warmup;
-    let window = Window {
-        start,
-        end: start + timing.measure,
-        receiver,
+    let (window, measure) = match plan {
+        Plan::Window(timing) => {
+            let start = Instant::now() + timing.warmup;
+            (
+                Window {
+                    start,
+                    end: start + timing.measure,
+                    receiver,
+                    budget: None,
+                },
+                timing.measure,
+            )
+        }
+        Plan::Requests(n) => {
+            let now = Instant::now();
+            (
+                Window {
+                    start: now,
+                    end: now + Duration::from_secs(24 * 3600),
+                    receiver,
+                    budget: Some(Arc::new(AtomicUsize::new(n))),
+                },
+                Duration::ZERO,
+            )
+        }
     };
+    let started = window.start;
     let (results, cpu) = match telemetry {
         Telemetry::Bare => callers(EchoClient::new(channel), in_flight, window).await,
         Telemetry::Ferrotel(_) => {
@@ -164,6 +199,7 @@ async fn load(
         }
     };
     server.abort();
+    let _ = server.await;
 
     let mut latencies = Vec::new();
     let [before, after] = cpu;
@@ -178,8 +214,13 @@ async fn load(
         return Err("no request completed in the measured window".to_string());
     }
     latencies.sort_unstable();
+    let seconds = if measure.is_zero() {
+        started.elapsed().as_secs_f64()
+    } else {
+        measure.as_secs_f64()
+    };
     Ok(Measurement {
-        throughput: latencies.len() as f64 / timing.measure.as_secs_f64(),
+        throughput: latencies.len() as f64 / seconds,
         p50_us: percentile(&latencies, 0.50) as f64 / 1000.0,
         p99_us: percentile(&latencies, 0.99) as f64 / 1000.0,
         requests: latencies.len(),
@@ -206,8 +247,17 @@ where
     <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
 {
     let handles: Vec<_> = (0..n)
-        .map(|_| tokio::spawn(caller(client.clone(), window)))
+        .map(|_| tokio::spawn(caller(client.clone(), window.clone())))
         .collect();
+    if window.budget.is_some() {
+        let before = CpuSnapshot::take(window.receiver);
+        let mut results = Vec::with_capacity(n);
+        for handle in handles {
+            results.push(handle.await);
+        }
+        let after = CpuSnapshot::take(window.receiver);
+        return (results, [before, after]);
+    }
     tokio::time::sleep_until(window.start.into()).await;
     let before = CpuSnapshot::take(window.receiver);
     tokio::time::sleep_until(window.end.into()).await;
@@ -231,7 +281,11 @@ where
     let mut latencies = Vec::with_capacity(1 << 16);
     loop {
         let sent = Instant::now();
-        if sent >= window.end {
+        let spent = window.budget.as_ref().is_some_and(|left| {
+            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_err()
+        });
+        if spent || sent >= window.end {
             return CallerResult {
                 latencies,
                 error: None,

@@ -4,6 +4,8 @@
 //! ```text
 //! cargo run --release -p ferrotel-bench-grpc -- [--seconds S] [--warmup S] [--in-flight 1,16]
 //!     [--rounds R] [--cases bare,f100-otlp,...]
+//! cargo run --release -p ferrotel-bench-grpc -- --callgrind [--callgrind-requests 2000,6000]
+//!     [--in-flight 16] [--cases bare,f0-noop,...]
 //! ```
 //!
 //! Every case serves `ferrotel.echo.v1.Echo/Unary` on 127.0.0.1 and calls it over one tonic
@@ -15,7 +17,11 @@
 //!
 //! OTLP cases export with ferrotel's own pipeline (`ferrotel::builder()`) to an OTLP receiver
 //! in another process: this binary started again with `--receiver`.
+//!
+//! `--callgrind` prints marginal instructions per request instead (see [`callgrind`]): the
+//! steady figure on a noisy machine.
 
+mod callgrind;
 mod cpu;
 mod load;
 mod receiver;
@@ -25,14 +31,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ferrotel::opentelemetry::propagation::TextMapCompositePropagator;
-use ferrotel::opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use ferrotel::propagators::{BaggagePropagator, TraceContextPropagator};
 
-use crate::load::{Measurement, Timing};
+use crate::load::{Measurement, Plan, Timing};
 use crate::receiver::ReceiverProcess;
 use crate::telemetry::{Case, Telemetry, CASES};
 
 const USAGE: &str = "usage: ferrotel-bench-grpc [--seconds S] [--warmup S] [--in-flight 1,16] \
-                     [--rounds R] [--cases ID,...]";
+                     [--rounds R] [--cases ID,...] [--callgrind [--callgrind-requests SHORT,LONG]] \
+                     [--requests N]";
 
 struct Args {
     timing: Timing,
@@ -40,6 +47,18 @@ struct Args {
     rounds: usize,
     cases: Vec<Case>,
     receiver: bool,
+    /// `--callgrind`: count instructions instead of timing.
+    callgrind: bool,
+    callgrind_requests: (usize, usize),
+    /// `--requests N`: a fixed number of requests per case instead of a window.
+    requests: Option<usize>,
+}
+
+fn count(flag: &str, value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{flag} takes positive integers, not {value:?}")),
+    }
 }
 
 fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
@@ -61,11 +80,19 @@ fn parse_args() -> Result<Args, String> {
         rounds: 1,
         cases: CASES.to_vec(),
         receiver: false,
+        callgrind: false,
+        callgrind_requests: (2000, 6000),
+        requests: None,
     };
+    let mut in_flight_given = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--receiver" {
             args.receiver = true;
+            continue;
+        }
+        if flag == "--callgrind" {
+            args.callgrind = true;
             continue;
         }
         if flag == "--help" || flag == "-h" {
@@ -78,7 +105,15 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--seconds" => args.timing.measure = seconds(&flag, &value)?,
             "--warmup" => args.timing.warmup = seconds(&flag, &value)?,
+            "--requests" => args.requests = Some(count(&flag, &value)?),
+            "--callgrind-requests" => {
+                let (a, b) = value
+                    .split_once(',')
+                    .ok_or_else(|| format!("{flag} takes SHORT,LONG, not {value:?}"))?;
+                args.callgrind_requests = (count(&flag, a)?, count(&flag, b)?);
+            }
             "--in-flight" => {
+                in_flight_given = true;
                 args.in_flight = value
                     .split(',')
                     .map(|n| match n.trim().parse::<usize>() {
@@ -118,6 +153,10 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }
+    if args.callgrind && !in_flight_given {
+        // The issue's table: 16 in flight, where a request's own work dominates.
+        args.in_flight = vec![16];
+    }
     if args.timing.measure.is_zero() {
         return Err("--seconds must be more than 0".to_string());
     }
@@ -134,6 +173,12 @@ fn main() {
     };
     let outcome = if args.receiver {
         receiver::serve()
+    } else if args.callgrind {
+        callgrind::run(&callgrind::Options {
+            cases: &args.cases,
+            in_flight: &args.in_flight,
+            requests: args.callgrind_requests,
+        })
     } else {
         bench(&args)
     };
@@ -144,8 +189,9 @@ fn main() {
 }
 
 fn bench(args: &Args) -> Result<(), String> {
-    // Both libraries read W3C trace context and baggage through the global propagator (ferrotel's
-    // layers when none is given to them; davidB's always), so one setting serves every case.
+    // W3C trace context and baggage with ferrotel's propagators, as `ferrotel::init()` installs
+    // them: davidB's layers read them through the global, ferrotel's layers hold them (see
+    // `telemetry::propagator`), as the guard's layers do.
     ferrotel::opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(
         vec![
             Box::new(TraceContextPropagator::new()),
@@ -186,7 +232,11 @@ fn bench(args: &Args) -> Result<(), String> {
                     .as_ref()
                     .filter(|_| case.needs_receiver())
                     .map(ReceiverProcess::id);
-                let measured = load::run(&telemetry, n, args.timing, pid)
+                let plan = match args.requests {
+                    Some(requests) => Plan::Requests(requests),
+                    None => Plan::Window(args.timing),
+                };
+                let measured = load::run(&telemetry, n, plan, pid)
                     .map_err(|e| format!("{} (in flight {n}): {e}", case.name))?;
                 let note = telemetry.finish();
                 eprintln!(

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotel::config::Env;
+use ferrotel::opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 use ferrotel::opentelemetry::trace::TracerProvider as _;
 use ferrotel::opentelemetry_sdk::error::OTelSdkResult;
 use ferrotel::opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
+use ferrotel::propagators::{BaggagePropagator, TraceContextPropagator};
 use ferrotel::tower::{ClientLayer, ServerLayer};
 use ferrotel::Guard;
 use tracing_subscriber::filter::{LevelFilter, Targets};
@@ -254,6 +256,14 @@ impl Provider {
     }
 }
 
+/// W3C trace context and baggage, held by ferrotel's layers (no global lock per request).
+fn propagator() -> Arc<dyn TextMapPropagator + Send + Sync> {
+    Arc::new(TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ]))
+}
+
 /// The telemetry one case runs with.
 pub(crate) enum Telemetry {
     /// No layers.
@@ -302,9 +312,11 @@ impl Telemetry {
     pub(crate) fn ferrotel_server(&self) -> Option<ServerLayer> {
         match self {
             Telemetry::Ferrotel(Provider::Otlp(guard)) => Some(guard.server_layer()),
-            Telemetry::Ferrotel(Provider::Discard { provider, .. }) => {
-                Some(ServerLayer::new().tracer_provider(provider))
-            }
+            Telemetry::Ferrotel(Provider::Discard { provider, .. }) => Some(
+                ServerLayer::new()
+                    .tracer_provider(provider)
+                    .propagator(propagator()),
+            ),
             _ => None,
         }
     }
@@ -313,9 +325,12 @@ impl Telemetry {
     pub(crate) fn ferrotel_client(&self, target: &http::Uri) -> Option<ClientLayer> {
         match self {
             Telemetry::Ferrotel(Provider::Otlp(guard)) => Some(guard.client_layer(target)),
-            Telemetry::Ferrotel(Provider::Discard { provider, .. }) => {
-                Some(ClientLayer::new().target(target).tracer_provider(provider))
-            }
+            Telemetry::Ferrotel(Provider::Discard { provider, .. }) => Some(
+                ClientLayer::new()
+                    .target(target)
+                    .tracer_provider(provider)
+                    .propagator(propagator()),
+            ),
             _ => None,
         }
     }

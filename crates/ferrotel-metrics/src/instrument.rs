@@ -60,9 +60,67 @@ pub(crate) struct Collected {
     pub(crate) dropped: u64,
 }
 
+/// Every instrument's id: a thread's series cache must never mistake a new instrument at a
+/// freed one's address for the old one.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Series a thread offered to last, per instrument: the common repeated attribute set skips
+/// the hash, the shard lock and the map lookup.
+const CACHED_SERIES: usize = 8;
+
+struct Cached {
+    instrument: u64,
+    attributes: Vec<KeyValue>,
+    series: Arc<Series>,
+}
+
+thread_local! {
+    static LAST_SERIES: std::cell::RefCell<(usize, Vec<Cached>)> =
+        const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+/// The cached series of `attributes` on `instrument`, if this thread has one still in its map.
+fn cached_series(instrument: u64, attributes: &[KeyValue]) -> Option<Arc<Series>> {
+    LAST_SERIES
+        .try_with(|cache| {
+            let cache = cache.try_borrow().ok()?;
+            cache
+                .1
+                .iter()
+                .find(|c| c.instrument == instrument && c.attributes == attributes)
+                .filter(|c| !c.series.evicted.load(Ordering::Relaxed))
+                .map(|c| Arc::clone(&c.series))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Remembers `series` as this thread's series of `attributes` on `instrument`.
+fn remember_series(instrument: u64, attributes: &[KeyValue], series: &Arc<Series>) {
+    let _ = LAST_SERIES.try_with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
+            return;
+        };
+        let (next, entries) = &mut *cache;
+        let entry = Cached {
+            instrument,
+            attributes: attributes.to_vec(),
+            series: Arc::clone(series),
+        };
+        // Round robin once full: a thread with more hot series than slots still works.
+        if entries.len() < CACHED_SERIES {
+            entries.push(entry);
+        } else if let Some(slot) = entries.get_mut(*next % CACHED_SERIES) {
+            *slot = entry;
+            *next = next.wrapping_add(1);
+        }
+    });
+}
+
 /// The reservoirs of one histogram instrument.
 #[derive(Debug)]
 pub(crate) struct InstrumentState {
+    id: u64,
     /// The meter's scope name when the builder was told it; `None` matches any scope.
     pub(crate) scope: Option<String>,
     pub(crate) name: String,
@@ -89,6 +147,7 @@ impl InstrumentState {
         let overflow_key = key_of_sdk_attributes(&overflow_attrs);
         let cells = boundaries.len() + 1;
         InstrumentState {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             scope,
             name,
             boundaries,
@@ -125,6 +184,16 @@ impl InstrumentState {
         let random = thread_random();
         let sample = move || Sample::now(value, ids);
 
+        // Fastest path: this thread offered the same attribute set to this instrument lately.
+        // A series evicted between the check and the offer loses that one sample; the
+        // re-check sends it on through the map instead.
+        if let Some(series) = cached_series(self.id, attributes) {
+            series.offer(bucket, random, sample);
+            if !series.evicted.load(Ordering::Relaxed) {
+                return;
+            }
+        }
+
         // Fast path: the attribute set is known in this order.
         let hash = self.hasher.hash_one(attributes);
         {
@@ -137,6 +206,9 @@ impl InstrumentState {
                 .and_then(|entries| entries.iter().find(|e| e.attributes == attributes))
             {
                 entry.series.offer(bucket, random, sample);
+                let series = Arc::clone(&entry.series);
+                drop(shard);
+                remember_series(self.id, attributes, &series);
                 return;
             }
         }
@@ -312,6 +384,43 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+
+    #[test]
+    fn a_cached_series_that_was_evicted_is_not_offered_to() {
+        let state = InstrumentState::new(None, "h".into(), vec![1.0], 10);
+        let attrs = [KeyValue::new("a", 1)];
+        // Twice: the second offer is served from this thread's cache.
+        state.offer(&attrs, Measured::F64(0.5), None);
+        state.offer(&attrs, Measured::F64(0.5), None);
+        assert_eq!(state.collect(true).samples.len(), 1);
+        // Idle for one period: evicted from the map.
+        assert!(state.collect(true).samples.is_empty());
+        assert_eq!(state.series_count(), 0);
+        // The thread still caches the evicted series; the offer must reach a new one.
+        state.offer(&attrs, Measured::F64(2.0), None);
+        state.offer(&attrs, Measured::F64(2.0), None);
+        assert_eq!(state.series_count(), 1);
+        let got = state.collect(true);
+        let values: Vec<f64> = got.samples[&key_of_sdk_attributes(&attrs)]
+            .iter()
+            .map(|s| s.value.as_f64())
+            .collect();
+        assert_eq!(values, vec![2.0]);
+    }
+
+    #[test]
+    fn instruments_do_not_share_a_threads_cache() {
+        let a = InstrumentState::new(None, "a".into(), vec![1.0], 10);
+        let b = InstrumentState::new(None, "b".into(), vec![1.0], 10);
+        let attrs = [KeyValue::new("k", "v")];
+        for _ in 0..3 {
+            a.offer(&attrs, Measured::F64(0.5), None);
+        }
+        b.offer(&attrs, Measured::F64(0.5), None);
+        assert_eq!(a.series_count(), 1);
+        assert_eq!(b.series_count(), 1);
+        assert_eq!(b.collect(true).samples.len(), 1);
+    }
 
     #[test]
     fn attribute_order_does_not_split_series() {

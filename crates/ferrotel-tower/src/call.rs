@@ -116,7 +116,6 @@ impl Call {
         let shared = &self.shared;
         let span = self.cx.span();
         let recording = span.is_recording();
-        let mut metric_attrs: Vec<KeyValue> = Vec::with_capacity(5);
         match self.info.protocol {
             Protocol::Grpc => {
                 let code = match (ending, self.grpc_code) {
@@ -129,16 +128,15 @@ impl Call {
                     Side::Server => code.is_server_error(),
                     Side::Client => code.is_client_error(),
                 };
-                metric_attrs.push(KeyValue::new(semconv::RPC_SYSTEM_NAME, "grpc"));
-                metric_attrs.push(KeyValue::new(
-                    semconv::RPC_METHOD,
-                    self.info.rpc_method.clone(),
-                ));
                 let status_code_key = semconv::status_code_key(shared.semconv);
-                metric_attrs.push(KeyValue::new(status_code_key, code.name()));
-                if error {
-                    metric_attrs.push(KeyValue::new(semconv::ERROR_TYPE, code.name()));
-                }
+                // On the stack: interned method, static names, no vector per call.
+                let all = [
+                    KeyValue::new(semconv::RPC_SYSTEM_NAME, "grpc"),
+                    KeyValue::new(semconv::RPC_METHOD, self.info.rpc_method.clone()),
+                    KeyValue::new(status_code_key, code.name()),
+                    KeyValue::new(semconv::ERROR_TYPE, code.name()),
+                ];
+                let metric_attrs = if error { &all[..] } else { &all[..3] };
                 if recording {
                     span.set_attribute(KeyValue::new(status_code_key, code.name()));
                     if shared.semconv == RpcSemconv::Dup {
@@ -157,7 +155,7 @@ impl Call {
                 shared
                     .instruments
                     .rpc
-                    .record_with_context(elapsed, &metric_attrs, &self.cx);
+                    .record_with_context(elapsed, metric_attrs, &self.cx);
                 if let Some(old) = &shared.instruments.rpc_old_ms {
                     let old_attrs = [
                         KeyValue::new(semconv::RPC_SYSTEM, "grpc"),
@@ -177,6 +175,7 @@ impl Call {
                     (_, Some(s), Side::Server) => s >= 500,
                     (_, Some(s), Side::Client) => s >= 400,
                 };
+                let mut metric_attrs: Vec<KeyValue> = Vec::with_capacity(3);
                 let error_type = match status {
                     Some(s) if error => s.to_string(),
                     _ if error => "_OTHER".to_string(),
@@ -269,7 +268,7 @@ fn start_attributes(shared: &Shared, info: &RequestInfo) -> Vec<KeyValue> {
     if let Some(peer) = info.peer {
         attrs.push(KeyValue::new(
             semconv::NETWORK_PEER_ADDRESS,
-            peer.ip().to_string(),
+            crate::request::peer_address(&peer),
         ));
         attrs.push(KeyValue::new(
             semconv::NETWORK_PEER_PORT,

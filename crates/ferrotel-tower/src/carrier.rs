@@ -13,7 +13,12 @@ pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
+        // A known name skips parsing the key on every lookup.
+        match known_name(key) {
+            Some(name) => self.0.get(name),
+            None => self.0.get(key),
+        }
+        .and_then(|v| v.to_str().ok())
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -21,28 +26,51 @@ impl Extractor for HeaderExtractor<'_> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let values: Vec<&str> = self
-            .0
-            .get_all(key)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        let all = match known_name(key) {
+            Some(name) => self.0.get_all(name),
+            None => self.0.get_all(key),
+        };
+        let values: Vec<&str> = all.iter().filter_map(|v| v.to_str().ok()).collect();
         (!values.is_empty()).then_some(values)
     }
 }
 
 /// Writes propagation fields into request headers. Invalid names or values are skipped: a
 /// propagator's output must never fail a request.
+///
+/// `traceparent` is marked never-indexed for HPACK: its value is new on every request, so
+/// putting it in the connection's dynamic table only evicts the headers that do repeat.
 #[derive(Debug)]
 pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
+/// The fields the W3C, baggage, B3 and Jaeger propagators write, named without parsing.
+fn known_name(key: &str) -> Option<HeaderName> {
+    Some(HeaderName::from_static(match key {
+        "traceparent" => "traceparent",
+        "tracestate" => "tracestate",
+        "baggage" => "baggage",
+        "b3" => "b3",
+        "uber-trace-id" => "uber-trace-id",
+        _ => return None,
+    }))
+}
+
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            self.0.insert(name, value);
+        let name = match known_name(key) {
+            Some(name) => name,
+            None => match HeaderName::from_bytes(key.as_bytes()) {
+                Ok(name) => name,
+                Err(_) => return,
+            },
+        };
+        // Takes the string's buffer instead of copying it.
+        let Ok(mut value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) else {
+            return;
+        };
+        if name == "traceparent" {
+            value.set_sensitive(true);
         }
+        self.0.insert(name, value);
     }
 }

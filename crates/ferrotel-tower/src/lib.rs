@@ -37,6 +37,7 @@ mod call;
 mod carrier;
 mod client;
 mod future;
+mod intern;
 mod layer_methods;
 mod request;
 mod semconv;

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use http::request::Parts;
 use http::{Method, Request};
 
+use crate::intern::{NAMES, PEERS};
 use crate::semconv::OTHER_METHOD;
 
 /// gRPC or plain HTTP, decided by the `content-type`.
@@ -25,14 +26,31 @@ pub(crate) struct RequestInfo {
     /// The path as received, when `rpc_method` is `_OTHER`.
     pub(crate) rpc_method_original: Option<String>,
     /// `package.Service`, for the old `rpc.service` attribute.
-    pub(crate) rpc_service: Option<String>,
+    pub(crate) rpc_service: Option<Cow<'static, str>>,
     /// The HTTP method, normalised (`_OTHER` for unknown methods).
     pub(crate) http_method: &'static str,
+    /// The path, for plain HTTP requests only (`url.path`).
     pub(crate) path: String,
     pub(crate) scheme: Option<&'static str>,
-    pub(crate) server_address: Option<String>,
+    pub(crate) server_address: Option<Cow<'static, str>>,
     pub(crate) server_port: Option<u16>,
     pub(crate) peer: Option<SocketAddr>,
+}
+
+/// A peer's IP as `network.peer.address`, formatted on the stack and interned.
+pub(crate) fn peer_address(peer: &SocketAddr) -> Cow<'static, str> {
+    use std::io::Write as _;
+    // The longest IPv6 text form is 45 bytes.
+    let mut buf = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    if write!(cursor, "{}", peer.ip()).is_err() {
+        return Cow::Owned(peer.ip().to_string());
+    }
+    let len = usize::try_from(cursor.position()).unwrap_or(0);
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(text) => PEERS.get(text),
+        Err(_) => Cow::Owned(peer.ip().to_string()),
+    }
 }
 
 impl RequestInfo {
@@ -59,29 +77,29 @@ impl RequestInfo {
             Some(ct) if ct.as_bytes().starts_with(b"application/grpc") => Protocol::Grpc,
             _ => Protocol::Http,
         };
-        let path = uri.path().to_string();
-        let (rpc_method, rpc_method_original, rpc_service) = match grpc_method(&path) {
-            Some((service, _)) => (
-                Cow::Owned(path[1..].to_string()),
-                None,
-                Some(service.to_string()),
-            ),
-            None => (Cow::Borrowed(OTHER_METHOD), Some(path.clone()), None),
+        let path = uri.path();
+        let (rpc_method, rpc_method_original, rpc_service) = match grpc_method(path) {
+            Some((service, _)) => (NAMES.get(&path[1..]), None, Some(NAMES.get(service))),
+            None => (Cow::Borrowed(OTHER_METHOD), Some(path.to_string()), None),
+        };
+        let path = match protocol {
+            Protocol::Http => path.to_string(),
+            Protocol::Grpc => String::new(),
         };
         let authority = uri
             .authority()
-            .map(|a| (a.host().to_string(), a.port_u16()))
+            .map(|a| (NAMES.get(a.host()), a.port_u16()))
             .or_else(|| {
                 headers
                     .get(http::header::HOST)
                     .and_then(|h| h.to_str().ok())
                     .and_then(|h| h.parse::<http::uri::Authority>().ok())
-                    .map(|a| (a.host().to_string(), a.port_u16()))
+                    .map(|a| (NAMES.get(a.host()), a.port_u16()))
             })
             .or_else(|| {
                 target
                     .and_then(http::Uri::authority)
-                    .map(|a| (a.host().to_string(), a.port_u16()))
+                    .map(|a| (NAMES.get(a.host()), a.port_u16()))
             });
         let scheme = uri
             .scheme_str()

@@ -16,7 +16,8 @@ impl GrpcCode {
 
     /// Reads `grpc-status` from headers or trailers.
     pub fn from_headers(headers: &HeaderMap) -> Option<GrpcCode> {
-        let value = headers.get("grpc-status")?;
+        const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+        let value = headers.get(GRPC_STATUS)?;
         let code = value.to_str().ok()?.trim().parse::<i32>().ok()?;
         Some(GrpcCode(code))
     }
