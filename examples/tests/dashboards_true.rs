@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ferrotel_testkit::Receiver;
 use serde_json::Value as Json;
-use support::demo;
+use support::{demo, walk};
 
 /// Names made outside ferrotel: Prometheus' own `up`, and the collector's spanmetrics
 /// connector (`traces_span_metrics_*`), checked by the live stack tests instead.
@@ -112,20 +112,6 @@ fn metric_names(expr: &str, prefix: &str) -> BTreeSet<String> {
         i += 1;
     }
     names
-}
-
-/// Calls `visit(key, value)` for every object member anywhere inside `value`.
-fn walk<'a>(value: &'a Json, visit: &mut impl FnMut(&'a str, &'a Json)) {
-    match value {
-        Json::Object(members) => {
-            for (key, member) in members {
-                visit(key, member);
-                walk(member, visit);
-            }
-        }
-        Json::Array(items) => items.iter().for_each(|item| walk(item, visit)),
-        _ => {}
-    }
 }
 
 /// Metric name → where it is queried (a dashboard's file name, or `alerts.yml NAME`).

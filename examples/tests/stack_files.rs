@@ -7,12 +7,15 @@
 //! The stack itself runs in `stack_live.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test reports failure by panicking
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value as Json;
 use serde_yaml_ng::{Mapping, Value as Yaml};
+use support::{repo_root, walk};
 
 const COMPOSE: &str = "docker-compose.yml";
 const COLLECTOR_CONFIG: &str = "collector/otel-collector.yaml";
@@ -35,13 +38,6 @@ const SERVICES: [&str; 4] = ["otel-collector", "jaeger", "prometheus", "grafana"
 const REQUIRE_EXTERNAL: &str = "FERROTEL_REQUIRE_EXTERNAL";
 const PROMTOOL_MISSING: &str =
     "skipped: Prometheus 3's promtool is not built (run collector/build-tools; needs Go)";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("examples/ has a parent directory")
-        .to_path_buf()
-}
 
 fn read(rel: &str) -> String {
     let path = repo_root().join(rel);
@@ -547,20 +543,6 @@ fn dashboards() -> Vec<(String, Json)> {
     }
     assert!(!found.is_empty(), "no dashboard JSON in {}", dir.display());
     found
-}
-
-/// Calls `visit(key, value)` for every object member anywhere inside `value`.
-fn walk<'a>(value: &'a Json, visit: &mut impl FnMut(&'a str, &'a Json)) {
-    match value {
-        Json::Object(members) => {
-            for (key, member) in members {
-                visit(key, member);
-                walk(member, visit);
-            }
-        }
-        Json::Array(items) => items.iter().for_each(|item| walk(item, visit)),
-        _ => {}
-    }
 }
 
 /// Every PromQL expression of every dashboard target.

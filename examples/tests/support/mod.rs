@@ -329,3 +329,17 @@ pub fn otlp_request(service: &str, spans: Vec<Json>) -> Json {
         "scopeSpans": [{"scope": {"name": "ferrotel-stack-test"}, "spans": spans}]
     }]})
 }
+
+/// Calls `visit(key, value)` for every object member anywhere inside `value`.
+pub fn walk<'a>(value: &'a Json, visit: &mut impl FnMut(&'a str, &'a Json)) {
+    match value {
+        Json::Object(members) => {
+            for (key, member) in members {
+                visit(key, member);
+                walk(member, visit);
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|item| walk(item, visit)),
+        _ => {}
+    }
+}
