@@ -1,6 +1,6 @@
 //! Fault-injection soak (issue 12): the in-process receiver flaps between healthy, unavailable,
 //! refusing, slow, black-hole and partially accepting while a service keeps making requests
-//! that produce spans and metric points. It checks, within one run:
+//! that produce spans, metric points and log records. It checks, within one run:
 //!
 //! - exact accounting per signal: created = exported + dropped (counted) + failed (counted);
 //! - the request latency p99 of each fault phase stays within 1.2x of the healthy phases;
@@ -11,8 +11,7 @@
 //! `cargo test -p ferrotel --test soak -- --ignored --nocapture`. `FERROTEL_SOAK_SECS=600`
 //! makes it longer. Its figures go to BENCHMARKS.md.
 //!
-//! Signals are rows of one ledger ([`Ledger`]): log records join as one more row once the logs
-//! signal exists.
+//! Signals are rows of one ledger ([`Ledger`]): spans, metric points and log records.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod support;
@@ -26,6 +25,8 @@ use support::traced;
 
 /// Spans each request makes: the request and two children.
 const SPANS_PER_REQUEST: u64 = 3;
+/// Log records each request writes (inside its span, so they carry its trace).
+const LOGS_PER_REQUEST: u64 = 1;
 /// One request every this long (an open loop: faults cannot slow the offered load).
 const PACE: Duration = Duration::from_millis(2);
 /// `OTEL_BSP_MAX_QUEUE_SIZE` of the soak.
@@ -128,6 +129,10 @@ fn env_for(receiver: &Receiver) -> ferrotel::config::Env {
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
             ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
             ("OTEL_METRIC_EXPORT_TIMEOUT", "1000"),
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", queue.as_str()),
+            ("OTEL_BLRP_EXPORT_TIMEOUT", "1500"),
         ],
     )
 }
@@ -139,6 +144,8 @@ fn shutdown_during(receiver: &Receiver) -> Duration {
         .install_subscriber(false)
         .install_globals(false)
         .shutdown_timeout(SHUTDOWN_BOUND)
+        // The log records go to OTLP; the console copy of 30,000 lines is not the point.
+        .log_writer(std::io::sink)
         .try_init()
         .expect("ferrotel starts");
     traced(&g, || {
@@ -166,6 +173,8 @@ fn fault_injection_soak() {
         .install_subscriber(false)
         .install_globals(false)
         .shutdown_timeout(SHUTDOWN_BOUND)
+        // The log records go to OTLP; the console copy of 30,000 lines is not the point.
+        .log_writer(std::io::sink)
         .try_init()
         .expect("ferrotel starts");
     let meter = g.meter_provider().expect("metrics on").meter("soak");
@@ -183,6 +192,7 @@ fn fault_injection_soak() {
             black_box(x);
         }
         let _append = tracing::info_span!("raft.append").entered();
+        tracing::info!(n, "request done");
     };
 
     // Warm-up outside the books' figures (its spans are still counted).
@@ -271,6 +281,7 @@ fn fault_injection_soak() {
     let flushed = g.flush();
     let spans = g.span_export_stats().remove(0);
     let metrics = g.metric_export_stats().remove(0);
+    let logs = g.log_export_stats().remove(0);
     let started = Instant::now();
     let report = g.shutdown();
     shutdowns.push(("final", started.elapsed()));
@@ -292,7 +303,13 @@ fn fault_injection_soak() {
             dropped: 0,
             failed: metrics.points_failed,
         },
-        // Log records join here once the logs signal exists.
+        Ledger {
+            signal: "log records",
+            created: made * LOGS_PER_REQUEST,
+            exported: logs.exported,
+            dropped: logs.dropped_queue_full + logs.dropped_after_shutdown,
+            failed: logs.failed,
+        },
     ];
 
     // --- figures -----------------------------------------------------------------------
@@ -346,11 +363,17 @@ fn fault_injection_soak() {
         "every ended span reached the pipeline"
     );
     assert_eq!(metrics.points_in_flight, 0, "{metrics:?}");
+    assert_eq!((logs.in_queue, logs.in_flight), (0, 0), "{logs:?}");
+    assert_eq!(
+        logs.queued,
+        made * LOGS_PER_REQUEST,
+        "every log record reached the pipeline"
+    );
     for l in &ledgers {
         assert!(l.balanced(), "unaccounted {}: {l:?}", l.signal);
     }
     assert!(
-        spans.failed > 0 && metrics.points_failed > 0,
+        spans.failed > 0 && metrics.points_failed > 0 && logs.failed + logs.dropped_queue_full > 0,
         "the faults cost something"
     );
     assert!(
