@@ -6,6 +6,7 @@
 //!     [--rounds R] [--cases bare,f100-otlp,...]
 //! cargo run --release -p ferrotel-bench-grpc -- --callgrind [--callgrind-requests 2000,6000]
 //!     [--in-flight 16] [--cases bare,f0-noop,...]
+//! cargo run --release -p ferrotel-bench-grpc -- --go [--cases bare,f100-noop] [--in-flight 16]
 //! ```
 //!
 //! Every case serves `ferrotel.echo.v1.Echo/Unary` on 127.0.0.1 and calls it over one tonic
@@ -20,9 +21,13 @@
 //!
 //! `--callgrind` prints marginal instructions per request instead (see [`callgrind`]): the
 //! steady figure on a noisy machine.
+//!
+//! `--go` then also runs Go's otelgrpc echo (`benches/go-echo`, see [`go_anchor`]) and prints
+//! its overhead ratio beside ferrotel's.
 
 mod callgrind;
 mod cpu;
+mod go_anchor;
 mod load;
 mod receiver;
 mod telemetry;
@@ -39,7 +44,7 @@ use crate::telemetry::{Case, Telemetry, CASES};
 
 const USAGE: &str = "usage: ferrotel-bench-grpc [--seconds S] [--warmup S] [--in-flight 1,16] \
                      [--rounds R] [--cases ID,...] [--callgrind [--callgrind-requests SHORT,LONG]] \
-                     [--requests N]";
+                     [--requests N] [--go]";
 
 struct Args {
     timing: Timing,
@@ -52,6 +57,8 @@ struct Args {
     callgrind_requests: (usize, usize),
     /// `--requests N`: a fixed number of requests per case instead of a window.
     requests: Option<usize>,
+    /// `--go`: also run the Go otelgrpc anchor (benches/go-echo).
+    go: bool,
 }
 
 fn count(flag: &str, value: &str) -> Result<usize, String> {
@@ -83,12 +90,17 @@ fn parse_args() -> Result<Args, String> {
         callgrind: false,
         callgrind_requests: (2000, 6000),
         requests: None,
+        go: false,
     };
     let mut in_flight_given = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--receiver" {
             args.receiver = true;
+            continue;
+        }
+        if flag == "--go" {
+            args.go = true;
             continue;
         }
         if flag == "--callgrind" {
@@ -298,6 +310,19 @@ fn bench(args: &Args) -> Result<(), String> {
                 println!("- {} x{n} (last round): {note}", case.name);
             }
         }
+    }
+    if args.go {
+        go_anchor::run(
+            &args.in_flight,
+            args.timing.warmup.as_secs_f64(),
+            args.timing.measure.as_secs_f64(),
+            args.requests,
+            |n| {
+                let bare = summary(results.get(&("bare", n))?);
+                let f100 = summary(results.get(&("f100-noop", n))?);
+                Some((bare, f100))
+            },
+        )?;
     }
     Ok(())
 }
