@@ -7,19 +7,13 @@
 //! does for `tracing` spans, so propagation and Raft entry contexts carry W3C Level 2's `0x02`.
 
 use std::borrow::Cow;
-use std::time::SystemTime;
 
 use ferrotel_metrics::{Exemplars, Histogram, U64Histogram};
+use ferrotel_propagation::random_flag::{random_under, RandomFlagSpan};
 use opentelemetry::metrics::{Meter, MeterProvider};
-use opentelemetry::trace::{
-    Span as _, SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags, Tracer as _,
-    TracerProvider as _,
-};
+use opentelemetry::trace::{SpanKind, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, Span};
-
-/// Trace flag `0x02`: the trace id is random (W3C Trace Context Level 2).
-const RANDOM_TRACE_ID: TraceFlags = TraceFlags::new(0x02);
 
 /// The instrumentation scope of every span and metric ferrotel-ops records.
 pub const SCOPE: &str = "ferrotel-ops";
@@ -127,83 +121,10 @@ impl OpsTelemetry {
             .span_builder(name)
             .with_kind(kind)
             .with_attributes(attributes);
-        let parent_sc = parent.span().span_context().clone();
-        // A valid parent passes its flag on; without one the SDK generates a random trace id
-        // (ferrotel's providers keep the SDK's random id generator).
-        let random =
-            !parent_sc.is_valid() || parent_sc.trace_flags() & RANDOM_TRACE_ID == RANDOM_TRACE_ID;
-        let inner = self.tracer.build_with_context(builder, parent);
-        let sc = inner.span_context();
-        let span_context = if random && sc.is_valid() {
-            SpanContext::new(
-                sc.trace_id(),
-                sc.span_id(),
-                sc.trace_flags() | RANDOM_TRACE_ID,
-                sc.is_remote(),
-                sc.trace_state().clone(),
-            )
-        } else {
-            sc.clone()
-        };
-        OpsSpan {
-            inner,
-            span_context,
-        }
+        let random = random_under(parent);
+        RandomFlagSpan::new(self.tracer.build_with_context(builder, parent), random)
     }
 }
 
 /// An SDK span reporting the span context with the random flag it should carry.
-#[derive(Debug)]
-pub(crate) struct OpsSpan {
-    inner: Span,
-    span_context: SpanContext,
-}
-
-impl opentelemetry::trace::Span for OpsSpan {
-    fn add_event_with_timestamp<T>(
-        &mut self,
-        name: T,
-        timestamp: SystemTime,
-        attributes: Vec<KeyValue>,
-    ) where
-        T: Into<Cow<'static, str>>,
-    {
-        self.inner
-            .add_event_with_timestamp(name, timestamp, attributes);
-    }
-
-    fn span_context(&self) -> &SpanContext {
-        &self.span_context
-    }
-
-    fn is_recording(&self) -> bool {
-        self.inner.is_recording()
-    }
-
-    fn set_attribute(&mut self, attribute: KeyValue) {
-        self.inner.set_attribute(attribute);
-    }
-
-    fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
-        self.inner.set_attributes(attributes);
-    }
-
-    fn set_status(&mut self, status: Status) {
-        self.inner.set_status(status);
-    }
-
-    fn update_name<T>(&mut self, new_name: T)
-    where
-        T: Into<Cow<'static, str>>,
-    {
-        self.inner.update_name(new_name);
-    }
-
-    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
-        self.inner.add_link(span_context, attributes);
-    }
-
-    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
-        self.inner.end_with_timestamp(timestamp);
-    }
-}
+pub(crate) type OpsSpan = RandomFlagSpan<Span>;
