@@ -18,31 +18,8 @@ use ferrotel_metrics::{ExemplarFilter, Exemplars};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-
-/// Keeps the instruments live (an SDK meter provider without a reader records nothing) and
-/// never exports during the run.
-#[derive(Debug)]
-struct Discard;
-
-impl PushMetricExporter for Discard {
-    async fn export(&self, _metrics: &ResourceMetrics) -> OTelSdkResult {
-        Ok(())
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
-    }
-    fn temporality(&self) -> Temporality {
-        Temporality::Cumulative
-    }
-}
 
 fn main() {
     let mut records = 1_000_000usize;
@@ -62,9 +39,8 @@ fn main() {
 
     let meters = SdkMeterProvider::builder()
         .with_reader(
-            PeriodicReader::builder(Discard)
-                .with_interval(Duration::from_secs(3600))
-                .build(),
+            // Records into live instruments and never exports during the run.
+            ManualReader::builder().build(),
         )
         .build();
     let meter = meters.meter("bench");

@@ -35,29 +35,8 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _};
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-
-#[derive(Debug)]
-struct Discard;
-
-impl PushMetricExporter for Discard {
-    async fn export(&self, _metrics: &ResourceMetrics) -> OTelSdkResult {
-        Ok(())
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
-    }
-    fn temporality(&self) -> Temporality {
-        Temporality::Cumulative
-    }
-}
 
 struct Setup {
     _meters: SdkMeterProvider,
@@ -66,9 +45,8 @@ struct Setup {
 }
 
 fn setup(sampled: bool) -> Setup {
-    let reader = PeriodicReader::builder(Discard)
-        .with_interval(Duration::from_secs(3600))
-        .build();
+    // Records into live instruments and never exports during the run.
+    let reader = ManualReader::builder().build();
     let meters = SdkMeterProvider::builder().with_reader(reader).build();
     let sampler = if sampled {
         Sampler::AlwaysOn
