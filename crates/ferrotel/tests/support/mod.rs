@@ -123,3 +123,17 @@ pub(crate) fn one_span(guard: &Guard, name: &'static str) {
         tracing::info!("inside");
     });
 }
+
+/// Fails, naming `what` and showing the offending lines, when `text` holds the marker secret.
+pub(crate) fn assert_no_secret(text: &str, what: &str) {
+    let leaked: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(ferrotel_testkit::SECRET_MARKER))
+        .take(5)
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "{what}: a secret was written:\n{}",
+        leaked.join("\n")
+    );
+}
