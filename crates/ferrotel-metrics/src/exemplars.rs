@@ -11,6 +11,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue as ProtoKeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{metric, Exemplar};
 
+use crate::bound::{inject_histograms, BoundRegistry};
 use crate::histogram::{HistogramBuilder, U64HistogramBuilder};
 use crate::instrument::{
     attributes_key, Collected, InstrumentState, CARDINALITY_LIMIT, OVERFLOW_KEY,
@@ -31,6 +32,7 @@ pub struct Exemplars {
 struct Inner {
     filter: ExemplarFilter,
     instruments: RwLock<Vec<Arc<InstrumentState>>>,
+    bound: BoundRegistry,
 }
 
 impl fmt::Debug for Exemplars {
@@ -99,8 +101,14 @@ impl Exemplars {
             inner: Arc::new(Inner {
                 filter,
                 instruments: RwLock::new(Vec::new()),
+                bound: BoundRegistry::default(),
             }),
         }
+    }
+
+    /// The bound instruments built through this store.
+    pub(crate) fn bound(&self) -> &BoundRegistry {
+        &self.inner.bound
     }
 
     /// The filter this store applies.
@@ -162,7 +170,8 @@ impl Exemplars {
     }
 
     /// Fills the exemplars of every histogram and sum data point of `request` from the
-    /// reservoirs.
+    /// reservoirs, and adds the points of every [`BoundHistogram`](crate::BoundHistogram)
+    /// built through this store.
     ///
     /// A data point gets the exemplars of the reservoir with the same scope name (or a
     /// histogram built without [`HistogramBuilder::with_scope`], which matches any scope),
@@ -246,6 +255,7 @@ impl Exemplars {
             }
         }
         stats.reservoir_overflow = collected.iter().flatten().map(|c| c.dropped).sum();
+        inject_histograms(&self.inner.bound, request, delta, &mut stats);
         stats
     }
 }

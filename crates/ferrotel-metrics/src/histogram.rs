@@ -26,7 +26,7 @@ pub const DEFAULT_BOUNDARIES: [f64; 15] = [
 type Admission = Option<Option<([u8; 16], [u8; 8])>>;
 
 #[inline]
-fn admit(filter: ExemplarFilter, cx: &Context) -> Admission {
+pub(crate) fn admit(filter: ExemplarFilter, cx: &Context) -> Admission {
     if filter == ExemplarFilter::AlwaysOff
         || (filter == ExemplarFilter::TraceBased && !cx.has_active_span())
     {
@@ -49,7 +49,7 @@ fn admit(filter: ExemplarFilter, cx: &Context) -> Admission {
 
 /// Valid boundaries for the SDK: finite, strictly increasing. Others make the SDK drop the
 /// instrument, so no reservoir is kept for them either.
-fn valid_boundaries(boundaries: &[f64]) -> bool {
+pub(crate) fn valid_boundaries(boundaries: &[f64]) -> bool {
     boundaries.iter().all(|b| b.is_finite()) && boundaries.windows(2).all(|w| w[0] < w[1])
 }
 

@@ -86,6 +86,11 @@
 //!   histogram of the same name, unit, description and boundaries (the aggregation stays the
 //!   SDK's) and, when the filter admits it, to the aligned-bucket reservoir of its attribute
 //!   set — one cell per bucket, each keeping a uniformly random measurement of its bucket.
+//! - Bound instruments ([`Exemplars::bound_histogram`], [`Exemplars::bound_counter`],
+//!   [`Exemplars::bound_up_down_counter`]) resolve an attribute set once to a series handle;
+//!   a measurement on the handle is a few atomic operations instead of the SDK's hash and map
+//!   lookup. Their counters are the SDK's observable instruments; their histograms are
+//!   aggregated here and written into the request by [`Exemplars::inject`].
 //! - [`Exemplars::inject`] fills the exemplars of each histogram data point of an
 //!   `ExportMetricsServiceRequest`, matching scope, metric name and attribute set.
 //! - [`OtlpMetricExporter`] is a `PushMetricExporter` doing that conversion and injection, then
@@ -102,6 +107,7 @@
 //! kept one (ever more rarely as a collection period goes on). Under `trace_based`, a
 //! measurement outside a sampled span costs only the context check.
 
+mod bound;
 mod exemplars;
 mod exporter;
 mod histogram;
@@ -112,6 +118,10 @@ mod retry;
 mod rng;
 mod transport;
 
+pub use bound::{
+    BoundCounter, BoundCounterBuilder, BoundHistogram, BoundHistogramBuilder, BoundUpDownCounter,
+    BoundUpDownCounterBuilder, CounterSeries, HistogramSeries, UpDownSeries,
+};
 pub use exemplars::{Exemplars, InjectStats};
 pub use exporter::{MetricExportStats, OtlpMetricExporter, MAX_REQUEST_BYTES};
 pub use ferrotel_config::ExemplarFilter;
