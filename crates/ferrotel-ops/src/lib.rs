@@ -23,6 +23,7 @@ pub mod names;
 pub mod nfs;
 pub mod raft;
 pub mod sampling;
+mod series_cache;
 pub mod storage;
 mod telemetry;
 

@@ -1,17 +1,21 @@
 //! The NFS instruments: one span and one set of metric records per procedure, through
 //! [`NfsOp`].
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use ferrotel_config::NfsMetrics;
-use ferrotel_metrics::{Histogram, U64Histogram};
+use ferrotel_metrics::{
+    BoundCounter, BoundHistogram, BoundUpDownCounter, CounterSeries, HistogramSeries, UpDownSeries,
+};
 use opentelemetry::metrics::{Counter, UpDownCounter};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
 use super::procedure::{Direction, NfsStatus, Procedure};
 use crate::names::{self, nfs as n};
+use crate::series_cache::SeriesCache;
 use crate::OpsTelemetry;
 
 /// Which end of the protocol the instruments observe.
@@ -23,31 +27,120 @@ pub enum NfsSide {
     Client,
 }
 
-/// The name of an export or share, interned so that recording it costs no allocation.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Share(Arc<str>);
+/// The name of an export or share, interned so that recording it costs no allocation. It also
+/// keeps the metric series each [`NfsInstruments`] resolved for it, so a procedure on a share
+/// seen before looks nothing up by name: create one `Share` per export and reuse it.
+#[derive(Clone)]
+pub struct Share(Arc<ShareInner>);
+
+struct ShareInner {
+    name: Arc<str>,
+    /// Per instruments (by id): the series of each procedure on this share.
+    bound: RwLock<Vec<(u64, Arc<ProcedureSlots>)>>,
+}
+
+/// One slot per NFSv3 procedure number.
+type ProcedureSlots = [OnceLock<Arc<ProcShare>>; PROCEDURES];
+
+/// NULL (0) to COMMIT (21).
+const PROCEDURES: usize = 22;
 
 impl Share {
     /// A share named `name` (an export path such as `/export`).
     pub fn new(name: impl Into<Arc<str>>) -> Self {
-        Share(name.into())
+        Share(Arc::new(ShareInner {
+            name: name.into(),
+            bound: RwLock::new(Vec::new()),
+        }))
     }
 
     /// The name.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.0.name
     }
 
     fn value(&self) -> opentelemetry::Value {
-        opentelemetry::Value::from(Arc::clone(&self.0))
+        opentelemetry::Value::from(Arc::clone(&self.0.name))
+    }
+
+    /// The procedure slots of the instruments `id` on this share.
+    fn slots(&self, id: u64) -> Arc<ProcedureSlots> {
+        let found = self
+            .0
+            .bound
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(owner, _)| *owner == id)
+            .map(|(_, slots)| Arc::clone(slots));
+        if let Some(slots) = found {
+            return slots;
+        }
+        let mut bound = self.0.bound.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, slots)) = bound.iter().find(|(owner, _)| *owner == id) {
+            return Arc::clone(slots);
+        }
+        let slots: Arc<ProcedureSlots> = Arc::new(std::array::from_fn(|_| OnceLock::new()));
+        bound.push((id, Arc::clone(&slots)));
+        slots
+    }
+}
+
+impl PartialEq for Share {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for Share {}
+
+impl std::hash::Hash for Share {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state);
+    }
+}
+
+impl std::fmt::Debug for Share {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Share").field(&self.0.name).finish()
     }
 }
 
 impl std::fmt::Display for Share {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.0.name)
     }
 }
+
+/// The metric series of one procedure on one share, resolved on its first use.
+struct ProcShare {
+    /// The attributes a span is created with, for the sampler: procedure and share.
+    sampling: [KeyValue; 2],
+    /// `nfs.server.request.active{procedure}` or DittoFS' in-flight `{procedure,share}`.
+    active: UpDownSeries,
+    /// DittoFS: bytes `{procedure,share,direction}` and size `{operation,share}`.
+    bytes: OnceLock<CounterSeries>,
+    size: OnceLock<HistogramSeries>,
+    ok: OnceLock<Arc<Finished>>,
+    failed: SeriesCache<u32, Arc<Finished>>,
+}
+
+/// The series a procedure's end records to, for one outcome.
+struct Finished {
+    duration: HistogramSeries,
+    count: CounterSeries,
+}
+
+/// An outcome as a key: the NFS status code, or `u32::MAX` for a cancelled procedure.
+fn outcome_key(outcome: Outcome) -> u32 {
+    match outcome {
+        Outcome::Status(status) => status.code(),
+        Outcome::Cancelled => u32::MAX,
+    }
+}
+
+/// Identifies an `NfsInstruments` in a [`Share`]'s series slots.
+static NEXT_INSTRUMENTS_ID: AtomicU64 = AtomicU64::new(1);
 
 /// NFS statuses that are the server's fault. On a server span only these set the span status
 /// to Error; a NOENT or an ACCES is the client's business, as NOT_FOUND is for gRPC. A client
@@ -56,11 +149,16 @@ const SERVER_FAULTS: [u32; 8] = [5, 6, 19, 28, 69, 10006, 10007, 10008];
 
 /// The semantic-conventions profile's instruments.
 struct Semconv {
-    duration: Histogram,
-    procedures: Counter<u64>,
-    io: Counter<u64>,
-    stale: Counter<u64>,
-    active: UpDownCounter<i64>,
+    duration: BoundHistogram,
+    procedures: BoundCounter,
+    active: BoundUpDownCounter,
+    /// `nfs.server.io{network.io.direction}`: transmit (READ), receive (WRITE); each series
+    /// made on its first bytes, as the SDK's counter would show it.
+    io: BoundCounter,
+    io_transmit: OnceLock<CounterSeries>,
+    io_receive: OnceLock<CounterSeries>,
+    stale: BoundCounter,
+    stale_series: OnceLock<CounterSeries>,
     connections_active: UpDownCounter<i64>,
     connections_accepted: Counter<u64>,
     connections_closed: Counter<u64>,
@@ -68,11 +166,11 @@ struct Semconv {
 
 /// The DittoFS profile's instruments.
 struct Dittofs {
-    requests: Counter<u64>,
-    duration_ms: Histogram,
-    in_flight: UpDownCounter<i64>,
-    bytes: Counter<u64>,
-    size: U64Histogram,
+    requests: BoundCounter,
+    duration_ms: BoundHistogram,
+    in_flight: BoundUpDownCounter,
+    bytes: BoundCounter,
+    size: BoundHistogram,
     connections_active: UpDownCounter<i64>,
     connections_accepted: Counter<u64>,
     connections_closed: Counter<u64>,
@@ -85,6 +183,7 @@ enum Profile {
 }
 
 struct Inner {
+    id: u64,
     telemetry: OpsTelemetry,
     side: NfsSide,
     profile: Profile,
@@ -134,35 +233,35 @@ impl NfsInstruments {
                 let server = side == NfsSide::Server;
                 let pick = |s: &'static str, c: &'static str| if server { s } else { c };
                 Profile::Semconv(Semconv {
-                    duration: telemetry.f64_histogram(
+                    duration: telemetry.bound_histogram(
                         pick(n::SERVER_REQUEST_DURATION, n::CLIENT_REQUEST_DURATION),
                         "s",
                         "Duration of NFS procedures.",
                         &n::DURATION_BUCKETS,
                     ),
-                    procedures: meter
-                        .u64_counter(pick(n::SERVER_PROCEDURE_COUNT, n::CLIENT_PROCEDURE_COUNT))
-                        .with_unit("{procedure}")
-                        .with_description("NFS procedures handled.")
-                        .build(),
-                    io: meter
-                        .u64_counter(pick(n::SERVER_IO, n::CLIENT_IO))
-                        .with_unit("By")
-                        .with_description("Bytes read and written through NFS.")
-                        .build(),
-                    stale: meter
-                        .u64_counter(n::SERVER_FH_STALE_COUNT)
-                        .with_unit("{fh}")
-                        .with_description("Stale file handles answered.")
-                        .build(),
-                    active: meter
-                        .i64_up_down_counter(pick(
-                            n::SERVER_REQUEST_ACTIVE,
-                            n::CLIENT_REQUEST_ACTIVE,
-                        ))
-                        .with_unit("{request}")
-                        .with_description("NFS procedures in progress.")
-                        .build(),
+                    procedures: telemetry.bound_counter(
+                        pick(n::SERVER_PROCEDURE_COUNT, n::CLIENT_PROCEDURE_COUNT),
+                        "{procedure}",
+                        "NFS procedures handled.",
+                    ),
+                    io: telemetry.bound_counter(
+                        pick(n::SERVER_IO, n::CLIENT_IO),
+                        "By",
+                        "Bytes read and written through NFS.",
+                    ),
+                    io_transmit: OnceLock::new(),
+                    io_receive: OnceLock::new(),
+                    stale: telemetry.bound_counter(
+                        n::SERVER_FH_STALE_COUNT,
+                        "{fh}",
+                        "Stale file handles answered.",
+                    ),
+                    stale_series: OnceLock::new(),
+                    active: telemetry.bound_up_down_counter(
+                        pick(n::SERVER_REQUEST_ACTIVE, n::CLIENT_REQUEST_ACTIVE),
+                        "{request}",
+                        "NFS procedures in progress.",
+                    ),
                     connections_active: meter
                         .i64_up_down_counter(n::SERVER_CONNECTION_ACTIVE)
                         .with_unit("{connection}")
@@ -183,25 +282,28 @@ impl NfsInstruments {
             NfsMetrics::Dittofs => {
                 let name = |suffix: &str| format!("{prefix}_{suffix}");
                 Profile::Dittofs(Dittofs {
-                    requests: meter
-                        .u64_counter(name(n::dittofs::REQUESTS))
-                        .with_description("Total number of NFS requests.")
-                        .build(),
-                    duration_ms: telemetry.f64_histogram(
+                    requests: telemetry.bound_counter(
+                        name(n::dittofs::REQUESTS),
+                        "",
+                        "Total number of NFS requests.",
+                    ),
+                    duration_ms: telemetry.bound_histogram(
                         name(n::dittofs::REQUEST_DURATION),
                         "ms",
                         "Duration of NFS requests in milliseconds.",
                         &n::dittofs::DURATION_BUCKETS_MS,
                     ),
-                    in_flight: meter
-                        .i64_up_down_counter(name(n::dittofs::REQUESTS_IN_FLIGHT))
-                        .with_description("Current number of NFS requests being processed.")
-                        .build(),
-                    bytes: meter
-                        .u64_counter(name(n::dittofs::BYTES_TRANSFERRED))
-                        .with_description("Total bytes transferred via NFS operations.")
-                        .build(),
-                    size: telemetry.u64_histogram(
+                    in_flight: telemetry.bound_up_down_counter(
+                        name(n::dittofs::REQUESTS_IN_FLIGHT),
+                        "",
+                        "Current number of NFS requests being processed.",
+                    ),
+                    bytes: telemetry.bound_counter(
+                        name(n::dittofs::BYTES_TRANSFERRED),
+                        "",
+                        "Total bytes transferred via NFS operations.",
+                    ),
+                    size: telemetry.bound_histogram(
                         name(n::dittofs::OPERATION_SIZE),
                         "By",
                         "Distribution of READ/WRITE operation sizes.",
@@ -235,6 +337,7 @@ impl NfsInstruments {
         }
         NfsInstruments {
             inner: Arc::new(Inner {
+                id: NEXT_INSTRUMENTS_ID.fetch_add(1, Ordering::Relaxed),
                 telemetry: telemetry.clone(),
                 side,
                 profile,
@@ -254,17 +357,12 @@ impl NfsInstruments {
             NfsSide::Server => SpanKind::Server,
             NfsSide::Client => SpanKind::Client,
         };
+        let series = self.series(procedure, share);
         // The sampling-relevant attributes, at creation; the rest only on a recorded span.
-        let span = inner.telemetry.start_span(
-            procedure.span_name(),
-            kind,
-            parent,
-            vec![
-                KeyValue::new(n::ONC_RPC_PROCEDURE_NAME, procedure.name()),
-                KeyValue::new(n::NFS_SHARE, share.value()),
-            ],
-        );
-        let cx = parent.with_span(span);
+        let cx =
+            inner
+                .telemetry
+                .start_context(procedure.span_name(), kind, parent, &series.sampling);
         if cx.span().is_recording() {
             cx.span().set_attributes([
                 KeyValue::new(n::ONC_RPC_PROGRAM_NAME, "nfs"),
@@ -272,22 +370,99 @@ impl NfsInstruments {
                 KeyValue::new(n::ONC_RPC_PROCEDURE_NUMBER, i64::from(procedure.number())),
             ]);
         }
-        match &inner.profile {
-            Profile::Semconv(m) => {
-                m.active.add(
-                    1,
-                    &[KeyValue::new(n::ONC_RPC_PROCEDURE_NAME, procedure.name())],
-                );
-            }
-            Profile::Dittofs(m) => m.in_flight.add(1, &dittofs_labels(procedure, share)),
-        }
+        series.active.add(1);
         NfsOp {
             instruments: self.clone(),
             procedure,
             share: share.clone(),
+            series,
             cx,
             start: Instant::now(),
             finished: false,
+        }
+    }
+
+    /// The series of `procedure` on `share`, resolved once per pair.
+    fn series(&self, procedure: Procedure, share: &Share) -> Arc<ProcShare> {
+        let make = || Arc::new(self.proc_share(procedure, share));
+        let slots = share.slots(self.inner.id);
+        match slots.get(procedure.number() as usize) {
+            Some(slot) => Arc::clone(slot.get_or_init(make)),
+            None => make(),
+        }
+    }
+
+    fn proc_share(&self, procedure: Procedure, share: &Share) -> ProcShare {
+        let active = match &self.inner.profile {
+            Profile::Semconv(m) => m
+                .active
+                .series(&[KeyValue::new(n::ONC_RPC_PROCEDURE_NAME, procedure.name())]),
+            Profile::Dittofs(m) => m.in_flight.series(&dittofs_labels(procedure, share)),
+        };
+        ProcShare {
+            sampling: [
+                KeyValue::new(n::ONC_RPC_PROCEDURE_NAME, procedure.name()),
+                KeyValue::new(n::NFS_SHARE, share.value()),
+            ],
+            active,
+            bytes: OnceLock::new(),
+            size: OnceLock::new(),
+            ok: OnceLock::new(),
+            failed: SeriesCache::new(),
+        }
+    }
+
+    /// The series the end of `procedure` on `share` with `outcome` records to.
+    fn finished(&self, op: &NfsOp, outcome: Outcome) -> Arc<Finished> {
+        let make = || Arc::new(self.finished_series(op.procedure, &op.share, outcome));
+        if outcome == Outcome::Status(NfsStatus::OK) {
+            return Arc::clone(op.series.ok.get_or_init(make));
+        }
+        op.series
+            .failed
+            .get_or_insert_with(outcome_key(outcome), make)
+    }
+
+    fn finished_series(&self, procedure: Procedure, share: &Share, outcome: Outcome) -> Finished {
+        let error = error_type(outcome);
+        match &self.inner.profile {
+            Profile::Semconv(m) => {
+                let proc_name = KeyValue::new(n::ONC_RPC_PROCEDURE_NAME, procedure.name());
+                let version = KeyValue::new(n::ONC_RPC_VERSION, 3);
+                let mut duration = vec![
+                    KeyValue::new(n::ONC_RPC_PROGRAM_NAME, "nfs"),
+                    version.clone(),
+                    proc_name.clone(),
+                    KeyValue::new(n::NFS_SHARE, share.value()),
+                ];
+                let mut count = vec![version, proc_name];
+                if let Some(error) = error {
+                    duration.push(KeyValue::new(names::ERROR_TYPE, error));
+                    count.push(KeyValue::new(names::ERROR_TYPE, error));
+                }
+                Finished {
+                    duration: m.duration.series(&duration),
+                    count: m.procedures.series(&count),
+                }
+            }
+            Profile::Dittofs(m) => {
+                let [procedure_label, share_label] = dittofs_labels(procedure, share);
+                let (status, code) = match error {
+                    None => ("success", ""),
+                    Some(code) => ("error", code),
+                };
+                Finished {
+                    duration: m
+                        .duration_ms
+                        .series(&[procedure_label.clone(), share_label.clone()]),
+                    count: m.requests.series(&[
+                        procedure_label,
+                        share_label,
+                        KeyValue::new(n::dittofs::STATUS, status),
+                        KeyValue::new(n::dittofs::ERROR_CODE, code),
+                    ]),
+                }
+            }
         }
     }
 
@@ -336,6 +511,15 @@ fn dittofs_labels(procedure: Procedure, share: &Share) -> [KeyValue; 2] {
     ]
 }
 
+/// `error.type` of an outcome: the NFS status name, `cancelled`, or none for `NFS3_OK`.
+fn error_type(outcome: Outcome) -> Option<&'static str> {
+    match outcome {
+        Outcome::Status(status) if status.is_ok() => None,
+        Outcome::Status(status) => Some(status.name()),
+        Outcome::Cancelled => Some("cancelled"),
+    }
+}
+
 /// One NFS procedure in progress: its span (current in [`NfsOp::context`]) and its start
 /// time. Finish it with [`NfsOp::finish`]; dropping it unfinished records the procedure as
 /// cancelled (`error.type=cancelled`), so a client that hangs up is still counted.
@@ -344,6 +528,7 @@ pub struct NfsOp {
     instruments: NfsInstruments,
     procedure: Procedure,
     share: Share,
+    series: Arc<ProcShare>,
     cx: Context,
     start: Instant,
     finished: bool,
@@ -378,14 +563,11 @@ impl NfsOp {
 
     fn record(&mut self, outcome: Outcome, bytes: u64) {
         self.finished = true;
-        let inner = &self.instruments.inner;
+        let instruments = &self.instruments;
+        let inner = &instruments.inner;
         let procedure = self.procedure;
         let elapsed = self.start.elapsed().as_secs_f64();
-        let error: Option<&'static str> = match outcome {
-            Outcome::Status(status) if status.is_ok() => None,
-            Outcome::Status(status) => Some(status.name()),
-            Outcome::Cancelled => Some("cancelled"),
-        };
+        let error = error_type(outcome);
         let span = self.cx.span();
         if span.is_recording() {
             let status_name = match outcome {
@@ -410,89 +592,60 @@ impl NfsOp {
             }
         }
         let cx = &self.cx;
+        let finished = instruments.finished(self, outcome);
+        let direction = procedure.direction().filter(|_| bytes > 0);
         match &inner.profile {
             Profile::Semconv(m) => {
-                let proc_name = KeyValue::new(n::ONC_RPC_PROCEDURE_NAME, procedure.name());
-                let version = KeyValue::new(n::ONC_RPC_VERSION, 3);
-                let share = KeyValue::new(n::NFS_SHARE, self.share.value());
-                let program = KeyValue::new(n::ONC_RPC_PROGRAM_NAME, "nfs");
-                match error {
-                    None => {
-                        m.duration.record_with_context(
-                            elapsed,
-                            &[program, version.clone(), proc_name.clone(), share],
-                            cx,
-                        );
-                        m.procedures.add(1, &[version, proc_name.clone()]);
-                    }
-                    Some(error) => {
-                        let error = KeyValue::new(names::ERROR_TYPE, error);
-                        m.duration.record_with_context(
-                            elapsed,
-                            &[
-                                program,
-                                version.clone(),
-                                proc_name.clone(),
-                                share,
-                                error.clone(),
-                            ],
-                            cx,
-                        );
-                        m.procedures.add(1, &[version, proc_name.clone(), error]);
-                    }
-                }
-                if let (Some(direction), true) = (procedure.direction(), bytes > 0) {
-                    let dir = match direction {
-                        Direction::Read => "transmit",
-                        Direction::Write => "receive",
-                    };
-                    m.io.add(bytes, &[KeyValue::new(n::NETWORK_IO_DIRECTION, dir)]);
+                finished.duration.record(elapsed, cx);
+                finished.count.add(1);
+                let io = |slot: &OnceLock<CounterSeries>, dir: &'static str| {
+                    slot.get_or_init(|| {
+                        m.io.series(&[KeyValue::new(n::NETWORK_IO_DIRECTION, dir)])
+                    })
+                    .add(bytes);
+                };
+                match direction {
+                    Some(Direction::Read) => io(&m.io_transmit, "transmit"),
+                    Some(Direction::Write) => io(&m.io_receive, "receive"),
+                    None => {}
                 }
                 if outcome == Outcome::Status(NfsStatus::STALE) {
-                    m.stale.add(1, &[]);
+                    m.stale_series.get_or_init(|| m.stale.series(&[])).add(1);
                 }
-                m.active.add(-1, &[proc_name]);
             }
             Profile::Dittofs(m) => {
-                let labels = dittofs_labels(procedure, &self.share);
-                let (status, code) = match error {
-                    None => ("success", ""),
-                    Some(code) => ("error", code),
-                };
-                let [procedure_label, share_label] = labels.clone();
-                m.requests.add(
-                    1,
-                    &[
-                        procedure_label.clone(),
-                        share_label.clone(),
-                        KeyValue::new(n::dittofs::STATUS, status),
-                        KeyValue::new(n::dittofs::ERROR_CODE, code),
-                    ],
-                );
-                m.duration_ms
-                    .record_with_context(elapsed * 1000.0, &labels, cx);
-                if let (Some(direction), true) = (procedure.direction(), bytes > 0) {
+                finished.count.add(1);
+                finished.duration.record(elapsed * 1000.0, cx);
+                if let Some(direction) = direction {
                     let dir = match direction {
                         Direction::Read => "read",
                         Direction::Write => "write",
                     };
-                    m.bytes.add(
-                        bytes,
-                        &[
-                            procedure_label,
-                            share_label.clone(),
-                            KeyValue::new(n::dittofs::DIRECTION, dir),
-                        ],
-                    );
-                    m.size.record_with_context(
-                        bytes,
-                        &[KeyValue::new(n::dittofs::OPERATION, dir), share_label],
-                        cx,
-                    );
+                    let share = &self.share;
+                    self.series
+                        .bytes
+                        .get_or_init(|| {
+                            let [procedure_label, share_label] = dittofs_labels(procedure, share);
+                            m.bytes.series(&[
+                                procedure_label,
+                                share_label,
+                                KeyValue::new(n::dittofs::DIRECTION, dir),
+                            ])
+                        })
+                        .add(bytes);
+                    self.series
+                        .size
+                        .get_or_init(|| {
+                            m.size.series(&[
+                                KeyValue::new(n::dittofs::OPERATION, dir),
+                                KeyValue::new(n::dittofs::SHARE, share.value()),
+                            ])
+                        })
+                        .record_u64(bytes, cx);
                 }
-                m.in_flight.add(-1, &labels);
             }
         }
+        self.series.active.add(-1);
         span.end();
     }
 }

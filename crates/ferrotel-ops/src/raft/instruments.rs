@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use ferrotel_metrics::Histogram;
-use opentelemetry::metrics::{Counter, ObservableGauge};
+use ferrotel_metrics::{BoundCounter, BoundHistogram, CounterSeries, HistogramSeries};
+use opentelemetry::metrics::ObservableGauge;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
@@ -53,17 +53,18 @@ struct Inner {
     telemetry: OpsTelemetry,
     node_id: u64,
     node: [KeyValue; 1],
-    leader: [KeyValue; 2],
-    follower: [KeyValue; 2],
-    proposals: Counter<u64>,
-    proposals_failed: Counter<u64>,
-    committed: Counter<u64>,
-    applied: Counter<u64>,
-    leader_changes: Counter<u64>,
-    proposal_duration: Histogram,
-    commit_duration: Histogram,
-    append_duration: Histogram,
-    apply_duration: Histogram,
+    /// Every series carries `raft.node.id`; those without further attributes are bound once.
+    proposals: CounterSeries,
+    proposals_failed: BoundCounter,
+    committed: CounterSeries,
+    applied: CounterSeries,
+    leader_changes: CounterSeries,
+    proposal_duration: BoundHistogram,
+    proposal_ok: HistogramSeries,
+    commit_duration: HistogramSeries,
+    append_leader: HistogramSeries,
+    append_follower: HistogramSeries,
+    apply_duration: HistogramSeries,
     observed: Arc<Observed>,
     _gauges: [ObservableGauge<u64>; 4],
 }
@@ -94,13 +95,10 @@ impl RaftInstruments {
         let node_kv = KeyValue::new(names::NODE_ID, node_id_value(node_id));
         let node = [node_kv.clone()];
         let counter = |name: &'static str, description: &'static str| {
-            meter
-                .u64_counter(name)
-                .with_description(description)
-                .build()
+            telemetry.bound_counter(name, "", description)
         };
         let histogram = |name: &'static str, description: &'static str| {
-            telemetry.f64_histogram(name, "s", description, &names::DURATION_BUCKETS)
+            telemetry.bound_histogram(name, "s", description, &names::DURATION_BUCKETS)
         };
         let observed = Arc::new(Observed::default());
         let gauge = |name: &'static str, description: &'static str, read: fn(&Observed) -> u64| {
@@ -140,50 +138,52 @@ impl RaftInstruments {
                 })
                 .build()
         };
+        let leader = [
+            node_kv.clone(),
+            KeyValue::new(names::ROLE, Role::Leader.as_str()),
+        ];
+        let follower = [node_kv, KeyValue::new(names::ROLE, Role::Follower.as_str())];
+        let append = histogram(names::APPEND_DURATION, "One Raft log append");
+        let proposal_duration = histogram(
+            names::PROPOSAL_DURATION,
+            "Raft proposal to commit and apply",
+        );
+        let proposals_failed = counter(names::PROPOSALS_FAILED, "Raft proposals that failed");
+        // Counters start at zero, so `rate()` and a ratio over them have a series from the
+        // first scrape rather than from the first failure.
+        proposals_failed.series(&node);
         let inner = Inner {
             telemetry: telemetry.clone(),
             node_id,
-            leader: [
-                node_kv.clone(),
-                KeyValue::new(names::ROLE, Role::Leader.as_str()),
-            ],
-            follower: [node_kv, KeyValue::new(names::ROLE, Role::Follower.as_str())],
-            proposals: counter(names::PROPOSALS, "Raft proposals made on this node"),
-            proposals_failed: counter(names::PROPOSALS_FAILED, "Raft proposals that failed"),
+            proposals: counter(names::PROPOSALS, "Raft proposals made on this node").series(&node),
+            proposals_failed,
             committed: counter(
                 names::COMMITTED_ENTRIES,
                 "Raft entries this node saw committed",
-            ),
+            )
+            .series(&node),
             applied: counter(
                 names::APPLIED_ENTRIES,
                 "Raft entries applied to the state machine",
-            ),
+            )
+            .series(&node),
             leader_changes: counter(
                 names::LEADER_CHANGES,
                 "Raft leader changes this node observed",
-            ),
-            proposal_duration: histogram(
-                names::PROPOSAL_DURATION,
-                "Raft proposal to commit and apply",
-            ),
-            commit_duration: histogram(names::COMMIT_DURATION, "Raft leader append to commit"),
-            append_duration: histogram(names::APPEND_DURATION, "One Raft log append"),
-            apply_duration: histogram(names::APPLY_DURATION, "Applying one batch of Raft entries"),
+            )
+            .series(&node),
+            proposal_ok: proposal_duration.series(&node),
+            proposal_duration,
+            commit_duration: histogram(names::COMMIT_DURATION, "Raft leader append to commit")
+                .series(&node),
+            append_leader: append.series(&leader),
+            append_follower: append.series(&follower),
+            apply_duration: histogram(names::APPLY_DURATION, "Applying one batch of Raft entries")
+                .series(&node),
             node,
             observed,
             _gauges: [term, commit_index, log_entries, lag],
         };
-        // Counters start at zero, so `rate()` and a ratio over them have a series from the
-        // first scrape rather than from the first failure.
-        for counter in [
-            &inner.proposals,
-            &inner.proposals_failed,
-            &inner.committed,
-            &inner.applied,
-            &inner.leader_changes,
-        ] {
-            counter.add(0, &inner.node);
-        }
         RaftInstruments {
             inner: Arc::new(inner),
             pending: Arc::new(Mutex::new(VecDeque::new())),
@@ -244,11 +244,11 @@ impl RaftInstruments {
     /// A proposal made under `parent`.
     pub fn propose_in(&self, parent: &Context) -> ProposeGuard {
         let inner = &self.inner;
-        inner.proposals.add(1, &inner.node);
+        inner.proposals.add(1);
         let mut span =
             inner
                 .telemetry
-                .start_span(names::SPAN_PROPOSE, SpanKind::Internal, parent, Vec::new());
+                .start_span(names::SPAN_PROPOSE, SpanKind::Internal, parent, &[]);
         let slot = if span.is_recording() {
             span.set_attribute(inner.node[0].clone());
             SpanSlot::Recording(Context::new().with_span(span))
@@ -348,7 +348,7 @@ impl RaftInstruments {
 
     fn span(&self, name: &'static str, kind: SpanKind, parent: &Context) -> RaftSpan {
         let inner = &self.inner;
-        let mut span = inner.telemetry.start_span(name, kind, parent, Vec::new());
+        let mut span = inner.telemetry.start_span(name, kind, parent, &[]);
         let recording = span.is_recording();
         if recording {
             span.set_attribute(inner.node[0].clone());
@@ -374,7 +374,7 @@ impl RaftInstruments {
             .commit_index
             .store(commit_index, Ordering::Relaxed);
         if newly_committed > 0 {
-            inner.committed.add(newly_committed, &inner.node);
+            inner.committed.add(newly_committed);
         }
     }
 
@@ -384,7 +384,7 @@ impl RaftInstruments {
         let inner = &self.inner;
         let mut known = lock(&inner.observed.leader);
         if leader.is_some() && *known != leader {
-            inner.leader_changes.add(1, &inner.node);
+            inner.leader_changes.add(1);
         }
         *known = leader;
     }
@@ -472,9 +472,7 @@ impl ProposeGuard {
         };
         match result {
             Ok(index) => {
-                inner
-                    .proposal_duration
-                    .record_with_context(elapsed, &inner.node, cx);
+                inner.proposal_ok.record(elapsed, cx);
                 if let SpanSlot::Recording(cx) = &self.slot {
                     cx.span()
                         .set_attribute(KeyValue::new(names::LOG_INDEX, node_id_value(index)));
@@ -482,10 +480,9 @@ impl ProposeGuard {
             }
             Err(error_type) => {
                 let attrs = [inner.node[0].clone(), KeyValue::new(ERROR_TYPE, error_type)];
-                inner.proposals_failed.add(1, &attrs);
-                inner
-                    .proposal_duration
-                    .record_with_context(elapsed, &attrs, cx);
+                // Rare: the series is looked up by its attributes.
+                inner.proposals_failed.series(&attrs).add(1);
+                inner.proposal_duration.series(&attrs).record(elapsed, cx);
                 if let SpanSlot::Recording(cx) = &self.slot {
                     let span = cx.span();
                     span.set_attribute(KeyValue::new(ERROR_TYPE, error_type));
@@ -603,7 +600,7 @@ impl EntryBatch {
         };
         let mut span = inner
             .telemetry
-            .start_span(self.op.span_name(), kind, parent, Vec::new());
+            .start_span(self.op.span_name(), kind, parent, &[]);
         if !span.is_recording() {
             return;
         }
@@ -635,26 +632,20 @@ impl EntryBatch {
         let cx = self.spans.first().unwrap_or(&empty);
         match self.op {
             BatchOp::Append(role) => {
-                let attrs = match role {
-                    Role::Leader => &inner.leader,
-                    Role::Follower => &inner.follower,
+                let series = match role {
+                    Role::Leader => &inner.append_leader,
+                    Role::Follower => &inner.append_follower,
                 };
-                inner
-                    .append_duration
-                    .record_with_context(elapsed, attrs, cx);
+                series.record(elapsed, cx);
             }
             BatchOp::Commit => {
                 if self.entries > 0 {
-                    inner
-                        .commit_duration
-                        .record_with_context(elapsed, &inner.node, cx);
+                    inner.commit_duration.record(elapsed, cx);
                 }
             }
             BatchOp::Apply => {
-                inner.applied.add(self.entries, &inner.node);
-                inner
-                    .apply_duration
-                    .record_with_context(elapsed, &inner.node, cx);
+                inner.applied.add(self.entries);
+                inner.apply_duration.record(elapsed, cx);
             }
             BatchOp::Replicate(_) => {}
         }

@@ -1,16 +1,16 @@
 //! The storage instruments: one span and one set of metric records per operation, through
 //! [`StorageOp`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use ferrotel_config::StorageMetrics;
-use ferrotel_metrics::Histogram;
-use opentelemetry::metrics::Counter;
+use ferrotel_metrics::{BoundCounter, BoundHistogram, CounterSeries, HistogramSeries};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
 use crate::names::{self, storage as n};
+use crate::series_cache::SeriesCache;
 use crate::OpsTelemetry;
 
 /// An object-store operation.
@@ -29,6 +29,17 @@ pub enum StorageOperation {
     /// Copy an object.
     Copy,
 }
+
+/// Every operation, in declaration order.
+const OPERATIONS: usize = 6;
+const ALL_OPERATIONS: [StorageOperation; OPERATIONS] = [
+    StorageOperation::Get,
+    StorageOperation::Put,
+    StorageOperation::Delete,
+    StorageOperation::List,
+    StorageOperation::Head,
+    StorageOperation::Copy,
+];
 
 impl StorageOperation {
     /// The lower-case name (`get`).
@@ -56,21 +67,50 @@ impl StorageOperation {
     }
 }
 
+/// Blixard's read and write metrics, without attributes.
 struct Blixard {
-    reads: Counter<u64>,
-    writes: Counter<u64>,
-    read_duration: Histogram,
-    write_duration: Histogram,
+    reads: BoundCounter,
+    writes: BoundCounter,
+    reads_series: OnceLock<CounterSeries>,
+    writes_series: OnceLock<CounterSeries>,
+    read_duration: HistogramSeries,
+    write_duration: HistogramSeries,
+}
+
+/// The series of one operation, each made on its first use.
+struct OperationSeries {
+    /// The attributes a span is created with, for the sampler: backend and operation.
+    sampling: [KeyValue; 2],
+    ok: OnceLock<HistogramSeries>,
+    failed: OnceLock<SeriesCache<&'static str, HistogramSeries>>,
+    io: OnceLock<CounterSeries>,
 }
 
 struct Inner {
     telemetry: OpsTelemetry,
     backend: &'static str,
     record_keys: bool,
-    duration: Histogram,
-    io: Counter<u64>,
-    cache: Counter<u64>,
+    duration: BoundHistogram,
+    io: BoundCounter,
+    cache: BoundCounter,
+    cache_hit: OnceLock<CounterSeries>,
+    cache_miss: OnceLock<CounterSeries>,
+    operations: [OperationSeries; OPERATIONS],
     blixard: Option<Blixard>,
+}
+
+impl Inner {
+    fn series(&self, operation: StorageOperation) -> &OperationSeries {
+        let [get, put, delete, list, head, copy] = &self.operations;
+        match operation {
+            StorageOperation::Get => get,
+            StorageOperation::Put => put,
+            StorageOperation::Delete => delete,
+            StorageOperation::List => list,
+            StorageOperation::Head => head,
+            StorageOperation::Copy => copy,
+        }
+    }
 }
 
 /// Spans and metrics for one storage backend. Cheap to clone.
@@ -104,50 +144,64 @@ impl StorageInstruments {
     /// Instruments for `backend` (`s3`, `gcs`, `azure`, `fs`, `memory`, `kv`, or a name of
     /// your own) with the metric names of `profile` (`FERROTEL_STORAGE_METRICS`).
     pub fn new(telemetry: &OpsTelemetry, backend: &'static str, profile: StorageMetrics) -> Self {
-        let meter = telemetry.meter();
         let blixard = (profile == StorageMetrics::Blixard).then(|| Blixard {
-            reads: meter
-                .u64_counter(n::blixard::READS)
-                .with_description("Total storage read operations.")
-                .build(),
-            writes: meter
-                .u64_counter(n::blixard::WRITES)
-                .with_description("Total storage write operations.")
-                .build(),
-            read_duration: telemetry.f64_histogram(
-                n::blixard::READ_DURATION,
-                "s",
-                "Read operation duration.",
-                &n::DURATION_BUCKETS,
+            reads: telemetry.bound_counter(n::blixard::READS, "", "Total storage read operations."),
+            writes: telemetry.bound_counter(
+                n::blixard::WRITES,
+                "",
+                "Total storage write operations.",
             ),
-            write_duration: telemetry.f64_histogram(
-                n::blixard::WRITE_DURATION,
-                "s",
-                "Write operation duration.",
-                &n::DURATION_BUCKETS,
-            ),
+            reads_series: OnceLock::new(),
+            writes_series: OnceLock::new(),
+            read_duration: telemetry
+                .bound_histogram(
+                    n::blixard::READ_DURATION,
+                    "s",
+                    "Read operation duration.",
+                    &n::DURATION_BUCKETS,
+                )
+                .series(&[]),
+            write_duration: telemetry
+                .bound_histogram(
+                    n::blixard::WRITE_DURATION,
+                    "s",
+                    "Write operation duration.",
+                    &n::DURATION_BUCKETS,
+                )
+                .series(&[]),
         });
         StorageInstruments {
             inner: Arc::new(Inner {
                 telemetry: telemetry.clone(),
                 backend,
                 record_keys: false,
-                duration: telemetry.f64_histogram(
+                duration: telemetry.bound_histogram(
                     n::OPERATION_DURATION,
                     "s",
                     "Duration of storage operations.",
                     &n::DURATION_BUCKETS,
                 ),
-                io: meter
-                    .u64_counter(n::IO)
-                    .with_unit("By")
-                    .with_description("Bytes read and written by storage operations.")
-                    .build(),
-                cache: meter
-                    .u64_counter(n::CACHE_REQUESTS)
-                    .with_unit("{request}")
-                    .with_description("Cache lookups, by storage.cache.result.")
-                    .build(),
+                io: telemetry.bound_counter(
+                    n::IO,
+                    "By",
+                    "Bytes read and written by storage operations.",
+                ),
+                cache: telemetry.bound_counter(
+                    n::CACHE_REQUESTS,
+                    "{request}",
+                    "Cache lookups, by storage.cache.result.",
+                ),
+                cache_hit: OnceLock::new(),
+                cache_miss: OnceLock::new(),
+                operations: ALL_OPERATIONS.map(|operation| OperationSeries {
+                    sampling: [
+                        KeyValue::new(n::BACKEND, backend),
+                        KeyValue::new(n::OPERATION, operation.name()),
+                    ],
+                    ok: OnceLock::new(),
+                    failed: OnceLock::new(),
+                    io: OnceLock::new(),
+                }),
                 blixard,
             }),
         }
@@ -175,16 +229,13 @@ impl StorageInstruments {
     /// Starts an operation on `key` under `parent`.
     pub fn start_in(&self, operation: StorageOperation, key: &str, parent: &Context) -> StorageOp {
         let inner = &self.inner;
-        let span = inner.telemetry.start_span(
+        let sampling = &inner.series(operation).sampling;
+        let cx = inner.telemetry.start_context(
             operation.span_name(),
             SpanKind::Client,
             parent,
-            vec![
-                KeyValue::new(n::BACKEND, inner.backend),
-                KeyValue::new(n::OPERATION, operation.name()),
-            ],
+            sampling,
         );
-        let cx = parent.with_span(span);
         if inner.record_keys && cx.span().is_recording() {
             cx.span()
                 .set_attribute(KeyValue::new(n::KEY, key.to_owned()));
@@ -209,14 +260,19 @@ impl StorageInstruments {
     }
 
     fn cache(&self, hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
-        self.inner.cache.add(
-            1,
-            &[
-                KeyValue::new(n::BACKEND, self.inner.backend),
+        let inner = &self.inner;
+        let (slot, result) = if hit {
+            (&inner.cache_hit, "hit")
+        } else {
+            (&inner.cache_miss, "miss")
+        };
+        slot.get_or_init(|| {
+            inner.cache.series(&[
+                KeyValue::new(n::BACKEND, inner.backend),
                 KeyValue::new(n::CACHE_RESULT, result),
-            ],
-        );
+            ])
+        })
+        .add(1);
     }
 }
 
@@ -267,38 +323,42 @@ impl StorageOp {
                 span.set_status(Status::error(error));
             }
         }
-        match outcome {
-            Ok(_) => inner.duration.record_with_context(
-                elapsed,
-                &[backend.clone(), operation.clone()],
-                &self.cx,
-            ),
-            Err(error) => inner.duration.record_with_context(
-                elapsed,
-                &[
-                    backend.clone(),
-                    operation.clone(),
-                    KeyValue::new(names::ERROR_TYPE, error),
-                ],
-                &self.cx,
-            ),
-        }
+        let series = inner.series(self.operation);
+        let labels = || [backend.clone(), operation.clone()];
+        let duration = match outcome {
+            Ok(_) => series
+                .ok
+                .get_or_init(|| inner.duration.series(&labels()))
+                .clone(),
+            Err(error) => series
+                .failed
+                .get_or_init(SeriesCache::new)
+                .get_or_insert_with(error, || {
+                    inner.duration.series(&[
+                        backend.clone(),
+                        operation.clone(),
+                        KeyValue::new(names::ERROR_TYPE, error),
+                    ])
+                }),
+        };
+        duration.record(elapsed, &self.cx);
         if bytes > 0 {
-            inner.io.add(bytes, &[backend, operation]);
+            series
+                .io
+                .get_or_init(|| inner.io.series(&labels()))
+                .add(bytes);
         }
         if let Some(blixard) = &inner.blixard {
             match self.operation {
                 StorageOperation::Get | StorageOperation::Head | StorageOperation::List => {
-                    blixard.reads.add(1, &[]);
-                    blixard
-                        .read_duration
-                        .record_with_context(elapsed, &[], &self.cx);
+                    let reads = || blixard.reads.series(&[]);
+                    blixard.reads_series.get_or_init(reads).add(1);
+                    blixard.read_duration.record(elapsed, &self.cx);
                 }
                 StorageOperation::Put | StorageOperation::Delete | StorageOperation::Copy => {
-                    blixard.writes.add(1, &[]);
-                    blixard
-                        .write_duration
-                        .record_with_context(elapsed, &[], &self.cx);
+                    let writes = || blixard.writes.series(&[]);
+                    blixard.writes_series.get_or_init(writes).add(1);
+                    blixard.write_duration.record(elapsed, &self.cx);
                 }
             }
         }
