@@ -8,10 +8,12 @@
 
 use std::borrow::Cow;
 
-use ferrotel_metrics::{Exemplars, Histogram, U64Histogram};
-use ferrotel_propagation::random_flag::{random_under, RandomFlagSpan};
+use ferrotel_metrics::{BoundCounter, BoundHistogram, BoundUpDownCounter, Exemplars};
+use ferrotel_propagation::random_flag::{random_under, with_random_flag, RandomFlagSpan};
 use opentelemetry::metrics::{Meter, MeterProvider};
-use opentelemetry::trace::{SpanKind, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
+
+use crate::sampling::{Presampled, Presampler};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, Span};
 
@@ -29,6 +31,8 @@ pub struct OpsTelemetry {
     pub(crate) tracer: SdkTracer,
     pub(crate) meter: Meter,
     pub(crate) exemplars: Exemplars,
+    scope: InstrumentationScope,
+    presampler: Option<Presampler>,
 }
 
 impl OpsTelemetry {
@@ -51,14 +55,26 @@ impl OpsTelemetry {
                 .tracer_with_scope(scope.clone()),
         };
         let meter = match meter_provider {
-            Some(provider) => provider.meter_with_scope(scope),
-            None => opentelemetry::global::meter_with_scope(scope),
+            Some(provider) => provider.meter_with_scope(scope.clone()),
+            None => opentelemetry::global::meter_with_scope(scope.clone()),
         };
         OpsTelemetry {
             tracer,
             meter,
             exemplars,
+            scope,
+            presampler: None,
         }
+    }
+
+    /// Decides sampling before building spans, with `presampler`, which must be the one the
+    /// tracer provider was built with (its sampler and id generator): an unsampled operation
+    /// then gets a non-recording span context without the SDK's span builder. Without it every
+    /// span goes through the SDK's builder, which decides there. `ferrotel::Guard::ops()` sets
+    /// the guard's.
+    pub fn with_presampler(mut self, presampler: Presampler) -> Self {
+        self.presampler = Some(presampler);
+        self
     }
 
     /// The meter the instruments are created on.
@@ -72,38 +88,55 @@ impl OpsTelemetry {
         &self.tracer
     }
 
-    /// An exemplar-carrying `f64` histogram in this crate's scope.
-    pub(crate) fn f64_histogram(
+    /// A bound histogram in this crate's scope: each series is resolved once and recorded
+    /// with atomics, its exemplars kept beside it (see `ferrotel_metrics::BoundHistogram`).
+    pub(crate) fn bound_histogram(
         &self,
         name: impl Into<Cow<'static, str>>,
         unit: &'static str,
         description: &'static str,
         boundaries: &[f64],
-    ) -> Histogram {
+    ) -> BoundHistogram {
         self.exemplars
-            .f64_histogram(&self.meter, name)
-            .with_scope(SCOPE)
+            .bound_histogram(&self.scope, name)
             .with_unit(unit)
             .with_description(description)
             .with_boundaries(boundaries.to_vec())
             .build()
     }
 
-    /// An exemplar-carrying `u64` histogram in this crate's scope.
-    pub(crate) fn u64_histogram(
+    /// A bound counter in this crate's scope; `unit` may be empty.
+    pub(crate) fn bound_counter(
         &self,
         name: impl Into<Cow<'static, str>>,
         unit: &'static str,
         description: &'static str,
-        boundaries: &[f64],
-    ) -> U64Histogram {
-        self.exemplars
-            .u64_histogram(&self.meter, name)
-            .with_scope(SCOPE)
-            .with_unit(unit)
-            .with_description(description)
-            .with_boundaries(boundaries.to_vec())
-            .build()
+    ) -> BoundCounter {
+        let mut builder = self
+            .exemplars
+            .bound_counter(&self.meter, SCOPE, name)
+            .with_description(description);
+        if !unit.is_empty() {
+            builder = builder.with_unit(unit);
+        }
+        builder.build()
+    }
+
+    /// A bound up-down counter in this crate's scope; `unit` may be empty.
+    pub(crate) fn bound_up_down_counter(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        unit: &'static str,
+        description: &'static str,
+    ) -> BoundUpDownCounter {
+        let mut builder = self
+            .exemplars
+            .bound_up_down_counter(&self.meter, SCOPE, name)
+            .with_description(description);
+        if !unit.is_empty() {
+            builder = builder.with_unit(unit);
+        }
+        builder.build()
     }
 
     /// Starts a span under `parent`, carrying the random-trace-id flag (see the module docs).
@@ -114,15 +147,41 @@ impl OpsTelemetry {
         name: &'static str,
         kind: SpanKind,
         parent: &Context,
-        attributes: Vec<KeyValue>,
+        attributes: &[KeyValue],
     ) -> OpsSpan {
-        let builder = self
-            .tracer
-            .span_builder(name)
-            .with_kind(kind)
-            .with_attributes(attributes);
+        let mut builder = self.tracer.span_builder(name).with_kind(kind);
+        if !attributes.is_empty() {
+            builder = builder.with_attributes(attributes.iter().cloned());
+        }
         let random = random_under(parent);
         RandomFlagSpan::new(self.tracer.build_with_context(builder, parent), random)
+    }
+}
+
+impl OpsTelemetry {
+    /// A context holding a new span under `parent` (see [`OpsTelemetry::start_span`]); an
+    /// unsampled span costs no SDK span when a [`Presampler`] decides first.
+    pub(crate) fn start_context(
+        &self,
+        name: &'static str,
+        kind: SpanKind,
+        parent: &Context,
+        attributes: &[KeyValue],
+    ) -> Context {
+        if let Some(presampler) = &self.presampler {
+            match presampler.decide(parent, name, &kind, attributes) {
+                Presampled::Dropped(sc) => {
+                    let sc = with_random_flag(&sc, random_under(parent));
+                    return parent.with_remote_span_context(sc);
+                }
+                Presampled::Build => {
+                    let span = self.start_span(name, kind, parent, attributes);
+                    Presampler::clear();
+                    return parent.with_span(span);
+                }
+            }
+        }
+        parent.with_span(self.start_span(name, kind, parent, attributes))
     }
 }
 

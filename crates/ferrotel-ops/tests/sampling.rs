@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use ferrotel::config::{parse_sampling_rules, Env};
 use ferrotel::ops::nfs::{NfsSide, NfsStatus, Procedure, Share};
-use ferrotel::ops::sampling::RuleSampler;
+use ferrotel::ops::sampling::{Presampler, RuleSampler};
+use ferrotel::ops::storage::{StorageInstruments, StorageOperation};
+use ferrotel::ops::OpsTelemetry;
 use ferrotel_testkit::Receiver;
 use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
@@ -101,6 +103,90 @@ fn each_rule_keeps_its_ratio_and_children_follow_their_roots() {
         assert!(
             (kept - expected).abs() <= 4.0 * sigma + 1e-9,
             "{name}[{share}]: kept {kept} of {n}, expected {expected} ± {}",
+            4.0 * sigma
+        );
+    }
+}
+
+/// The same test through the instruments, which decide with a `Presampler` before building
+/// (a dropped root never reaches the SDK's builder): each rule's ratio holds, and a storage
+/// child follows its NFS root although a rule would drop `storage.*` roots.
+#[test]
+fn instruments_deciding_first_keep_each_ratio_and_whole_traces() {
+    let rules = parse_sampling_rules(
+        "nfs.*[nfs.share=scratch]=0.5,nfs.READ=0.01,nfs.GETATTR=0.001,storage.*=0,*=1",
+    )
+    .unwrap();
+    let presampler = Presampler::new(RuleSampler::new(
+        &rules,
+        Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+    ));
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(presampler.sampler())
+        .with_id_generator(presampler.id_generator())
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let telemetry =
+        OpsTelemetry::new(Some(&provider), None, Default::default()).with_presampler(presampler);
+    let nfs = ferrotel::ops::nfs::NfsInstruments::new(
+        &telemetry,
+        NfsSide::Server,
+        Default::default(),
+        "ferrotel",
+    );
+    let storage = StorageInstruments::new(&telemetry, "memory", Default::default());
+    let cases = [
+        (Procedure::Read, Share::new("scratch"), 0.5),
+        (Procedure::Read, Share::new("export"), 0.01),
+        (Procedure::Getattr, Share::new("export"), 0.001),
+    ];
+    for (procedure, share, _) in &cases {
+        for _ in 0..ROOTS {
+            let op = nfs.start_in(*procedure, share, &Context::new());
+            let child = storage.start_in(StorageOperation::Get, "k", op.context());
+            // Every span, kept or not, carries a valid context to propagate.
+            assert!(op.context().span().span_context().is_valid());
+            child.finish(Ok(1));
+            op.finish(NfsStatus::OK, 1);
+        }
+    }
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let roots: Vec<_> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == opentelemetry::trace::SpanId::INVALID)
+        .collect();
+    let root_ids: HashSet<_> = roots.iter().map(|s| s.span_context.span_id()).collect();
+    let children = spans.len() - roots.len();
+    assert_eq!(children, roots.len(), "one storage child per kept root");
+    for child in spans
+        .iter()
+        .filter(|s| s.parent_span_id != opentelemetry::trace::SpanId::INVALID)
+    {
+        assert_eq!(child.name, "storage.get");
+        assert!(
+            root_ids.contains(&child.parent_span_id),
+            "a child without its parent"
+        );
+    }
+    for (procedure, share, ratio) in &cases {
+        let kept = roots
+            .iter()
+            .filter(|s| {
+                s.name == procedure.span_name()
+                    && s.attributes.iter().any(|kv| {
+                        kv.key.as_str() == "nfs.share" && kv.value.as_str() == share.as_str()
+                    })
+            })
+            .count() as f64;
+        let n = ROOTS as f64;
+        let sigma = (n * ratio * (1.0 - ratio)).sqrt();
+        assert!(
+            (kept - n * ratio).abs() <= 4.0 * sigma + 1e-9,
+            "{}[{share}]: kept {kept} of {n}, expected {} ± {}",
+            procedure.span_name(),
+            n * ratio,
             4.0 * sigma
         );
     }

@@ -23,6 +23,8 @@ pub struct Guard {
     pub(crate) config: Config,
     pub(crate) issues: Vec<ConfigIssue>,
     pub(crate) tracer_provider: Option<SdkTracerProvider>,
+    /// The tracer provider's sampler, for ferrotel-ops' instruments to decide before building.
+    pub(crate) presampler: Option<ferrotel_ops::sampling::Presampler>,
     pub(crate) pipelines: Vec<Pipeline>,
     pub(crate) logger_provider: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
     pub(crate) log_pipelines: Vec<Pipeline>,
@@ -165,11 +167,15 @@ impl Guard {
             .meter_provider
             .as_ref()
             .map(|p| p as &dyn opentelemetry::metrics::MeterProvider);
-        ferrotel_ops::OpsTelemetry::new(
+        let telemetry = ferrotel_ops::OpsTelemetry::new(
             self.tracer_provider.as_ref(),
             meter,
             self.exemplars.clone(),
-        )
+        );
+        match &self.presampler {
+            Some(presampler) => telemetry.with_presampler(presampler.clone()),
+            None => telemetry,
+        }
     }
 
     /// NFS instruments for a server (or client) on this guard's pipelines, with the naming

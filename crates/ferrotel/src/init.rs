@@ -166,6 +166,7 @@ impl Builder {
 
         let mut runtime = None;
         let mut tracer_provider = None;
+        let mut presampler = None;
         let mut pipelines = Vec::new();
         let mut logger_provider = None;
         let mut log_pipelines = Vec::new();
@@ -201,8 +202,9 @@ impl Builder {
                     &handle,
                     reporter_for_traces,
                 ) {
-                    Ok((provider, built)) => {
+                    Ok((provider, built_presampler, built)) => {
                         tracer_provider = Some(provider);
+                        presampler = Some(built_presampler);
                         pipelines = built;
                     }
                     // An unreadable TLS file is not the service's fault: outside strict
@@ -349,6 +351,7 @@ impl Builder {
             config,
             issues,
             tracer_provider,
+            presampler,
             pipelines,
             logger_provider,
             log_pipelines,
@@ -402,6 +405,7 @@ impl Guard {
             config,
             issues: Vec::new(),
             tracer_provider: None,
+            presampler: None,
             pipelines: Vec::new(),
             logger_provider: None,
             log_pipelines: Vec::new(),

@@ -13,6 +13,8 @@ use opentelemetry_sdk::trace::{
 use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
 
+use ferrotel_ops::sampling::Presampler;
+
 use crate::error::InitError;
 use crate::health::LossReporter;
 use crate::runtime::with_deadline;
@@ -26,19 +28,23 @@ pub(crate) fn tracer_provider(
     resource: Resource,
     handle: &Handle,
     reporter: Option<Arc<LossReporter>>,
-) -> Result<(SdkTracerProvider, Vec<Pipeline>), InitError> {
+) -> Result<(SdkTracerProvider, Presampler, Vec<Pipeline>), InitError> {
     let mut pipelines = Vec::new();
     let configured = sampler(&config.sampler, config, handle)?;
-    let builder = SdkTracerProvider::builder().with_resource(resource);
     // FERROTEL_SAMPLING_RULES take the configured sampler's place for the roots they match.
-    let builder = if config.ops.sampling_rules.is_empty() {
-        builder.with_sampler(configured)
+    let presampler = if config.ops.sampling_rules.is_empty() {
+        Presampler::boxed(configured)
     } else {
-        builder.with_sampler(ferrotel_ops::sampling::RuleSampler::new(
+        Presampler::new(ferrotel_ops::sampling::RuleSampler::new(
             &config.ops.sampling_rules,
             configured,
         ))
     };
+    // ferrotel-ops' instruments decide with the same sampler before they build a span.
+    let builder = SdkTracerProvider::builder()
+        .with_resource(resource)
+        .with_sampler(presampler.sampler())
+        .with_id_generator(presampler.id_generator());
     let mut builder = builder.with_span_limits(span_limits(config));
     for choice in &config.traces_exporter {
         // One set of counters per pipeline: the exporter's transport counts rejected spans
@@ -90,7 +96,7 @@ pub(crate) fn tracer_provider(
             capacity: batch.max_queue_size as u64,
         });
     }
-    Ok((builder.build(), pipelines))
+    Ok((builder.build(), presampler, pipelines))
 }
 
 /// Admits spans into a batch processor and counts them (see [`crate::stats`]): a span that

@@ -26,6 +26,11 @@
 //! # drop(provider);
 //! ```
 
+mod presample;
+
+pub(crate) use presample::Presampled;
+pub use presample::{PresampledIds, PresampledSampler, Presampler};
+
 use std::sync::Arc;
 
 use ferrotel_config::SamplingRule;

@@ -16,11 +16,12 @@ use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::{
 use ferrotel_testkit::{any_value_to_string, ReceivedSpan, Receiver};
 
 use ferrotel_metrics::{ExemplarFilter, Exemplars, MetricsTransport, OtlpMetricExporter};
+use ferrotel_ops::sampling::Presampler;
 use ferrotel_ops::OpsTelemetry;
 use ferrotel_testkit::ReceivedMetric;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 
 /// How long a test waits for data to reach the receiver.
@@ -203,8 +204,12 @@ impl NodeTelemetry {
             .with_endpoint(receiver.grpc_endpoint())
             .build()
             .unwrap();
+        // As `ferrotel::Guard::ops()` has it: the instruments decide before building a span.
+        let presampler = Presampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
         let tracer_provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
+            .with_sampler(presampler.sampler())
+            .with_id_generator(presampler.id_generator())
             .with_batch_exporter(span_exporter)
             .build();
         let exemplars = Exemplars::new(ExemplarFilter::TraceBased);
@@ -226,7 +231,8 @@ impl NodeTelemetry {
             .with_resource(resource)
             .with_reader(PeriodicReader::builder(exporter).build())
             .build();
-        let telemetry = OpsTelemetry::new(Some(&tracer_provider), Some(&meter_provider), exemplars);
+        let telemetry = OpsTelemetry::new(Some(&tracer_provider), Some(&meter_provider), exemplars)
+            .with_presampler(presampler);
         NodeTelemetry {
             service: service.to_owned(),
             tracer_provider,

@@ -1,0 +1,300 @@
+//! Deciding sampling before a span is built, so that an unsampled operation costs neither the
+//! SDK's span builder nor a boxed span.
+//!
+//! The SDK (0.33.1) asks its sampler only from inside `Tracer::build_with_context`, after the
+//! builder, its attribute `Vec` and the span are made, and it ignores a decision made
+//! elsewhere. A [`Presampler`] owns the provider's sampler and id generator instead: the
+//! instruments ask it first, and for a dropped span they put a non-recording span context
+//! straight into the context. For a span that is kept, the decision and its trace id are handed
+//! to the SDK's next build on the same thread through [`PresampledSampler`] and
+//! [`PresampledIds`], so the sampler is asked exactly once per span (a rate-limiting sampler
+//! counts each span once) and a root keeps the trace id its decision was made on (a ratio rule
+//! gives every process the same answer for that trace).
+//!
+//! ```
+//! use ferrotel_ops::sampling::Presampler;
+//! use ferrotel_ops::OpsTelemetry;
+//! use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+//!
+//! let presampler = Presampler::new(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.01))));
+//! let provider = SdkTracerProvider::builder()
+//!     .with_sampler(presampler.sampler())
+//!     .with_id_generator(presampler.id_generator())
+//!     .build();
+//! let telemetry = OpsTelemetry::new(Some(&provider), None, Default::default())
+//!     .with_presampler(presampler);
+//! # drop(telemetry);
+//! ```
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry::trace::{
+    Link, SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{
+    IdGenerator, RandomIdGenerator, SamplingDecision, SamplingResult, ShouldSample,
+};
+
+thread_local! {
+    /// The decision made for the span this thread is about to build, with its trace id.
+    static DECIDED: RefCell<Option<(TraceId, SamplingResult)>> = const { RefCell::new(None) };
+}
+
+/// A tracer provider's sampler, shared with the instruments that decide before they build.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Presampler {
+    sampler: Arc<dyn ShouldSample>,
+    ids: RandomIdGenerator,
+}
+
+impl fmt::Debug for Presampler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Presampler")
+            .field("sampler", &self.sampler)
+            .finish()
+    }
+}
+
+/// What [`Presampler::decide`] found.
+pub(crate) enum Presampled {
+    /// Not sampled: the context of the non-recording span to use instead of building one.
+    Dropped(SpanContext),
+    /// Recorded: build the span with the provider's tracer, now, on this thread.
+    Build,
+}
+
+impl Presampler {
+    /// Decides with `sampler` (the provider's whole sampler: rules, parent-based, ratio, …).
+    pub fn new(sampler: impl ShouldSample + 'static) -> Self {
+        Presampler {
+            sampler: Arc::new(sampler),
+            ids: RandomIdGenerator::default(),
+        }
+    }
+
+    /// Decides with a boxed sampler (as configuration code builds them).
+    pub fn boxed(sampler: Box<dyn ShouldSample>) -> Self {
+        Presampler {
+            sampler: Arc::from(sampler),
+            ids: RandomIdGenerator::default(),
+        }
+    }
+
+    /// The sampler to build the tracer provider with.
+    pub fn sampler(&self) -> PresampledSampler {
+        PresampledSampler {
+            sampler: Arc::clone(&self.sampler),
+        }
+    }
+
+    /// The id generator to build the tracer provider with.
+    pub fn id_generator(&self) -> PresampledIds {
+        PresampledIds {
+            ids: RandomIdGenerator::default(),
+        }
+    }
+
+    /// Decides a span named `name` under `parent` with the attributes it is created with.
+    pub(crate) fn decide(
+        &self,
+        parent: &Context,
+        name: &str,
+        kind: &SpanKind,
+        attributes: &[KeyValue],
+    ) -> Presampled {
+        if parent.is_telemetry_suppressed() {
+            // The SDK gives such a span an empty context; let it.
+            return Presampled::Build;
+        }
+        let parent_span = parent.span();
+        let psc = parent_span.span_context();
+        let trace_id = if psc.is_valid() {
+            psc.trace_id()
+        } else {
+            self.ids.new_trace_id()
+        };
+        let result =
+            self.sampler
+                .should_sample(Some(parent), trace_id, name, kind, attributes, &[]);
+        if result.decision == SamplingDecision::Drop {
+            // As the SDK makes a dropped span's context: not sampled, not remote.
+            return Presampled::Dropped(SpanContext::new(
+                trace_id,
+                self.ids.new_span_id(),
+                TraceFlags::default(),
+                false,
+                result.trace_state,
+            ));
+        }
+        DECIDED.with(|decided| *decided.borrow_mut() = Some((trace_id, result)));
+        Presampled::Build
+    }
+
+    /// Forgets a decision the build did not take (a shut-down provider builds no span).
+    pub(crate) fn clear() {
+        DECIDED.with(|decided| decided.borrow_mut().take());
+    }
+}
+
+/// The sampler half of a [`Presampler`]: returns the decision already made for the span being
+/// built, and asks the provider's sampler for every other span (`tracing` spans, spans started
+/// on the tracer directly).
+#[derive(Clone)]
+pub struct PresampledSampler {
+    sampler: Arc<dyn ShouldSample>,
+}
+
+impl fmt::Debug for PresampledSampler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PresampledSampler")
+            .field("sampler", &self.sampler)
+            .finish()
+    }
+}
+
+impl ShouldSample for PresampledSampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let decided = DECIDED.with(|decided| {
+            let mut decided = decided.borrow_mut();
+            match decided.as_ref() {
+                Some((decided_for, _)) if *decided_for == trace_id => decided.take(),
+                _ => None,
+            }
+        });
+        match decided {
+            Some((_, result)) => result,
+            None => self.sampler.should_sample(
+                parent_context,
+                trace_id,
+                name,
+                span_kind,
+                attributes,
+                links,
+            ),
+        }
+    }
+}
+
+/// The id generator half of a [`Presampler`]: a root being built after a decision gets the
+/// trace id the decision was made on; every other id is random.
+#[derive(Debug)]
+pub struct PresampledIds {
+    ids: RandomIdGenerator,
+}
+
+impl IdGenerator for PresampledIds {
+    fn new_trace_id(&self) -> TraceId {
+        let decided = DECIDED.with(|decided| decided.borrow().as_ref().map(|(id, _)| *id));
+        decided.unwrap_or_else(|| self.ids.new_trace_id())
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        self.ids.new_span_id()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use opentelemetry::trace::{Span as _, TraceState, Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+
+    /// Keeps every other span and counts how often it is asked.
+    #[derive(Debug, Clone, Default)]
+    struct EveryOther(Arc<AtomicUsize>);
+
+    impl ShouldSample for EveryOther {
+        fn should_sample(
+            &self,
+            _: Option<&Context>,
+            _: TraceId,
+            _: &str,
+            _: &SpanKind,
+            _: &[KeyValue],
+            _: &[Link],
+        ) -> SamplingResult {
+            let n = self.0.fetch_add(1, Ordering::Relaxed);
+            SamplingResult {
+                decision: if n % 2 == 0 {
+                    SamplingDecision::RecordAndSample
+                } else {
+                    SamplingDecision::Drop
+                },
+                attributes: Vec::new(),
+                trace_state: TraceState::default(),
+            }
+        }
+    }
+
+    #[test]
+    fn the_sampler_is_asked_once_per_span_and_a_kept_root_keeps_its_trace_id() {
+        let asked = EveryOther::default();
+        let presampler = Presampler::new(asked.clone());
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(presampler.sampler())
+            .with_id_generator(presampler.id_generator())
+            .build();
+        let tracer = provider.tracer("t");
+        let parent = Context::new();
+        // Kept: built by the SDK with the decided trace id; the sampler is not asked again.
+        let Presampled::Build = presampler.decide(&parent, "a", &SpanKind::Server, &[]) else {
+            panic!("the first span is kept");
+        };
+        let decided = DECIDED
+            .with(|d| d.borrow().as_ref().map(|(id, _)| *id))
+            .unwrap();
+        let span = tracer.build_with_context(tracer.span_builder("a"), &parent);
+        assert!(span.is_recording());
+        assert_eq!(span.span_context().trace_id(), decided);
+        assert_eq!(asked.0.load(Ordering::Relaxed), 1);
+        assert!(
+            DECIDED.with(|d| d.borrow().is_none()),
+            "the decision was taken"
+        );
+        // Dropped: no SDK span at all, a valid unsampled context.
+        let Presampled::Dropped(sc) = presampler.decide(&parent, "b", &SpanKind::Server, &[])
+        else {
+            panic!("the second span is dropped");
+        };
+        assert!(sc.is_valid() && !sc.is_sampled() && !sc.is_remote());
+        assert_eq!(asked.0.load(Ordering::Relaxed), 2);
+        // A span the instruments did not decide goes to the sampler as usual.
+        let other = tracer.start("c");
+        assert!(other.is_recording());
+        assert_eq!(asked.0.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_child_of_a_dropped_parent_keeps_its_trace_id() {
+        let presampler = Presampler::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
+        let Presampled::Dropped(root) =
+            presampler.decide(&Context::new(), "root", &SpanKind::Server, &[])
+        else {
+            panic!("dropped");
+        };
+        let parent = Context::new().with_remote_span_context(root.clone());
+        let Presampled::Dropped(child) =
+            presampler.decide(&parent, "child", &SpanKind::Internal, &[])
+        else {
+            panic!("dropped");
+        };
+        assert_eq!(child.trace_id(), root.trace_id());
+        assert_ne!(child.span_id(), root.span_id());
+    }
+}
