@@ -15,14 +15,17 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use support::Stack;
 
-/// Prometheus evaluates every 5 s, Alertmanager waits `group_wait` (10 s) before the first
-/// notification of a group; this bounds the whole path generously.
+/// The test group is evaluated every second and a firing alert re-sent every 2 s (so one sent
+/// before Prometheus discovered the Alertmanager is not lost for the default minute);
+/// Alertmanager waits `group_wait` (10 s) before the first notification of a group. This bounds
+/// the whole path generously.
 const WAIT: Duration = Duration::from_secs(120);
 
 /// A rule that holds from its first evaluation, labelled like the repository's critical alerts
 /// so it takes the `severity="critical"` sub-route.
 const TEST_RULES: &str = r#"groups:
   - name: ferrotel-alerting-test
+    interval: 1s
     rules:
       - alert: FerrotelAlertPathTest
         expr: vector(1)
@@ -87,6 +90,7 @@ fn a_firing_rule_reaches_the_webhook_through_alertmanager() {
         &[
             ("FERROTEL_ALERT_WEBHOOK", webhook.as_str()),
             ("FERROTEL_EXTRA_RULES", rules.to_str().unwrap()),
+            ("FERROTEL_ALERT_RESEND_DELAY", "2s"),
         ],
     );
     std::fs::remove_file(&rules).ok();
