@@ -97,6 +97,7 @@ pub(crate) fn pipeline(
                 opentelemetry_stdout::MetricExporter::builder()
                     .with_temporality(temporality)
                     .build(),
+                exemplars.clone(),
             ),
             MetricsExporter::Prometheus => {
                 // Prometheus scrapes cumulative series; the reader is collected per scrape.
@@ -218,7 +219,29 @@ fn temporality(choice: TemporalityConfig) -> Temporality {
 #[derive(Debug)]
 enum AnyMetricExporter {
     Otlp(OtlpMetricExporter),
-    Console(opentelemetry_stdout::MetricExporter),
+    /// The SDK's stdout exporter, and the store whose bound histograms (which the SDK does not
+    /// hold) are printed after it.
+    Console(opentelemetry_stdout::MetricExporter, Exemplars),
+}
+
+/// The bound histograms of `store` (ferrotel-ops' latencies and sizes) as one OTLP/JSON line,
+/// printed after the SDK's console output, which cannot show them; `None` when there are none.
+fn bound_histograms_line(
+    store: &Exemplars,
+    metrics: &ResourceMetrics,
+    delta: bool,
+) -> Option<String> {
+    let mut request = ExportMetricsServiceRequest::from(metrics);
+    for resource in &mut request.resource_metrics {
+        resource.scope_metrics.clear();
+    }
+    store.inject(&mut request, delta);
+    let any = request
+        .resource_metrics
+        .iter()
+        .any(|r| r.scope_metrics.iter().any(|s| !s.metrics.is_empty()));
+    let json = serde_json::to_string(&request).ok().filter(|_| any)?;
+    Some(format!("Bound histograms (ferrotel, OTLP/JSON): {json}"))
 }
 
 /// Bounds each export by `OTEL_METRIC_EXPORT_TIMEOUT`, which the SDK's periodic reader leaves
@@ -237,7 +260,14 @@ impl PushMetricExporter for Bounded {
         let export = async {
             match &self.inner {
                 AnyMetricExporter::Otlp(e) => e.export(metrics).await,
-                AnyMetricExporter::Console(e) => e.export(metrics).await,
+                AnyMetricExporter::Console(e, store) => {
+                    let result = e.export(metrics).await;
+                    let delta = e.temporality() == Temporality::Delta;
+                    if let Some(line) = bound_histograms_line(store, metrics, delta) {
+                        println!("{line}");
+                    }
+                    result
+                }
             }
         };
         let result = match with_deadline(&self.handle, self.timeout, export).await {
@@ -261,21 +291,58 @@ impl PushMetricExporter for Bounded {
     fn force_flush(&self) -> OTelSdkResult {
         match &self.inner {
             AnyMetricExporter::Otlp(e) => e.force_flush(),
-            AnyMetricExporter::Console(e) => e.force_flush(),
+            AnyMetricExporter::Console(e, _) => e.force_flush(),
         }
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         match &self.inner {
             AnyMetricExporter::Otlp(e) => e.shutdown_with_timeout(timeout),
-            AnyMetricExporter::Console(e) => e.shutdown_with_timeout(timeout),
+            AnyMetricExporter::Console(e, _) => e.shutdown_with_timeout(timeout),
         }
     }
 
     fn temporality(&self) -> Temporality {
         match &self.inner {
             AnyMetricExporter::Otlp(e) => e.temporality(),
-            AnyMetricExporter::Console(e) => e.temporality(),
+            AnyMetricExporter::Console(e, _) => e.temporality(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use opentelemetry::{Context, InstrumentationScope, KeyValue};
+    use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
+
+    #[test]
+    fn the_console_line_shows_bound_histograms_and_nothing_without_them() {
+        let reader = SharedReader(Arc::new(ManualReader::builder().build()));
+        let provider = SdkMeterProvider::builder()
+            .with_reader(reader.clone())
+            .build();
+        let store = Exemplars::default();
+        let mut metrics = ResourceMetrics::default();
+        reader.collect(&mut metrics).unwrap();
+        assert_eq!(bound_histograms_line(&store, &metrics, false), None);
+
+        let scope = InstrumentationScope::builder("ferrotel-ops").build();
+        store
+            .bound_histogram(&scope, "nfs.server.request.duration")
+            .with_unit("s")
+            .build()
+            .series(&[KeyValue::new("onc_rpc.procedure.name", "READ")])
+            .record(0.25, &Context::new());
+        let line = bound_histograms_line(&store, &metrics, false).unwrap();
+        assert!(
+            line.starts_with("Bound histograms (ferrotel, OTLP/JSON): {"),
+            "{line}"
+        );
+        assert!(line.contains("nfs.server.request.duration"), "{line}");
+        assert!(line.contains("READ"), "{line}");
+        drop(provider);
     }
 }
