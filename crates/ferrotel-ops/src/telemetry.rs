@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use ferrotel_metrics::{BoundCounter, BoundHistogram, BoundUpDownCounter, Exemplars};
-use ferrotel_propagation::random_flag::{random_under, with_random_flag, RandomFlagSpan};
+use ferrotel_propagation::random_flag::{random_under, RandomFlagSpan};
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
 
@@ -170,10 +170,7 @@ impl OpsTelemetry {
     ) -> Context {
         if let Some(presampler) = &self.presampler {
             match presampler.decide(parent, name, &kind, attributes) {
-                Presampled::Dropped(sc) => {
-                    let sc = with_random_flag(&sc, random_under(parent));
-                    return parent.with_remote_span_context(sc);
-                }
+                Presampled::Dropped(sc) => return parent.with_remote_span_context(sc),
                 Presampled::Build => {
                     let span = self.start_span(name, kind, parent, attributes);
                     Presampler::clear();

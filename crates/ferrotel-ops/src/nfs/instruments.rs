@@ -114,6 +114,7 @@ impl std::fmt::Display for Share {
 
 /// The metric series of one procedure on one share, resolved on its first use.
 struct ProcShare {
+    share: Share,
     /// The attributes a span is created with, for the sampler: procedure and share.
     sampling: [KeyValue; 2],
     /// `nfs.server.request.active{procedure}` or DittoFS' in-flight `{procedure,share}`.
@@ -374,7 +375,6 @@ impl NfsInstruments {
         NfsOp {
             instruments: self.clone(),
             procedure,
-            share: share.clone(),
             series,
             cx,
             start: Instant::now(),
@@ -400,6 +400,7 @@ impl NfsInstruments {
             Profile::Dittofs(m) => m.in_flight.series(&dittofs_labels(procedure, share)),
         };
         ProcShare {
+            share: share.clone(),
             sampling: [
                 KeyValue::new(n::ONC_RPC_PROCEDURE_NAME, procedure.name()),
                 KeyValue::new(n::NFS_SHARE, share.value()),
@@ -414,7 +415,7 @@ impl NfsInstruments {
 
     /// The series the end of `procedure` on `share` with `outcome` records to.
     fn finished(&self, op: &NfsOp, outcome: Outcome) -> Arc<Finished> {
-        let make = || Arc::new(self.finished_series(op.procedure, &op.share, outcome));
+        let make = || Arc::new(self.finished_series(op.procedure, &op.series.share, outcome));
         if outcome == Outcome::Status(NfsStatus::OK) {
             return Arc::clone(op.series.ok.get_or_init(make));
         }
@@ -527,7 +528,6 @@ fn error_type(outcome: Outcome) -> Option<&'static str> {
 pub struct NfsOp {
     instruments: NfsInstruments,
     procedure: Procedure,
-    share: Share,
     series: Arc<ProcShare>,
     cx: Context,
     start: Instant,
@@ -538,7 +538,7 @@ impl std::fmt::Debug for NfsOp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NfsOp")
             .field("procedure", &self.procedure)
-            .field("share", &self.share)
+            .field("share", &self.series.share)
             .finish_non_exhaustive()
     }
 }
@@ -621,7 +621,7 @@ impl NfsOp {
                         Direction::Read => "read",
                         Direction::Write => "write",
                     };
-                    let share = &self.share;
+                    let share = &self.series.share;
                     self.series
                         .bytes
                         .get_or_init(|| {

@@ -30,6 +30,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
+use ferrotel_propagation::random_flag::random_under;
+use ferrotel_propagation::w3c::RANDOM_TRACE_ID;
 use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId,
 };
@@ -61,7 +63,8 @@ impl fmt::Debug for Presampler {
 
 /// What [`Presampler::decide`] found.
 pub(crate) enum Presampled {
-    /// Not sampled: the context of the non-recording span to use instead of building one.
+    /// Not sampled: the context of the non-recording span to use instead of building one, its
+    /// random-trace-id flag set as the instruments' spans carry it.
     Dropped(SpanContext),
     /// Recorded: build the span with the provider's tracer, now, on this thread.
     Build,
@@ -121,11 +124,17 @@ impl Presampler {
             self.sampler
                 .should_sample(Some(parent), trace_id, name, kind, attributes, &[]);
         if result.decision == SamplingDecision::Drop {
-            // As the SDK makes a dropped span's context: not sampled, not remote.
+            // As the SDK makes a dropped span's context (not sampled, not remote), with the W3C
+            // Level 2 random flag a root or a random parent's child carries.
+            let flags = if random_under(parent) {
+                RANDOM_TRACE_ID
+            } else {
+                TraceFlags::default()
+            };
             return Presampled::Dropped(SpanContext::new(
                 trace_id,
                 self.ids.new_span_id(),
-                TraceFlags::default(),
+                flags,
                 false,
                 result.trace_state,
             ));
