@@ -240,7 +240,7 @@ mod tests {
         ) -> SamplingResult {
             let n = self.0.fetch_add(1, Ordering::Relaxed);
             SamplingResult {
-                decision: if n % 2 == 0 {
+                decision: if n.is_multiple_of(2) {
                     SamplingDecision::RecordAndSample
                 } else {
                     SamplingDecision::Drop
