@@ -79,7 +79,8 @@ struct Blixard {
 
 /// The series of one operation, each made on its first use.
 struct OperationSeries {
-    /// The attributes a span is created with, for the sampler: backend and operation.
+    /// The attributes a span is created with, for the sampler, which are also the metric
+    /// labels: backend and operation.
     sampling: [KeyValue; 2],
     ok: OnceLock<HistogramSeries>,
     failed: OnceLock<SeriesCache<&'static str, HistogramSeries>>,
@@ -310,8 +311,6 @@ impl StorageOp {
         self.finished = true;
         let inner = &self.instruments.inner;
         let elapsed = self.start.elapsed().as_secs_f64();
-        let backend = KeyValue::new(n::BACKEND, inner.backend);
-        let operation = KeyValue::new(n::OPERATION, self.operation.name());
         let span = self.cx.span();
         let bytes = *outcome.as_ref().unwrap_or(&0);
         if span.is_recording() {
@@ -324,29 +323,28 @@ impl StorageOp {
             }
         }
         let series = inner.series(self.operation);
-        let labels = || [backend.clone(), operation.clone()];
-        let duration = match outcome {
+        // `sampling` holds exactly the metric labels: backend and operation.
+        let labels = &series.sampling;
+        match outcome {
             Ok(_) => series
                 .ok
-                .get_or_init(|| inner.duration.series(&labels()))
-                .clone(),
+                .get_or_init(|| inner.duration.series(labels))
+                .record(elapsed, &self.cx),
             Err(error) => series
                 .failed
                 .get_or_init(SeriesCache::new)
                 .get_or_insert_with(error, || {
+                    let [backend, operation] = labels.clone();
                     inner.duration.series(&[
-                        backend.clone(),
-                        operation.clone(),
+                        backend,
+                        operation,
                         KeyValue::new(names::ERROR_TYPE, error),
                     ])
-                }),
-        };
-        duration.record(elapsed, &self.cx);
+                })
+                .record(elapsed, &self.cx),
+        }
         if bytes > 0 {
-            series
-                .io
-                .get_or_init(|| inner.io.series(&labels()))
-                .add(bytes);
+            series.io.get_or_init(|| inner.io.series(labels)).add(bytes);
         }
         if let Some(blixard) = &inner.blixard {
             match self.operation {
