@@ -71,7 +71,8 @@ impl OpsTelemetry {
     /// tracer provider was built with (its sampler and id generator): an unsampled operation
     /// then gets a non-recording span context without the SDK's span builder. Without it every
     /// span goes through the SDK's builder, which decides there. `ferrotel::Guard::ops()` sets
-    /// the guard's.
+    /// the guard's. A presampler the provider was not built with is noticed at the first span
+    /// it keeps (the SDK does not take its decision), and from then on the SDK decides alone.
     pub fn with_presampler(mut self, presampler: Presampler) -> Self {
         self.presampler = Some(presampler);
         self
@@ -173,7 +174,7 @@ impl OpsTelemetry {
                 Presampled::Dropped(sc) => return parent.with_remote_span_context(sc),
                 Presampled::Build => {
                     let span = self.start_span(name, kind, parent, attributes);
-                    Presampler::clear();
+                    presampler.built();
                     return parent.with_span(span);
                 }
             }

@@ -28,6 +28,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ferrotel_propagation::random_flag::random_under;
@@ -51,6 +52,9 @@ thread_local! {
 pub struct Presampler {
     sampler: Arc<dyn ShouldSample>,
     ids: RandomIdGenerator,
+    /// Cleared when a kept span's build did not take its decision: the provider was not built
+    /// with this presampler's halves, so deciding first would ask two samplers for one span.
+    in_use: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for Presampler {
@@ -76,6 +80,7 @@ impl Presampler {
         Presampler {
             sampler: Arc::new(sampler),
             ids: RandomIdGenerator::default(),
+            in_use: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -84,6 +89,7 @@ impl Presampler {
         Presampler {
             sampler: Arc::from(sampler),
             ids: RandomIdGenerator::default(),
+            in_use: Arc::new(AtomicBool::new(true)),
         }
     }
 
@@ -109,8 +115,9 @@ impl Presampler {
         kind: &SpanKind,
         attributes: &[KeyValue],
     ) -> Presampled {
-        if parent.is_telemetry_suppressed() {
-            // The SDK gives such a span an empty context; let it.
+        if parent.is_telemetry_suppressed() || !self.in_use.load(Ordering::Relaxed) {
+            // The SDK gives a suppressed span an empty context; let it. Without the provider's
+            // cooperation the SDK decides alone.
             return Presampled::Build;
         }
         let parent_span = parent.span();
@@ -143,9 +150,15 @@ impl Presampler {
         Presampled::Build
     }
 
-    /// Forgets a decision the build did not take (a shut-down provider builds no span).
-    pub(crate) fn clear() {
-        DECIDED.with(|decided| decided.borrow_mut().take());
+    /// After a build: a decision the SDK did not take means the provider does not use this
+    /// presampler (or is shut down), so the SDK decides alone from now on.
+    pub(crate) fn built(&self) {
+        if DECIDED
+            .with(|decided| decided.borrow_mut().take())
+            .is_some()
+        {
+            self.in_use.store(false, Ordering::Relaxed);
+        }
     }
 }
 
@@ -219,7 +232,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     use opentelemetry::trace::{Span as _, TraceState, Tracer as _, TracerProvider as _};
     use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
@@ -287,6 +300,32 @@ mod tests {
         let other = tracer.start("c");
         assert!(other.is_recording());
         assert_eq!(asked.0.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_provider_built_without_the_presampler_makes_it_step_aside() {
+        let asked = EveryOther::default();
+        let presampler = Presampler::new(asked.clone());
+        // The provider decides with its own sampler, not the presampler's halves.
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(Sampler::AlwaysOn)
+            .build();
+        let tracer = provider.tracer("t");
+        let parent = Context::new();
+        let Presampled::Build = presampler.decide(&parent, "a", &SpanKind::Server, &[]) else {
+            panic!("the first span is kept");
+        };
+        let _span = tracer.build_with_context(tracer.span_builder("a"), &parent);
+        presampler.built();
+        assert!(DECIDED.with(|d| d.borrow().is_none()));
+        // From now on the provider decides alone: the presampler neither asks nor drops.
+        for _ in 0..4 {
+            assert!(matches!(
+                presampler.decide(&parent, "b", &SpanKind::Server, &[]),
+                Presampled::Build
+            ));
+        }
+        assert_eq!(asked.0.load(Ordering::Relaxed), 1);
     }
 
     #[test]
