@@ -24,10 +24,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrotel_config::ExemplarFilter;
-use opentelemetry::metrics::{Meter, ObservableCounter, ObservableUpDownCounter};
+use opentelemetry::metrics::Meter;
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
@@ -40,24 +39,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
 
 use crate::exemplars::{Exemplars, InjectStats};
 use crate::histogram::{admit, valid_boundaries, DEFAULT_BOUNDARIES};
-use crate::instrument::{CARDINALITY_LIMIT, OVERFLOW_KEY};
-use crate::reservoir::{bucket_index, Measured, Sample, Series as Reservoir};
+use crate::instrument::{sort_and_dedup, CARDINALITY_LIMIT, OVERFLOW_KEY};
+use crate::reservoir::{bucket_index, now_unix_nanos, Measured, Sample, Series as Reservoir};
 use crate::rng::thread_random;
-
-fn now_unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-/// Sorted by key, the first of a repeated key kept: the set a series is stored under.
-fn canonical(attributes: &[KeyValue]) -> Vec<KeyValue> {
-    let mut sorted = attributes.to_vec();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    sorted.dedup_by(|a, b| a.key == b.key);
-    sorted
-}
 
 /// A map of series by canonical attribute set, bounded, with an overflow series.
 struct SeriesMap<S> {
@@ -81,7 +65,7 @@ impl<S> SeriesMap<S> {
         attributes: &[KeyValue],
         make: impl FnOnce(Vec<KeyValue>) -> S,
     ) -> Arc<S> {
-        let key = canonical(attributes);
+        let key = sort_and_dedup(attributes);
         if let Some(found) = self
             .map
             .read()
@@ -130,18 +114,16 @@ impl SumSeries {
     }
 }
 
-/// The series of one counter, shared by every handle to it.
+/// The series of one counter, shared by every handle to it and by the SDK's callback (which
+/// the meter provider's pipeline keeps: the SDK's observable instrument handle is a marker).
 struct SumState {
     series: SeriesMap<SumSeries>,
-    /// The SDK's observable instrument, kept so its callback stays registered.
-    _sdk: Mutex<Option<Box<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl SumState {
     fn new() -> Self {
         SumState {
             series: SeriesMap::new(CARDINALITY_LIMIT, SumSeries::new),
-            _sdk: Mutex::new(None),
         }
     }
 
@@ -189,7 +171,7 @@ macro_rules! sum_types {
         $(#[$bdoc:meta])* $builder:ident,
         $(#[$idoc:meta])* $instrument:ident,
         $(#[$sdoc:meta])* $series:ident,
-        $num:ty, $kind:literal, $sdk:ident, $sdk_type:ident
+        $num:ty, $kind:literal, $sdk:ident
     ) => {
         $(#[$bdoc])*
         #[derive(Debug)]
@@ -204,6 +186,17 @@ macro_rules! sum_types {
         }
 
         impl $builder {
+            fn new(exemplars: &Exemplars, meter: &Meter, scope: &str, name: Cow<'static, str>) -> Self {
+                $builder {
+                    exemplars: exemplars.clone(),
+                    meter: meter.clone(),
+                    scope: scope.to_owned(),
+                    name,
+                    unit: None,
+                    description: None,
+                }
+            }
+
             /// The unit (UCUM), e.g. `"By"` or `"{request}"`.
             pub fn with_unit(mut self, unit: impl Into<Cow<'static, str>>) -> Self {
                 self.unit = Some(unit.into());
@@ -244,8 +237,8 @@ macro_rules! sum_types {
                 if let Some(description) = self.description {
                     sdk = sdk.with_description(description);
                 }
-                let built: $sdk_type<$num> = sdk.build();
-                *state._sdk.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(built));
+                // The handle is a marker; the pipeline keeps the callback.
+                let _ = sdk.build();
                 sums.push((identity, Arc::clone(&state)));
                 $instrument { state }
             }
@@ -307,8 +300,7 @@ sum_types!(
     CounterSeries,
     u64,
     "counter",
-    u64_observable_counter,
-    ObservableCounter
+    u64_observable_counter
 );
 
 sum_types!(
@@ -321,8 +313,7 @@ sum_types!(
     UpDownSeries,
     i64,
     "up_down_counter",
-    i64_observable_up_down_counter,
-    ObservableUpDownCounter
+    i64_observable_up_down_counter
 );
 
 /// A snapshot of one histogram series.
@@ -650,14 +641,7 @@ impl Exemplars {
         scope: &str,
         name: impl Into<Cow<'static, str>>,
     ) -> BoundCounterBuilder {
-        BoundCounterBuilder {
-            exemplars: self.clone(),
-            meter: meter.clone(),
-            scope: scope.to_owned(),
-            name: name.into(),
-            unit: None,
-            description: None,
-        }
+        BoundCounterBuilder::new(self, meter, scope, name.into())
     }
 
     /// A builder for a [`BoundUpDownCounter`] on `meter`; see [`Exemplars::bound_counter`].
@@ -667,14 +651,7 @@ impl Exemplars {
         scope: &str,
         name: impl Into<Cow<'static, str>>,
     ) -> BoundUpDownCounterBuilder {
-        BoundUpDownCounterBuilder {
-            exemplars: self.clone(),
-            meter: meter.clone(),
-            scope: scope.to_owned(),
-            name: name.into(),
-            unit: None,
-            description: None,
-        }
+        BoundUpDownCounterBuilder::new(self, meter, scope, name.into())
     }
 
     /// A builder for a [`BoundHistogram`] in `scope`, exported by [`Exemplars::inject`].

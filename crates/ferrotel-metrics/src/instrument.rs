@@ -349,7 +349,7 @@ fn push_samples(out: &mut Collected, attributes: &[KeyValue], samples: Vec<Sampl
 }
 
 /// Sorted by key, first occurrence of a repeated key kept (the SDK keeps one of them).
-fn sort_and_dedup(attributes: &[KeyValue]) -> Vec<KeyValue> {
+pub(crate) fn sort_and_dedup(attributes: &[KeyValue]) -> Vec<KeyValue> {
     let mut sorted = attributes.to_vec();
     sorted.sort_by(|a, b| a.key.cmp(&b.key));
     sorted.dedup_by(|a, b| a.key == b.key);

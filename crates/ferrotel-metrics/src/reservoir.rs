@@ -38,13 +38,9 @@ pub(crate) struct Sample {
 impl Sample {
     /// A sample taken now.
     pub(crate) fn now(value: Measured, ids: Option<([u8; 16], [u8; 8])>) -> Self {
-        let time_unix_nano = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
         Sample {
             value,
-            time_unix_nano,
+            time_unix_nano: now_unix_nanos(),
             ids,
         }
     }
@@ -68,6 +64,15 @@ impl Sample {
             trace_id,
         }
     }
+}
+
+/// The wall-clock time in nanoseconds since the Unix epoch (0 before it, saturating after
+/// 2554), as OTLP timestamps are.
+pub(crate) fn now_unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// The bucket of `value`: the first index whose boundary is `>= value`, else the last bucket

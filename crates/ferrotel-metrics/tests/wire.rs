@@ -11,7 +11,7 @@ use ferrotel_metrics::{
     ExemplarFilter, Exemplars, Histogram, MetricsTransport, OtlpMetricExporter,
 };
 use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::{
-    exemplar, metric, HistogramDataPoint,
+    exemplar, metric, number_data_point, HistogramDataPoint,
 };
 use ferrotel_testkit::{find_attr, Fault, Outcome, Receiver, RequestRecord, Signal};
 use opentelemetry::metrics::MeterProvider as _;
@@ -61,6 +61,7 @@ struct Harness {
     meters: SdkMeterProvider,
     tracers: SdkTracerProvider,
     histogram: Histogram,
+    exemplars: Exemplars,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -136,6 +137,7 @@ impl Harness {
             meters,
             tracers,
             histogram,
+            exemplars,
             runtime: Some(runtime),
         }
     }
@@ -259,6 +261,106 @@ fn check_buckets(
         assert!(e.time_unix_nano > 0);
     }
     by_bucket
+}
+
+/// Bound instruments on the wire, in the same export as the SDK's metrics: the histogram
+/// ferrotel aggregates itself (buckets, sum, count, min, max, temporality, scope, and an
+/// exemplar naming the exported span) and the SDK's observable counters over bound series.
+fn bound_instruments_reach_the_wire(kind: Kind) {
+    let h = Harness::new(kind, Options::default());
+    let meter = h.meters.meter("wire-test");
+    let scope = opentelemetry::InstrumentationScope::builder("wire-test").build();
+    let histogram = h
+        .exemplars
+        .bound_histogram(&scope, "bound.duration")
+        .with_unit("s")
+        .with_boundaries(BOUNDS.to_vec())
+        .build();
+    let route_a = [KeyValue::new("route", "a")];
+    let a = histogram.series(&route_a);
+    let count = h
+        .exemplars
+        .bound_counter(&meter, "wire-test", "bound.count")
+        .with_unit("{op}")
+        .build()
+        .series(&route_a);
+    let active = h
+        .exemplars
+        .bound_up_down_counter(&meter, "wire-test", "bound.active")
+        .build()
+        .series(&[]);
+    h.tracers
+        .tracer("wire-test")
+        .in_span("bound-op", |cx| a.record(7.0, &cx));
+    a.record(0.5, &Context::new());
+    a.record(20.0, &Context::new());
+    count.add(3);
+    count.add(4);
+    active.add(2);
+    active.add(-5);
+    h.flush();
+
+    let spans = h.spans(1);
+    let got = h.receiver.wait_for_metric("bound.duration", WAIT).unwrap();
+    assert_eq!(got.len(), 1, "one export");
+    assert_eq!(got[0].scope_name, "wire-test");
+    assert_eq!(got[0].metric.unit, "s");
+    let Some(metric::Data::Histogram(histo)) = &got[0].metric.data else {
+        panic!(
+            "bound.duration is not a histogram: {:?}",
+            got[0].metric.data
+        );
+    };
+    assert_eq!(histo.aggregation_temporality, 2, "cumulative");
+    let [point] = histo.data_points.as_slice() else {
+        panic!("one series: {:?}", histo.data_points);
+    };
+    assert_eq!(find_attr(&point.attributes, "route").as_deref(), Some("a"));
+    assert_eq!(point.explicit_bounds, BOUNDS.to_vec());
+    assert_eq!(point.bucket_counts, vec![1, 0, 1, 1]);
+    assert_eq!((point.count, point.sum), (3, Some(27.5)));
+    assert_eq!((point.min, point.max), (Some(0.5), Some(20.0)));
+    let [exemplar] = point.exemplars.as_slice() else {
+        panic!(
+            "one exemplar, the sampled measurement's: {:?}",
+            point.exemplars
+        );
+    };
+    assert_eq!(value_of(exemplar), 7.0);
+    assert_eq!(
+        spans
+            .get(&(exemplar.trace_id.clone(), exemplar.span_id.clone()))
+            .map(String::as_str),
+        Some("bound-op"),
+        "the exemplar names the exported span"
+    );
+
+    let sum_of = |name: &str| {
+        let got = h.receiver.wait_for_metric(name, WAIT).unwrap();
+        let Some(metric::Data::Sum(sum)) = &got[0].metric.data else {
+            panic!("{name} is not a sum: {:?}", got[0].metric.data);
+        };
+        let [p] = sum.data_points.as_slice() else {
+            panic!("{name}: one series: {:?}", sum.data_points);
+        };
+        let value = match p.value {
+            Some(number_data_point::Value::AsInt(v)) => v,
+            ref other => panic!("{name}: an integer: {other:?}"),
+        };
+        (sum.is_monotonic, value, got[0].metric.unit.clone())
+    };
+    assert_eq!(sum_of("bound.count"), (true, 7, "{op}".to_owned()));
+    assert_eq!(sum_of("bound.active"), (false, -3, String::new()));
+}
+
+#[test]
+fn bound_instruments_reach_the_wire_grpc() {
+    bound_instruments_reach_the_wire(Kind::Grpc);
+}
+
+#[test]
+fn bound_instruments_reach_the_wire_http() {
+    bound_instruments_reach_the_wire(Kind::Http);
 }
 
 fn exemplars_match_spans(kind: Kind) {

@@ -106,38 +106,32 @@ impl OpsTelemetry {
             .build()
     }
 
-    /// A bound counter in this crate's scope; `unit` may be empty.
+    /// A bound counter in this crate's scope; an empty `unit` is no unit, as in the SDK.
     pub(crate) fn bound_counter(
         &self,
         name: impl Into<Cow<'static, str>>,
         unit: &'static str,
         description: &'static str,
     ) -> BoundCounter {
-        let mut builder = self
-            .exemplars
+        self.exemplars
             .bound_counter(&self.meter, SCOPE, name)
-            .with_description(description);
-        if !unit.is_empty() {
-            builder = builder.with_unit(unit);
-        }
-        builder.build()
+            .with_unit(unit)
+            .with_description(description)
+            .build()
     }
 
-    /// A bound up-down counter in this crate's scope; `unit` may be empty.
+    /// A bound up-down counter in this crate's scope; an empty `unit` is no unit.
     pub(crate) fn bound_up_down_counter(
         &self,
         name: impl Into<Cow<'static, str>>,
         unit: &'static str,
         description: &'static str,
     ) -> BoundUpDownCounter {
-        let mut builder = self
-            .exemplars
+        self.exemplars
             .bound_up_down_counter(&self.meter, SCOPE, name)
-            .with_description(description);
-        if !unit.is_empty() {
-            builder = builder.with_unit(unit);
-        }
-        builder.build()
+            .with_unit(unit)
+            .with_description(description)
+            .build()
     }
 
     /// Starts a span under `parent`, carrying the random-trace-id flag (see the module docs).

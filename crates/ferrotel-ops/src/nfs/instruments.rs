@@ -2,7 +2,7 @@
 //! [`NfsOp`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use ferrotel_config::NfsMetrics;
@@ -36,7 +36,7 @@ pub struct Share(Arc<ShareInner>);
 struct ShareInner {
     name: Arc<str>,
     /// Per instruments (by id): the series of each procedure on this share.
-    bound: RwLock<Vec<(u64, Arc<ProcedureSlots>)>>,
+    bound: SeriesCache<u64, Arc<ProcedureSlots>>,
 }
 
 /// One slot per NFSv3 procedure number.
@@ -50,7 +50,7 @@ impl Share {
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         Share(Arc::new(ShareInner {
             name: name.into(),
-            bound: RwLock::new(Vec::new()),
+            bound: SeriesCache::new(),
         }))
     }
 
@@ -65,24 +65,9 @@ impl Share {
 
     /// The procedure slots of the instruments `id` on this share.
     fn slots(&self, id: u64) -> Arc<ProcedureSlots> {
-        let found = self
-            .0
+        self.0
             .bound
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|(owner, _)| *owner == id)
-            .map(|(_, slots)| Arc::clone(slots));
-        if let Some(slots) = found {
-            return slots;
-        }
-        let mut bound = self.0.bound.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, slots)) = bound.iter().find(|(owner, _)| *owner == id) {
-            return Arc::clone(slots);
-        }
-        let slots: Arc<ProcedureSlots> = Arc::new(std::array::from_fn(|_| OnceLock::new()));
-        bound.push((id, Arc::clone(&slots)));
-        slots
+            .get_or_insert_with(id, || Arc::new(std::array::from_fn(|_| OnceLock::new())))
     }
 }
 

@@ -46,6 +46,46 @@ thread_local! {
     static DECIDED: RefCell<Option<(TraceId, SamplingResult)>> = const { RefCell::new(None) };
 }
 
+// The thread-local is reached with `try_with`/`try_borrow*` only: on a thread whose storage is
+// being torn down (or in a re-entrant call) nothing is stashed or found, and the SDK decides.
+
+/// Stashes `decision` for the next build on this thread; false when it cannot be kept.
+fn stash(trace_id: TraceId, decision: SamplingResult) -> bool {
+    DECIDED
+        .try_with(|decided| match decided.try_borrow_mut() {
+            Ok(mut slot) => {
+                *slot = Some((trace_id, decision));
+                true
+            }
+            Err(_) => false,
+        })
+        .unwrap_or(false)
+}
+
+/// Takes the stashed decision: only the one made for `trace_id`, or any with `None`.
+fn take_decided(trace_id: Option<TraceId>) -> Option<SamplingResult> {
+    DECIDED
+        .try_with(|decided| {
+            let mut slot = decided.try_borrow_mut().ok()?;
+            match slot.as_ref() {
+                Some((made_for, _)) if trace_id.is_none_or(|id| id == *made_for) => {
+                    slot.take().map(|(_, result)| result)
+                }
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+/// The trace id of the stashed decision.
+fn decided_trace_id() -> Option<TraceId> {
+    DECIDED
+        .try_with(|decided| Some(decided.try_borrow().ok()?.as_ref()?.0))
+        .ok()
+        .flatten()
+}
+
 /// A tracer provider's sampler, shared with the instruments that decide before they build.
 /// Cheap to clone.
 #[derive(Clone)]
@@ -146,17 +186,15 @@ impl Presampler {
                 result.trace_state,
             ));
         }
-        DECIDED.with(|decided| *decided.borrow_mut() = Some((trace_id, result)));
+        // Not kept (a thread in teardown): the SDK decides alone, as without a presampler.
+        let _ = stash(trace_id, result);
         Presampled::Build
     }
 
     /// After a build: a decision the SDK did not take means the provider does not use this
     /// presampler (or is shut down), so the SDK decides alone from now on.
     pub(crate) fn built(&self) {
-        if DECIDED
-            .with(|decided| decided.borrow_mut().take())
-            .is_some()
-        {
+        if take_decided(None).is_some() {
             self.in_use.store(false, Ordering::Relaxed);
         }
     }
@@ -188,15 +226,8 @@ impl ShouldSample for PresampledSampler {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        let decided = DECIDED.with(|decided| {
-            let mut decided = decided.borrow_mut();
-            match decided.as_ref() {
-                Some((decided_for, _)) if *decided_for == trace_id => decided.take(),
-                _ => None,
-            }
-        });
-        match decided {
-            Some((_, result)) => result,
+        match take_decided(Some(trace_id)) {
+            Some(result) => result,
             None => self.sampler.should_sample(
                 parent_context,
                 trace_id,
@@ -218,8 +249,7 @@ pub struct PresampledIds {
 
 impl IdGenerator for PresampledIds {
     fn new_trace_id(&self) -> TraceId {
-        let decided = DECIDED.with(|decided| decided.borrow().as_ref().map(|(id, _)| *id));
-        decided.unwrap_or_else(|| self.ids.new_trace_id())
+        decided_trace_id().unwrap_or_else(|| self.ids.new_trace_id())
     }
 
     fn new_span_id(&self) -> SpanId {
@@ -278,17 +308,12 @@ mod tests {
         let Presampled::Build = presampler.decide(&parent, "a", &SpanKind::Server, &[]) else {
             panic!("the first span is kept");
         };
-        let decided = DECIDED
-            .with(|d| d.borrow().as_ref().map(|(id, _)| *id))
-            .unwrap();
+        let decided = decided_trace_id().unwrap();
         let span = tracer.build_with_context(tracer.span_builder("a"), &parent);
         assert!(span.is_recording());
         assert_eq!(span.span_context().trace_id(), decided);
         assert_eq!(asked.0.load(Ordering::Relaxed), 1);
-        assert!(
-            DECIDED.with(|d| d.borrow().is_none()),
-            "the decision was taken"
-        );
+        assert!(decided_trace_id().is_none(), "the decision was taken");
         // Dropped: no SDK span at all, a valid unsampled context.
         let Presampled::Dropped(sc) = presampler.decide(&parent, "b", &SpanKind::Server, &[])
         else {
@@ -317,7 +342,7 @@ mod tests {
         };
         let _span = tracer.build_with_context(tracer.span_builder("a"), &parent);
         presampler.built();
-        assert!(DECIDED.with(|d| d.borrow().is_none()));
+        assert!(decided_trace_id().is_none());
         // From now on the provider decides alone: the presampler neither asks nor drops.
         for _ in 0..4 {
             assert!(matches!(
@@ -326,6 +351,23 @@ mod tests {
             ));
         }
         assert_eq!(asked.0.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_reentrant_or_torn_down_stash_is_a_miss_not_a_panic() {
+        DECIDED.with(|decided| {
+            let _held = decided.borrow_mut();
+            assert!(!stash(
+                TraceId::from(1u128),
+                SamplingResult {
+                    decision: SamplingDecision::RecordAndSample,
+                    attributes: Vec::new(),
+                    trace_state: TraceState::default(),
+                }
+            ));
+            assert!(take_decided(None).is_none());
+            assert!(decided_trace_id().is_none());
+        });
     }
 
     #[test]
