@@ -92,7 +92,18 @@ impl Stack {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let output = cmd.output().expect("run collector/run-local");
+        // A port checked free can still be taken by another process before the peer binds it;
+        // run-local stops what it started on failure, so such a start is retried on new ports.
+        let mut output = cmd.output().expect("run collector/run-local");
+        for _ in 0..2 {
+            if output.status.success()
+                || !String::from_utf8_lossy(&output.stderr).contains("address already in use")
+            {
+                break;
+            }
+            println!("run-local: a port was taken before its peer bound it; starting again");
+            output = cmd.output().expect("run collector/run-local");
+        }
         let mut stack = Stack {
             dir: dir.clone(),
             env: BTreeMap::new(),
