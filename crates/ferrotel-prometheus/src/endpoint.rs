@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
+use crate::idle::{Idle, TrackIdle};
 use crate::rate_limit::TokenBucket;
 use crate::routes::{handle, Shared};
 use crate::write_timeout::WriteTimeout;
@@ -191,7 +192,7 @@ struct OpenConnections(Arc<std::sync::Mutex<Vec<Tracked>>>);
 struct Tracked {
     id: u64,
     peer: IpAddr,
-    idle: Arc<std::sync::atomic::AtomicBool>,
+    idle: Idle,
     evict: Arc<tokio::sync::Notify>,
 }
 
@@ -199,7 +200,7 @@ struct Tracked {
 struct Registered {
     open: OpenConnections,
     id: u64,
-    idle: Arc<std::sync::atomic::AtomicBool>,
+    idle: Idle,
     evict: Arc<tokio::sync::Notify>,
 }
 
@@ -213,7 +214,7 @@ impl OpenConnections {
     /// Registers a connection at accept time, so the next accept already counts it. It is
     /// not idle (evictable) until its task starts waiting for a request head.
     fn register(&self, id: u64, peer: IpAddr) -> Registered {
-        let idle = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let idle = Idle::new();
         let evict = Arc::new(tokio::sync::Notify::new());
         if let Ok(mut list) = self.0.lock() {
             list.push(Tracked {
@@ -249,9 +250,10 @@ impl OpenConnections {
         let Ok(mut list) = self.0.lock() else {
             return false;
         };
-        let Some(at) = list.iter().position(|t| {
-            peer.is_none_or(|p| p == t.peer) && t.idle.load(std::sync::atomic::Ordering::Acquire)
-        }) else {
+        let Some(at) = list
+            .iter()
+            .position(|t| peer.is_none_or(|p| p == t.peer) && t.idle.is_idle())
+        else {
             return false;
         };
         let tracked = list.remove(at);
@@ -302,17 +304,21 @@ async fn serve_connection(
 ) {
     let idle = registered.idle.clone();
     let evict = registered.evict.clone();
-    idle.store(true, std::sync::atomic::Ordering::Release);
+    idle.waiting();
     let _ = stream.set_nodelay(true);
-    let io = TokioIo::new(WriteTimeout::new(stream, WRITE_STALL_TIMEOUT));
+    let io = TokioIo::new(TrackIdle::new(
+        WriteTimeout::new(stream, WRITE_STALL_TIMEOUT),
+        idle.clone(),
+    ));
     let service = service_fn(move |request| {
         let shared = shared.clone();
         let idle = idle.clone();
         async move {
-            // Busy from the request head to the response; idle again while keep-alive waits.
-            idle.store(false, std::sync::atomic::Ordering::Release);
+            // Busy from the request head until the response is written; idle again while
+            // keep-alive waits.
+            idle.busy();
             let response = handle(shared, request).await;
-            idle.store(true, std::sync::atomic::Ordering::Release);
+            idle.responded();
             response
         }
     });

@@ -90,6 +90,7 @@
 //! histograms and exponential histograms are left out.
 
 mod endpoint;
+mod idle;
 mod model;
 mod names;
 mod rate_limit;
