@@ -43,16 +43,22 @@ impl Extractor for HeaderExtractor<'_> {
 #[derive(Debug)]
 pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
-/// The fields the W3C, baggage, B3 and Jaeger propagators write, named without parsing.
+/// The fields the W3C, baggage, B3 and Jaeger propagators write, named without parsing: the
+/// names are constants, built at compile time.
 fn known_name(key: &str) -> Option<HeaderName> {
-    Some(HeaderName::from_static(match key {
-        "traceparent" => "traceparent",
-        "tracestate" => "tracestate",
-        "baggage" => "baggage",
-        "b3" => "b3",
-        "uber-trace-id" => "uber-trace-id",
+    const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+    const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+    const B3: HeaderName = HeaderName::from_static("b3");
+    const UBER_TRACE_ID: HeaderName = HeaderName::from_static("uber-trace-id");
+    Some(match key {
+        "traceparent" => TRACEPARENT,
+        "tracestate" => TRACESTATE,
+        "baggage" => BAGGAGE,
+        "b3" => B3,
+        "uber-trace-id" => UBER_TRACE_ID,
         _ => return None,
-    }))
+    })
 }
 
 impl Injector for HeaderInjector<'_> {

@@ -81,6 +81,39 @@ impl Interner {
     }
 }
 
+/// A per-thread memo of the last few answers for keys that repeat from request to request, in
+/// front of work whose answer for a key never changes (parsing an authority, formatting an
+/// address, an interner's lock and hash). Replaced round-robin; a miss costs one scan of `N`.
+pub(crate) struct Recent<K, V, const N: usize> {
+    entries: [Option<(K, V)>; N],
+    next: usize,
+}
+
+impl<K, V: Clone, const N: usize> Recent<K, V, N> {
+    pub(crate) const fn new() -> Self {
+        Recent {
+            entries: [const { None }; N],
+            next: 0,
+        }
+    }
+
+    /// The answer kept for the first key `is_key` accepts.
+    pub(crate) fn get(&self, is_key: impl Fn(&K) -> bool) -> Option<V> {
+        self.entries
+            .iter()
+            .flatten()
+            .find(|(k, _)| is_key(k))
+            .map(|(_, v)| v.clone())
+    }
+
+    pub(crate) fn put(&mut self, key: K, value: V) {
+        if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = Some((key, value));
+        }
+        self.next = (self.next + 1) % N.max(1);
+    }
+}
+
 /// Method paths, services and server hosts: what a deployment has a fixed number of.
 pub(crate) static NAMES: Interner = Interner::new(4096);
 
@@ -100,5 +133,18 @@ mod tests {
         assert!(matches!(interner.get("c"), Cow::Owned(ref s) if s == "c"));
         let long = "x".repeat(MAX_LEN + 1);
         assert!(matches!(interner.get(&long), Cow::Owned(_)));
+    }
+
+    #[test]
+    fn recent_keeps_the_last_n_answers() {
+        let mut recent: Recent<u32, &str, 2> = Recent::new();
+        assert_eq!(recent.get(|k| *k == 1), None);
+        recent.put(1, "one");
+        recent.put(2, "two");
+        assert_eq!(recent.get(|k| *k == 1), Some("one"));
+        recent.put(3, "three");
+        assert_eq!(recent.get(|k| *k == 1), None, "the oldest gave way");
+        assert_eq!(recent.get(|k| *k == 2), Some("two"));
+        assert_eq!(recent.get(|k| *k == 3), Some("three"));
     }
 }

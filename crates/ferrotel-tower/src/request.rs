@@ -2,12 +2,13 @@
 //! the peer.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
 
 use http::request::Parts;
 use http::{Method, Request};
 
-use crate::intern::{NAMES, PEERS};
+use crate::intern::{Recent, NAMES, PEERS};
 use crate::semconv::OTHER_METHOD;
 
 /// gRPC or plain HTTP, decided by the `content-type`.
@@ -37,8 +38,82 @@ pub(crate) struct RequestInfo {
     pub(crate) peer: Option<SocketAddr>,
 }
 
+/// A host and its port, as read from an authority.
+type HostPort = (&'static str, Option<u16>);
+
+thread_local! {
+    /// Method path → (method, service), both interned.
+    static METHODS: RefCell<Recent<Box<str>, (&'static str, &'static str), 8>> =
+        const { RefCell::new(Recent::new()) };
+    /// Authority → (host interned, port).
+    static AUTHORITIES: RefCell<Recent<Box<str>, HostPort, 4>> =
+        const { RefCell::new(Recent::new()) };
+    /// Peer IP → its text, interned.
+    static PEER_TEXT: RefCell<Recent<IpAddr, &'static str, 8>> =
+        const { RefCell::new(Recent::new()) };
+}
+
+/// `f`'s answer for `key` through a per-thread memo; answers that are not interned (a bound
+/// was reached) are not kept.
+fn memo<K, V: Clone, const N: usize>(
+    recent: &'static std::thread::LocalKey<RefCell<Recent<K, V, N>>>,
+    is_key: impl Fn(&K) -> bool,
+    key: impl FnOnce() -> K,
+    f: impl FnOnce() -> Option<V>,
+) -> Option<V> {
+    if let Some(v) = recent
+        .try_with(|r| r.try_borrow().ok().and_then(|r| r.get(&is_key)))
+        .ok()
+        .flatten()
+    {
+        return Some(v);
+    }
+    let v = f()?;
+    let _ = recent.try_with(|r| {
+        if let Ok(mut r) = r.try_borrow_mut() {
+            r.put(key(), v.clone());
+        }
+    });
+    Some(v)
+}
+
+fn interned(s: &str) -> Option<&'static str> {
+    match NAMES.get(s) {
+        Cow::Borrowed(s) => Some(s),
+        Cow::Owned(_) => None,
+    }
+}
+
+/// (host, port) of an authority.
+fn host_port(a: &http::uri::Authority) -> (Cow<'static, str>, Option<u16>) {
+    let text = a.as_str();
+    match memo(
+        &AUTHORITIES,
+        |k| &**k == text,
+        || text.into(),
+        || Some((interned(a.host())?, a.port_u16())),
+    ) {
+        Some((host, port)) => (Cow::Borrowed(host), port),
+        None => (NAMES.get(a.host()), a.port_u16()),
+    }
+}
+
 /// A peer's IP as `network.peer.address`, formatted on the stack and interned.
 pub(crate) fn peer_address(peer: &SocketAddr) -> Cow<'static, str> {
+    let ip = peer.ip();
+    memo(
+        &PEER_TEXT,
+        |k| *k == ip,
+        || ip,
+        || match format_peer(peer) {
+            Cow::Borrowed(s) => Some(s),
+            Cow::Owned(_) => None,
+        },
+    )
+    .map_or_else(|| format_peer(peer), Cow::Borrowed)
+}
+
+fn format_peer(peer: &SocketAddr) -> Cow<'static, str> {
     use std::io::Write as _;
     // The longest IPv6 text form is 45 bytes.
     let mut buf = [0u8; 64];
@@ -79,7 +154,18 @@ impl RequestInfo {
         };
         let path = uri.path();
         let (rpc_method, rpc_method_original, rpc_service) = match grpc_method(path) {
-            Some((service, _)) => (NAMES.get(&path[1..]), None, Some(NAMES.get(service))),
+            Some((service, _)) => {
+                let method = &path[1..];
+                match memo(
+                    &METHODS,
+                    |k| &**k == method,
+                    || method.into(),
+                    || Some((interned(method)?, interned(service)?)),
+                ) {
+                    Some((m, s)) => (Cow::Borrowed(m), None, Some(Cow::Borrowed(s))),
+                    None => (NAMES.get(method), None, Some(NAMES.get(service))),
+                }
+            }
             None => (Cow::Borrowed(OTHER_METHOD), Some(path.to_string()), None),
         };
         let path = match protocol {
@@ -88,19 +174,15 @@ impl RequestInfo {
         };
         let authority = uri
             .authority()
-            .map(|a| (NAMES.get(a.host()), a.port_u16()))
+            .map(host_port)
             .or_else(|| {
                 headers
                     .get(http::header::HOST)
                     .and_then(|h| h.to_str().ok())
                     .and_then(|h| h.parse::<http::uri::Authority>().ok())
-                    .map(|a| (NAMES.get(a.host()), a.port_u16()))
+                    .map(|a| host_port(&a))
             })
-            .or_else(|| {
-                target
-                    .and_then(http::Uri::authority)
-                    .map(|a| (NAMES.get(a.host()), a.port_u16()))
-            });
+            .or_else(|| target.and_then(http::Uri::authority).map(host_port));
         let scheme = uri
             .scheme_str()
             .or_else(|| target.and_then(http::Uri::scheme_str))
