@@ -12,6 +12,7 @@ use ferrotel::opentelemetry_sdk::error::OTelSdkResult;
 use ferrotel::opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
+use ferrotel::ops::sampling::Presampler;
 use ferrotel::propagators::{BaggagePropagator, TraceContextPropagator};
 use ferrotel::tower::{ClientLayer, ServerLayer};
 use ferrotel::Guard;
@@ -162,26 +163,44 @@ pub(crate) enum Provider {
     Discard {
         provider: SdkTracerProvider,
         spans: Arc<AtomicU64>,
+        /// For ferrotel's layers, as `ferrotel::init()` builds its provider: they decide
+        /// sampling before building a span.
+        presampler: Option<Presampler>,
     },
     /// Built by `ferrotel::builder()` from `OTEL_*` settings, exporting over OTLP/gRPC.
     Otlp(Box<Guard>),
 }
 
 impl Provider {
-    fn new(ratio: f64, export: Export, endpoint: Option<&str>) -> Result<Provider, String> {
+    fn new(
+        ratio: f64,
+        export: Export,
+        endpoint: Option<&str>,
+        presample: bool,
+    ) -> Result<Provider, String> {
         match export {
             Export::Discard => {
                 let exporter = Discard::default();
                 let spans = Arc::clone(&exporter.spans);
                 // The SDK's batch processor with its defaults, as ferrotel configures it when
                 // no OTEL_BSP_* variable is set.
-                let provider = SdkTracerProvider::builder()
-                    .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-                        ratio,
-                    ))))
-                    .with_span_processor(BatchSpanProcessor::builder(exporter).build())
-                    .build();
-                Ok(Provider::Discard { provider, spans })
+                let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(ratio)));
+                let builder = SdkTracerProvider::builder()
+                    .with_span_processor(BatchSpanProcessor::builder(exporter).build());
+                let (builder, presampler) = if presample {
+                    let presampler = Presampler::new(sampler);
+                    let builder = builder
+                        .with_sampler(presampler.sampler())
+                        .with_id_generator(presampler.id_generator());
+                    (builder, Some(presampler))
+                } else {
+                    (builder.with_sampler(sampler), None)
+                };
+                Ok(Provider::Discard {
+                    provider: builder.build(),
+                    spans,
+                    presampler,
+                })
             }
             Export::Otlp => {
                 let endpoint = endpoint.ok_or("no receiver endpoint for an OTLP case")?;
@@ -221,7 +240,9 @@ impl Provider {
     /// Flushes and shuts down; says what became of the spans.
     fn finish(self) -> String {
         match self {
-            Provider::Discard { provider, spans } => {
+            Provider::Discard {
+                provider, spans, ..
+            } => {
                 let flushed = provider.shutdown();
                 let n = spans.load(Ordering::Relaxed);
                 match flushed {
@@ -256,6 +277,18 @@ impl Provider {
     }
 }
 
+/// `layer` with `presampler` set, when there is one.
+fn with_presampler<L>(
+    layer: L,
+    presampler: &Option<Presampler>,
+    set: impl FnOnce(L, Presampler) -> L,
+) -> L {
+    match presampler {
+        Some(p) => set(layer, p.clone()),
+        None => layer,
+    }
+}
+
 /// W3C trace context and baggage, held by ferrotel's layers (no global lock per request).
 fn propagator() -> Arc<dyn TextMapPropagator + Send + Sync> {
     Arc::new(TextMapCompositePropagator::new(vec![
@@ -282,11 +315,11 @@ impl Telemetry {
     pub(crate) fn new(case: &Case, endpoint: Option<&str>) -> Result<Telemetry, String> {
         match case.kind {
             Kind::Bare => Ok(Telemetry::Bare),
-            Kind::Ferrotel { ratio, export } => {
-                Ok(Telemetry::Ferrotel(Provider::new(ratio, export, endpoint)?))
-            }
+            Kind::Ferrotel { ratio, export } => Ok(Telemetry::Ferrotel(Provider::new(
+                ratio, export, endpoint, true,
+            )?)),
             Kind::DavidB { export } => {
-                let provider = Provider::new(1.0, export, endpoint)?;
+                let provider = Provider::new(1.0, export, endpoint, false)?;
                 let tracer = provider
                     .sdk()
                     .ok_or("no tracer provider for tonic-tracing-opentelemetry")?
@@ -312,11 +345,17 @@ impl Telemetry {
     pub(crate) fn ferrotel_server(&self) -> Option<ServerLayer> {
         match self {
             Telemetry::Ferrotel(Provider::Otlp(guard)) => Some(guard.server_layer()),
-            Telemetry::Ferrotel(Provider::Discard { provider, .. }) => Some(
+            Telemetry::Ferrotel(Provider::Discard {
+                provider,
+                presampler,
+                ..
+            }) => Some(with_presampler(
                 ServerLayer::new()
                     .tracer_provider(provider)
                     .propagator(propagator()),
-            ),
+                presampler,
+                ServerLayer::presampler,
+            )),
             _ => None,
         }
     }
@@ -325,12 +364,18 @@ impl Telemetry {
     pub(crate) fn ferrotel_client(&self, target: &http::Uri) -> Option<ClientLayer> {
         match self {
             Telemetry::Ferrotel(Provider::Otlp(guard)) => Some(guard.client_layer(target)),
-            Telemetry::Ferrotel(Provider::Discard { provider, .. }) => Some(
+            Telemetry::Ferrotel(Provider::Discard {
+                provider,
+                presampler,
+                ..
+            }) => Some(with_presampler(
                 ClientLayer::new()
                     .target(target)
                     .tracer_provider(provider)
                     .propagator(propagator()),
-            ),
+                presampler,
+                ClientLayer::presampler,
+            )),
             _ => None,
         }
     }

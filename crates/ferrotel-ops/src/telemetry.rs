@@ -13,7 +13,7 @@ use ferrotel_propagation::random_flag::{random_under, RandomFlagSpan};
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
 
-use crate::sampling::{Presampled, Presampler};
+use crate::sampling::Presampler;
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, Span};
 
@@ -164,14 +164,9 @@ impl OpsTelemetry {
         attributes: &[KeyValue],
     ) -> Context {
         if let Some(presampler) = &self.presampler {
-            match presampler.decide(parent, name, &kind, attributes) {
-                Presampled::Dropped(sc) => return parent.with_remote_span_context(sc),
-                Presampled::Build => {
-                    let span = self.start_span(name, kind, parent, attributes);
-                    presampler.built();
-                    return parent.with_span(span);
-                }
-            }
+            return presampler.start_context(parent, name, &kind, attributes, || {
+                parent.with_span(self.start_span(name, kind.clone(), parent, attributes))
+            });
         }
         parent.with_span(self.start_span(name, kind, parent, attributes))
     }

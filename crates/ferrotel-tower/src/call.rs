@@ -3,8 +3,10 @@
 
 use std::time::Instant;
 
+use ferrotel_sampling::Presampled;
 use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
+use smallvec::SmallVec;
 
 use crate::request::{Protocol, RequestInfo};
 use crate::semconv;
@@ -69,14 +71,35 @@ impl Call {
             }
             _ => (parent, Vec::new()),
         };
-        let builder = shared
-            .tracer
-            .span_builder(span_name(&info))
-            .with_kind(kind)
-            .with_attributes(start_attributes(&shared, &info))
-            .with_links(links);
-        let span = shared.tracer.build_with_context(builder, &parent);
-        let cx = parent.with_span(span);
+        let name = span_name(&info);
+        let mut attributes = Attributes::new();
+        start_attributes(&shared, &info, &mut attributes);
+        let build = |attributes: &mut Attributes, links: Vec<Link>| {
+            // Room for the (up to three) attributes `finish` adds, so the span never regrows.
+            let mut owned = Vec::with_capacity(attributes.len() + 3);
+            owned.extend(attributes.drain(..));
+            let builder = shared
+                .tracer
+                .span_builder(name.clone())
+                .with_kind(kind.clone())
+                .with_attributes(owned)
+                .with_links(links);
+            parent.with_span(shared.tracer.build_with_context(builder, &parent))
+        };
+        let cx = match &shared.presampler {
+            // The presampler does not see links; a linked root is left to the SDK.
+            Some(presampler) if links.is_empty() => {
+                match presampler.decide(&parent, &name, &kind, &attributes) {
+                    Presampled::Dropped(sc) => parent.with_remote_span_context(sc),
+                    Presampled::Build => {
+                        let cx = build(&mut attributes, links);
+                        presampler.built();
+                        cx
+                    }
+                }
+            }
+            _ => build(&mut attributes, links),
+        };
         (
             Call {
                 shared,
@@ -228,9 +251,12 @@ fn span_name(info: &RequestInfo) -> std::borrow::Cow<'static, str> {
     }
 }
 
+/// The attributes a span starts with: at most nine (a gRPC call under `RpcSemconv::Dup` with an
+/// unknown method, a server address and a peer).
+type Attributes = SmallVec<[KeyValue; 9]>;
+
 /// The attributes known at the start, given to the sampler.
-fn start_attributes(shared: &Shared, info: &RequestInfo) -> Vec<KeyValue> {
-    let mut attrs = Vec::with_capacity(8);
+fn start_attributes(shared: &Shared, info: &RequestInfo, attrs: &mut Attributes) {
     match info.protocol {
         Protocol::Grpc => {
             attrs.push(KeyValue::new(semconv::RPC_SYSTEM_NAME, "grpc"));
@@ -275,5 +301,4 @@ fn start_attributes(shared: &Shared, info: &RequestInfo) -> Vec<KeyValue> {
             i64::from(peer.port()),
         ));
     }
-    attrs
 }

@@ -36,6 +36,15 @@ macro_rules! layer_methods {
                 self.rebuild(|s| s.tracer_provider(provider))
             }
 
+            /// Decides sampling with `presampler` before a span is built, so an unsampled
+            /// call builds no SDK span. It must be the presampler the tracer provider given to
+            /// [`Self::tracer_provider`] was built with (`ferrotel::init()`'s guard sets both);
+            /// one the provider does not use is noticed at the first kept span, and the
+            /// provider decides alone from then on.
+            pub fn presampler(self, presampler: ferrotel_sampling::Presampler) -> Self {
+                self.rebuild(|s| s.presampler(presampler))
+            }
+
             /// Metrics go to this provider instead of the global one.
             pub fn meter_provider<M: opentelemetry::metrics::MeterProvider>(
                 self,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use ferrotel_config::RpcSemconv;
 use ferrotel_metrics::{Exemplars, Histogram};
+use ferrotel_sampling::Presampler;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::propagation::TextMapPropagator;
@@ -102,6 +103,8 @@ impl Instruments {
 pub(crate) struct Shared {
     pub(crate) side: Side,
     pub(crate) tracer: Arc<BoxedTracer>,
+    /// Decides before a span is built; set with the provider the tracer comes from.
+    pub(crate) presampler: Option<Presampler>,
     pub(crate) propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     pub(crate) instruments: Instruments,
     pub(crate) semconv: RpcSemconv,
@@ -168,6 +171,7 @@ impl Shared {
 #[derive(Clone)]
 pub(crate) struct Settings {
     tracer: Option<Arc<BoxedTracer>>,
+    presampler: Option<Presampler>,
     meter: Option<Meter>,
     exemplars: Option<Exemplars>,
     propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
@@ -182,6 +186,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             tracer: None,
+            presampler: None,
             meter: None,
             exemplars: None,
             propagator: None,
@@ -226,6 +231,10 @@ impl Settings {
         self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(tracer))));
     }
 
+    pub(crate) fn presampler(&mut self, presampler: Presampler) {
+        self.presampler = Some(presampler);
+    }
+
     pub(crate) fn meter_provider<M: MeterProvider>(&mut self, provider: &M) {
         self.meter = Some(provider.meter_with_scope(scope()));
     }
@@ -252,6 +261,7 @@ impl Settings {
         Arc::new(Shared {
             side,
             tracer,
+            presampler: self.presampler.clone(),
             propagator: self.propagator.clone(),
             instruments: Instruments::new(&meter, &exemplars, side, self.semconv),
             semconv: self.semconv,

@@ -8,12 +8,18 @@ use std::time::Duration;
 
 mod support;
 
+use ferrotel_sampling::Presampler;
 use ferrotel_testkit::echo::{EchoClient, EchoRequest, EchoService, ForwardStream, ForwardUnary};
 use ferrotel_testkit::{ReceivedSpan, Receiver};
 use ferrotel_tower::{ClientLayer, ServerLayer};
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+};
+use opentelemetry::Context;
 use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use support::propagator;
 use tonic::transport::{Channel, Endpoint, Server};
 use tower::ServiceBuilder;
@@ -23,14 +29,21 @@ const SPAN_KIND_SERVER: i32 = 2;
 const SPAN_KIND_CLIENT: i32 = 3;
 const STATUS_ERROR: i32 = 2;
 
-/// One process's telemetry: tracer and meter providers exporting to the receiver.
+/// One process's telemetry: tracer and meter providers exporting to the receiver, and the
+/// presampler the layers decide with (built as `ferrotel::init()` builds it).
 struct Telemetry {
     tracer: SdkTracerProvider,
     meter: SdkMeterProvider,
+    presampler: Presampler,
 }
 
 impl Telemetry {
     fn new(receiver: &Receiver, service: &'static str) -> Self {
+        Self::with_sampler(receiver, service, Sampler::AlwaysOn)
+    }
+
+    fn with_sampler(receiver: &Receiver, service: &'static str, sampler: Sampler) -> Self {
+        let presampler = Presampler::new(sampler);
         let metrics = opentelemetry_otlp::MetricExporter::builder()
             .with_tonic()
             .with_endpoint(receiver.grpc_endpoint())
@@ -38,17 +51,19 @@ impl Telemetry {
             .build()
             .unwrap();
         Telemetry {
-            tracer: support::tracer_provider(receiver, service),
+            tracer: support::tracer_provider_with(receiver, service, Some(&presampler)),
             meter: SdkMeterProvider::builder()
                 .with_resource(support::resource(service))
                 .with_reader(PeriodicReader::builder(metrics).build())
                 .build(),
+            presampler,
         }
     }
 
     fn server_layer(&self) -> ServerLayer {
         ServerLayer::new()
             .tracer_provider(&self.tracer)
+            .presampler(self.presampler.clone())
             .meter_provider(&self.meter)
             .propagator(propagator())
     }
@@ -57,6 +72,7 @@ impl Telemetry {
         ClientLayer::new()
             .target(target)
             .tracer_provider(&self.tracer)
+            .presampler(self.presampler.clone())
             .meter_provider(&self.meter)
             .propagator(propagator())
     }
@@ -104,10 +120,15 @@ struct Cluster {
 
 impl Cluster {
     async fn start() -> Cluster {
+        Cluster::start_with([Sampler::AlwaysOn, Sampler::AlwaysOn, Sampler::AlwaysOn]).await
+    }
+
+    /// The caller's, A's and B's samplers.
+    async fn start_with([to_caller, to_a, to_b]: [Sampler; 3]) -> Cluster {
         let receiver = Receiver::start();
-        let caller = Telemetry::new(&receiver, "caller");
-        let a = Telemetry::new(&receiver, "svc-a");
-        let b = Telemetry::new(&receiver, "svc-b");
+        let caller = Telemetry::with_sampler(&receiver, "caller", to_caller);
+        let a = Telemetry::with_sampler(&receiver, "svc-a", to_a);
+        let b = Telemetry::with_sampler(&receiver, "svc-b", to_b);
         let b_uri = serve(EchoService::new(), b.server_layer()).await;
         let to_b = client(&b_uri, &a);
         let unary_client = to_b.clone();
@@ -261,6 +282,42 @@ async fn unary_call_is_one_trace_across_three_processes() {
         .receiver
         .wait_for_metric("rpc.client.call.duration", WAIT)
         .unwrap();
+}
+
+/// A call under an unsampled parent, decided first by parent-based presamplers in the caller
+/// and in A, builds no span there, yet carries its trace to B: B samples everything, and its
+/// one server span is in the parent's trace, under A's (unrecorded) client span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsampled_call_builds_no_span_and_carries_its_trace_downstream() {
+    let follow = || Sampler::ParentBased(Box::new(Sampler::AlwaysOn));
+    let mut cluster = Cluster::start_with([follow(), follow(), Sampler::AlwaysOn]).await;
+    let trace_id = TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128);
+    let unsampled = SpanContext::new(
+        trace_id,
+        SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    let parent = Context::new().with_remote_span_context(unsampled);
+    let reply = cluster
+        .client
+        .unary(request("quiet"))
+        .with_context(parent)
+        .await
+        .unwrap();
+    assert_eq!(reply.into_inner().message, "quiet");
+    // Flushed before counting: what the receiver holds now is all there will be.
+    let spans = cluster.trace(1);
+    let b = span(&spans, "svc-b", SPAN_KIND_SERVER);
+    assert_eq!(b.trace_id_hex(), format!("{trace_id}"));
+    let parent_id = b
+        .parent_span_id_hex()
+        .expect("B's span has A's client span as parent");
+    assert_ne!(
+        parent_id, "00f067aa0ba902b7",
+        "A's client span context, not the caller's parent"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,6 +73,10 @@ macro_rules! with_guard_settings {
             .propagator(guard.propagator.clone());
         if let Some(provider) = &guard.tracer_provider {
             layer = layer.tracer_provider(&crate::Level2TracerProvider::new(provider.clone()));
+            // The provider was built with this presampler's halves (traces.rs).
+            if let Some(presampler) = &guard.presampler {
+                layer = layer.presampler(presampler.clone());
+            }
         }
         if let Some(provider) = &guard.meter_provider {
             layer = layer.meter_provider(provider);

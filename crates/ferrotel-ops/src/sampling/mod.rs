@@ -26,10 +26,7 @@
 //! # drop(provider);
 //! ```
 
-mod presample;
-
-pub(crate) use presample::Presampled;
-pub use presample::{PresampledIds, PresampledSampler, Presampler};
+pub use ferrotel_sampling::{PresampledIds, PresampledSampler, Presampler};
 
 use std::sync::Arc;
 

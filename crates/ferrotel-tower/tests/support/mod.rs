@@ -14,16 +14,32 @@ use opentelemetry_sdk::Resource;
 /// A tracer provider for `service`, batching its spans to `receiver` over OTLP/gRPC (a batch
 /// processor: a simple one would block tokio workers on export and deadlock).
 pub(crate) fn tracer_provider(receiver: &Receiver, service: &'static str) -> SdkTracerProvider {
+    tracer_provider_with(receiver, service, None)
+}
+
+/// [`tracer_provider`], built with `presampler`'s halves when given (as `ferrotel::init()`
+/// builds its provider for the layers to decide first).
+pub(crate) fn tracer_provider_with(
+    receiver: &Receiver,
+    service: &'static str,
+    presampler: Option<&ferrotel_sampling::Presampler>,
+) -> SdkTracerProvider {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()
         .with_endpoint(receiver.grpc_endpoint())
         .with_metadata(secret_metadata())
         .build()
         .unwrap();
-    SdkTracerProvider::builder()
+    let builder = SdkTracerProvider::builder()
         .with_resource(resource(service))
-        .with_batch_exporter(exporter)
-        .build()
+        .with_batch_exporter(exporter);
+    match presampler {
+        Some(p) => builder
+            .with_sampler(p.sampler())
+            .with_id_generator(p.id_generator())
+            .build(),
+        None => builder.build(),
+    }
 }
 
 /// The resource of one test "process".

@@ -1,30 +1,39 @@
-//! Deciding sampling before a span is built, so that an unsampled operation costs neither the
-//! SDK's span builder nor a boxed span.
+//! Deciding sampling before a span is built, so that an unsampled span costs neither the SDK's
+//! span builder nor a boxed span.
+//!
+//! ```
+//! use ferrotel_sampling::Presampler;
+//! use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
+//! use opentelemetry::Context;
+//! use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+//!
+//! let presampler = Presampler::new(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.0))));
+//! let provider = SdkTracerProvider::builder()
+//!     .with_sampler(presampler.sampler())
+//!     .with_id_generator(presampler.id_generator())
+//!     .build();
+//! let tracer = provider.tracer("example");
+//! let parent = Context::new();
+//! let cx = presampler.start_context(&parent, "op", &SpanKind::Server, &[], || {
+//!     parent.with_span(tracer.build_with_context(tracer.span_builder("op"), &parent))
+//! });
+//! // Dropped by the ratio: a valid, unsampled span context, and no SDK span was built.
+//! assert!(cx.span().span_context().is_valid());
+//! assert!(!cx.span().span_context().is_sampled());
+//! ```
 //!
 //! The SDK (0.33.1) asks its sampler only from inside `Tracer::build_with_context`, after the
 //! builder, its attribute `Vec` and the span are made, and it ignores a decision made
-//! elsewhere. A [`Presampler`] owns the provider's sampler and id generator instead: the
-//! instruments ask it first, and for a dropped span they put a non-recording span context
+//! elsewhere. A [`Presampler`] owns the provider's sampler and id generator instead: an
+//! instrument asks it first, and for a dropped span it puts a non-recording span context
 //! straight into the context. For a span that is kept, the decision and its trace id are handed
 //! to the SDK's next build on the same thread through [`PresampledSampler`] and
 //! [`PresampledIds`], so the sampler is asked exactly once per span (a rate-limiting sampler
 //! counts each span once) and a root keeps the trace id its decision was made on (a ratio rule
 //! gives every process the same answer for that trace).
 //!
-//! ```
-//! use ferrotel_ops::sampling::Presampler;
-//! use ferrotel_ops::OpsTelemetry;
-//! use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-//!
-//! let presampler = Presampler::new(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.01))));
-//! let provider = SdkTracerProvider::builder()
-//!     .with_sampler(presampler.sampler())
-//!     .with_id_generator(presampler.id_generator())
-//!     .build();
-//! let telemetry = OpsTelemetry::new(Some(&provider), None, Default::default())
-//!     .with_presampler(presampler);
-//! # drop(telemetry);
-//! ```
+//! ferrotel's facade builds its tracer provider this way and hands the presampler to its Tower
+//! layers and its NFS, storage and Raft instruments.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -106,7 +115,8 @@ impl fmt::Debug for Presampler {
 }
 
 /// What [`Presampler::decide`] found.
-pub(crate) enum Presampled {
+#[derive(Debug)]
+pub enum Presampled {
     /// Not sampled: the context of the non-recording span to use instead of building one, its
     /// random-trace-id flag set as the instruments' spans carry it.
     Dropped(SpanContext),
@@ -148,7 +158,9 @@ impl Presampler {
     }
 
     /// Decides a span named `name` under `parent` with the attributes it is created with.
-    pub(crate) fn decide(
+    /// After [`Presampled::Build`], build the span now, on this thread, with the provider's
+    /// tracer, then call [`Presampler::built`] ([`Presampler::start_context`] does both).
+    pub fn decide(
         &self,
         parent: &Context,
         name: &str,
@@ -193,9 +205,30 @@ impl Presampler {
 
     /// After a build: a decision the SDK did not take means the provider does not use this
     /// presampler (or is shut down), so the SDK decides alone from now on.
-    pub(crate) fn built(&self) {
+    pub fn built(&self) {
         if take_decided(None).is_some() {
             self.in_use.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// A context holding a new span under `parent`: a dropped span's context without building
+    /// anything, or the context `build` returns (it builds the span with the provider's tracer,
+    /// on this thread, now).
+    pub fn start_context(
+        &self,
+        parent: &Context,
+        name: &str,
+        kind: &SpanKind,
+        attributes: &[KeyValue],
+        build: impl FnOnce() -> Context,
+    ) -> Context {
+        match self.decide(parent, name, kind, attributes) {
+            Presampled::Dropped(sc) => parent.with_remote_span_context(sc),
+            Presampled::Build => {
+                let cx = build();
+                self.built();
+                cx
+            }
         }
     }
 }
