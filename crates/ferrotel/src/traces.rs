@@ -40,7 +40,8 @@ pub(crate) fn tracer_provider(
             configured,
         ))
     };
-    // ferrotel-ops' instruments decide with the same sampler before they build a span.
+    // The Tower layers and ferrotel-ops' instruments decide with the same sampler before
+    // they build a span (Guard::server_layer, client_layer, ops).
     let builder = SdkTracerProvider::builder()
         .with_resource(resource)
         .with_sampler(presampler.sampler())
