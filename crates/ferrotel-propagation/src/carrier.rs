@@ -33,10 +33,14 @@ pub(crate) fn read_header<'a>(
 /// Uses [`Extractor::get_all`], so a carrier that keeps repeated headers (an HTTP header map,
 /// gRPC metadata) yields all of them; one that implements only [`Extractor::get`] yields at
 /// most one value. The values are returned as they are, without trimming.
+///
+/// `Some` with no values is a carrier's answer that the header is absent, and is taken at its
+/// word (ferrotel's header carriers answer so, saving a second lookup per absent header); on
+/// `None`, `get` is asked too, for a carrier whose `get_all` is not implemented in earnest.
 pub(crate) fn header_values<'a>(extractor: &'a dyn Extractor, name: &str) -> Vec<&'a str> {
     match extractor.get_all(name) {
-        Some(all) if !all.is_empty() => all,
-        _ => extractor.get(name).into_iter().collect(),
+        Some(all) => all,
+        None => extractor.get(name).into_iter().collect(),
     }
 }
 

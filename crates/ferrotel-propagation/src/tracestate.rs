@@ -255,14 +255,18 @@ struct ExtractedTraceState {
     list: W3cTraceState,
 }
 
-/// Stores the result of an extraction in `cx` (an empty list too, so that an older one is never
-/// picked up for the same trace).
+/// Stores the result of an extraction in `cx`. An empty list is stored only over an older
+/// extraction (so that one is never picked up for the same trace): without one, an empty list
+/// reads the same as none, and skipping it saves the context's value map on every request.
 pub(crate) fn with_extracted(
     cx: Context,
     trace_id: TraceId,
     list: W3cTraceState,
     mirror: TraceState,
 ) -> Context {
+    if list.is_empty() && cx.get::<ExtractedTraceState>().is_none() {
+        return cx;
+    }
     cx.with_value(ExtractedTraceState {
         trace_id,
         mirror,

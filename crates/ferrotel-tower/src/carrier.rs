@@ -30,8 +30,9 @@ impl Extractor for HeaderExtractor<'_> {
             Some(name) => self.0.get_all(name),
             None => self.0.get_all(key),
         };
-        let values: Vec<&str> = all.iter().filter_map(|v| v.to_str().ok()).collect();
-        (!values.is_empty()).then_some(values)
+        // An empty `Vec` (no allocation) says "absent" without sending the propagator back to
+        // `get` for a second lookup.
+        Some(all.iter().filter_map(|v| v.to_str().ok()).collect())
     }
 }
 
