@@ -51,6 +51,7 @@ mod guard;
 mod health;
 mod init;
 mod limits;
+mod log_fields;
 mod logging;
 mod logs;
 mod meter;

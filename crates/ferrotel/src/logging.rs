@@ -13,6 +13,7 @@ use ferrotel_config::{Env, LogFormat};
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use tracing::dispatcher::WeakDispatch;
 
+use crate::log_fields::PlainFields;
 use crate::tracer::Level2Tracer;
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
@@ -53,6 +54,7 @@ where
         _ => Box::new(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
+                .fmt_fields(PlainFields)
                 .event_format(events)
                 .with_writer(writer),
         ),
