@@ -187,8 +187,9 @@ mod tests {
     use std::io;
     use std::sync::{Arc, Mutex};
 
+    use tracing::field;
     use tracing_subscriber::fmt::format::DefaultFields;
-    use tracing_subscriber::fmt::MakeWriter;
+    use tracing_subscriber::fmt::{FormatFields, MakeWriter};
     use tracing_subscriber::layer::SubscriberExt as _;
 
     use super::*;
@@ -295,5 +296,160 @@ mod tests {
         );
         assert!(plain.contains(": err=alone \\x08\n"), "{plain}");
         assert!(plain.contains(&format!(" {module}: bridged\n")), "{plain}");
+    }
+
+    /// Runs `log` under a fmt layer with `fields` (ANSI off, no time) and returns what it wrote.
+    fn written<N>(fields: N, sanitize: bool, log: impl FnOnce()) -> String
+    where
+        N: for<'w> FormatFields<'w> + Send + Sync + 'static,
+    {
+        let buffer = Buffer::default();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_ansi_sanitization(sanitize)
+            .without_time()
+            .fmt_fields(fields)
+            .with_writer(buffer.clone());
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), log);
+        buffer.text()
+    }
+
+    /// What `DefaultFields` writes for `log`, after checking `PlainFields` writes the same.
+    fn same_as_default(log: fn()) -> String {
+        for sanitize in [true, false] {
+            let plain = written(PlainFields, sanitize, log);
+            let default = written(DefaultFields::new(), sanitize, log);
+            assert_eq!(plain, default, "sanitize: {sanitize}");
+        }
+        written(PlainFields, true, log)
+    }
+
+    #[test]
+    fn values_match_default_fields() {
+        let out = same_as_default(|| {
+            tracing::info!(
+                s = "str",
+                owned = String::from("owned"),
+                neg = -3i64,
+                big = u64::MAX,
+                huge = i128::MIN,
+                uhuge = u128::MAX,
+                f = 0.1f64,
+                whole = 2.0f64,
+                ok = true,
+                dbg = ?Some("x"),
+                disp = %"shown \x1b[31m",
+                quoted = "tab\t\x1b",
+                "values"
+            );
+            tracing::info!(r#type = "kind", r#loop = 1, "raw identifiers");
+            tracing::info!(message = "message as a str field", n = 1);
+            tracing::info!(message = %"message as display", n = 2);
+            tracing::info!(message = ?"message as debug", n = 3);
+            tracing::info!(no_message = 1, other = "only fields");
+            tracing::info!("");
+            // Dotted names; the `log.*` ones a `log` record carries are left out (tracing-log).
+            tracing::info!(
+                log.target = "dep",
+                log.line = 7u32,
+                http.method = "GET",
+                "dots"
+            );
+        });
+        let line = " INFO ferrotel::log_fields::tests: values s=\"str\" owned=\"owned\" neg=-3 \
+                    big=18446744073709551615 huge=-170141183460469231731687303715884105728 \
+                    uhuge=340282366920938463463374607431768211455 f=0.1 whole=2.0 ok=true \
+                    dbg=Some(\"x\") disp=shown \x1b[31m quoted=\"tab\\t\\u{1b}\"\n";
+        assert!(out.starts_with(line), "{out}");
+        assert!(
+            out.contains(": raw identifiers type=\"kind\" loop=1\n"),
+            "{out}"
+        );
+        assert!(out.contains(": dots http.method=\"GET\"\n"), "{out}");
+    }
+
+    #[test]
+    fn messages_are_sanitized_like_default_fields() {
+        let out = same_as_default(|| {
+            tracing::warn!("esc \x1b[31mred\x1b[0m bel \x07 c1 \u{9b}31m bs \x08 ff \x0c del \x7f");
+            tracing::warn!(message = "field esc \x1b[1m c1 \u{85}");
+            let text = String::from("owned \u{9f}\x1b");
+            tracing::warn!("{text}");
+        });
+        assert!(
+            out.contains(
+                ": esc \\x1b[31mred\\x1b[0m bel \\x07 c1 \\u{9b}31m bs \\x08 ff \\x0c del \\x7f\n"
+            ),
+            "{out}"
+        );
+        assert!(out.contains(": field esc \\x1b[1m c1 \\u{85}\n"), "{out}");
+        assert!(out.contains(": owned \\u{9f}\\x1b\n"), "{out}");
+    }
+
+    #[test]
+    fn errors_match_default_fields() {
+        let out = same_as_default(|| {
+            let chain = Failure(
+                "outer \x1b[2J",
+                Some(Box::new(Failure(
+                    "middle",
+                    Some(Box::new(Failure("root \u{9b}", None))),
+                ))),
+            );
+            let alone = Failure("alone \x07", None);
+            tracing::error!(err = &chain as &(dyn Error + 'static), "chained");
+            tracing::error!(err = &alone as &(dyn Error + 'static), "alone");
+            tracing::error!(r#err = &chain as &(dyn Error + 'static));
+            tracing::error!(message = &chain as &(dyn Error + 'static));
+            let in_span = tracing::error_span!("failing", cause = &chain as &(dyn Error + 'static));
+            let _entered = in_span.enter();
+            tracing::error!("in a span");
+        });
+        assert!(
+            out.contains(": chained err=outer \\x1b[2J err.sources=[middle, root \\u{9b}]\n"),
+            "{out}"
+        );
+        assert!(out.contains(": alone err=alone \\x07\n"), "{out}");
+    }
+
+    #[test]
+    fn spans_match_default_fields() {
+        let out = same_as_default(|| {
+            let outer = tracing::info_span!("outer", a = 1);
+            let _outer = outer.enter();
+            let inner = tracing::info_span!("inner", b = 2, late = field::Empty);
+            let _inner = inner.enter();
+            tracing::info!("nested");
+            inner.record("late", "now");
+            inner.record("b", 3);
+            tracing::info!("recorded");
+            let empty = tracing::info_span!("empty", first = field::Empty, second = field::Empty);
+            let _empty = empty.enter();
+            tracing::info!("before record");
+            empty.record("second", 2.5f64);
+            empty.record("first", true);
+            tracing::info!("after record");
+            let bare = tracing::info_span!("bare", r#type = %"raw", message = "span message");
+            let _bare = bare.enter();
+            tracing::info!(x = 1, "deepest");
+        });
+        let module = module_path!();
+        assert!(
+            out.starts_with(&format!(
+                " INFO outer{{a=1}}:inner{{b=2}}: {module}: nested\n"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!(
+                " INFO outer{{a=1}}:inner{{b=2 late=\"now\" b=3}}: {module}: recorded\n"
+            )),
+            "{out}"
+        );
+        assert!(out.contains(":empty: "), "{out}");
+        assert!(
+            out.contains(":empty{second=2.5 first=true}:bare{type=raw span message}: "),
+            "{out}"
+        );
     }
 }
