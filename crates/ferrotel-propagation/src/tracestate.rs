@@ -418,4 +418,18 @@ mod tests {
         let err = W3cTraceState::parse("nokv").unwrap_err();
         assert!(err.to_string().contains("key=value"), "{err}");
     }
+
+    #[test]
+    fn an_empty_list_is_stored_only_over_an_older_extraction() {
+        let trace_id = TraceId::from(7);
+        let empty = || W3cTraceState::parse("").unwrap();
+        let fresh = with_extracted(Context::new(), trace_id, empty(), TraceState::default());
+        assert!(fresh.get::<ExtractedTraceState>().is_none());
+        let list = W3cTraceState::parse("a=1").unwrap();
+        let mirror = list.to_trace_state();
+        let older = with_extracted(Context::new(), trace_id, list, mirror);
+        assert!(!older.get::<ExtractedTraceState>().unwrap().list.is_empty());
+        let masked = with_extracted(older, trace_id, empty(), TraceState::default());
+        assert!(masked.get::<ExtractedTraceState>().unwrap().list.is_empty());
+    }
 }

@@ -81,3 +81,61 @@ impl Injector for HeaderInjector<'_> {
         self.0.insert(name, value);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use ferrotel_propagation::{TraceContextPropagator, W3cTraceStateExt as _};
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use opentelemetry::trace::TraceContextExt as _;
+    use opentelemetry::Context;
+
+    use super::*;
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    fn extract(map: &HeaderMap) -> Context {
+        TraceContextPropagator::new().extract_with_context(&Context::new(), &HeaderExtractor(map))
+    }
+
+    #[test]
+    fn an_absent_header_is_an_empty_list_and_a_present_one_every_value() {
+        let map = headers(&[("tracestate", "a=1"), ("tracestate", "b=2")]);
+        let extractor = HeaderExtractor(&map);
+        assert_eq!(extractor.get_all("traceparent"), Some(vec![]));
+        assert_eq!(extractor.get_all("x-unknown"), Some(vec![]));
+        assert_eq!(extractor.get_all("tracestate"), Some(vec!["a=1", "b=2"]));
+        assert_eq!(extractor.get("tracestate"), Some("a=1"));
+    }
+
+    #[test]
+    fn w3c_extraction_through_the_header_map() {
+        // One traceparent, tracestate split over two headers: joined in order.
+        let cx = extract(&headers(&[
+            ("traceparent", TP),
+            ("tracestate", "a=1"),
+            ("tracestate", "b=2"),
+        ]));
+        let span = cx.span();
+        assert!(span.span_context().is_remote() && span.span_context().is_sampled());
+        assert_eq!(cx.w3c_trace_state().header(), "a=1,b=2");
+        // Without tracestate: the parent, with an empty list.
+        let cx = extract(&headers(&[("traceparent", TP)]));
+        assert!(cx.span().span_context().is_valid());
+        assert!(cx.w3c_trace_state().is_empty());
+        // Two traceparent headers are invalid: no parent.
+        let cx = extract(&headers(&[("traceparent", TP), ("traceparent", TP)]));
+        assert!(!cx.span().span_context().is_valid());
+        // No traceparent at all: no parent.
+        let cx = extract(&headers(&[("tracestate", "a=1")]));
+        assert!(!cx.span().span_context().is_valid());
+    }
+}

@@ -189,7 +189,7 @@ mod tests {
 
     use tracing::field;
     use tracing_subscriber::fmt::format::DefaultFields;
-    use tracing_subscriber::fmt::{FormatFields, MakeWriter};
+    use tracing_subscriber::fmt::FormatFields;
     use tracing_subscriber::layer::SubscriberExt as _;
 
     use super::*;
@@ -214,14 +214,6 @@ mod tests {
         }
     }
 
-    impl<'a> MakeWriter<'a> for Buffer {
-        type Writer = Buffer;
-
-        fn make_writer(&'a self) -> Buffer {
-            self.clone()
-        }
-    }
-
     #[derive(Debug)]
     struct Failure(&'static str, Option<Box<Failure>>);
 
@@ -237,19 +229,9 @@ mod tests {
         }
     }
 
-    /// Spans and events with every kind of field, logged through `fields`.
-    fn log_with<N>(fields: N) -> String
-    where
-        N: for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static,
-    {
-        let buffer = Buffer::default();
-        let layer = tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .without_time()
-            .fmt_fields(fields)
-            .with_writer(buffer.clone());
-        let subscriber = tracing_subscriber::registry().with(layer);
-        tracing::subscriber::with_default(subscriber, || {
+    #[test]
+    fn writes_what_default_fields_writes() {
+        let plain = same_as_default(|| {
             let chain = Failure("outer", Some(Box::new(Failure("middle \x1b[31m", None))));
             let outer = tracing::info_span!(
                 "outer",
@@ -271,14 +253,6 @@ mod tests {
             tracing::info!(other = "no message at all");
             tracing::info!(log.target = "from::log", log.line = 7, "bridged");
         });
-        buffer.text()
-    }
-
-    #[test]
-    fn writes_what_default_fields_writes() {
-        let plain = log_with(PlainFields);
-        let default = log_with(DefaultFields::new());
-        assert_eq!(plain, default);
         let module = module_path!();
         assert!(
             plain.contains(&format!(
@@ -309,7 +283,10 @@ mod tests {
             .with_ansi_sanitization(sanitize)
             .without_time()
             .fmt_fields(fields)
-            .with_writer(buffer.clone());
+            .with_writer({
+                let buffer = buffer.clone();
+                move || buffer.clone()
+            });
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), log);
         buffer.text()
     }
