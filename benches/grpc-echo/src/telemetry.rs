@@ -253,7 +253,7 @@ impl Provider {
             Provider::Otlp(guard) => {
                 // Flushed first, so the counts are final rather than a snapshot of the queue.
                 let flushed = guard.flush();
-                let stats = guard.span_export_stats();
+                let stats = guard.stats().spans;
                 let report = guard.shutdown();
                 let after: Vec<String> = stats
                     .iter()

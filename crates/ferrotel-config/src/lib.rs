@@ -178,6 +178,15 @@ impl Config {
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
     }
+
+    /// The default bound on flushing and shutting telemetry down: the traces signal's OTLP
+    /// export timeout, or 10 s when that is unlimited, so a dead collector costs at most one
+    /// export's wait.
+    pub fn shutdown_bound(&self) -> std::time::Duration {
+        self.traces_otlp
+            .timeout
+            .unwrap_or(std::time::Duration::from_secs(10))
+    }
 }
 
 impl Default for Config {

@@ -295,7 +295,7 @@ pub fn diagnose(env: &Env) -> Report {
             let report = guard.flush();
             let mut failures = report.problems.clone();
             let mut exported_spans = 0;
-            for stats in guard.span_export_stats() {
+            for stats in guard.stats().spans {
                 exported_spans += stats.exported;
                 if stats.failed > 0 {
                     failures.push(format!(
@@ -306,7 +306,7 @@ pub fn diagnose(env: &Env) -> Report {
                 }
             }
             let mut exported_points = 0;
-            for stats in guard.metric_export_stats() {
+            for stats in guard.stats().metrics {
                 exported_points += stats.points_exported;
                 if stats.requests_failed > 0 {
                     failures.push(format!(

@@ -1,5 +1,5 @@
-//! Exemplars for OpenTelemetry Rust histograms, and an OTLP metric exporter that puts them on
-//! the wire.
+//! Exemplars for OpenTelemetry Rust histograms and counters, and bound instruments that record
+//! a series with a few atomic operations.
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -93,10 +93,8 @@
 //!   aggregated here and written into the request by [`Exemplars::inject`].
 //! - [`Exemplars::inject`] fills the exemplars of each histogram data point of an
 //!   `ExportMetricsServiceRequest`, matching scope, metric name and attribute set.
-//! - [`OtlpMetricExporter`] is a `PushMetricExporter` doing that conversion and injection, then
-//!   sending over gRPC or HTTP/protobuf ([`MetricsTransport`]) on ferrotel's export runtime,
-//!   with retries, throttling and limits per the OTLP specification, and counting everything
-//!   in [`MetricExportStats`].
+//! - ferrotel's OTLP metric exporter (`ferrotel-otlp`) and its `/metrics` endpoint call
+//!   [`Exemplars::inject`] on every request they send.
 //!
 //! ## Cost
 //!
@@ -109,24 +107,19 @@
 
 mod bound;
 mod exemplars;
-mod exporter;
 mod histogram;
 mod instrument;
 mod provider;
 mod reservoir;
-mod retry;
 mod rng;
-mod transport;
 
 pub use bound::{
     BoundCounter, BoundCounterBuilder, BoundHistogram, BoundHistogramBuilder, BoundUpDownCounter,
     BoundUpDownCounterBuilder, CounterSeries, HistogramSeries, UpDownSeries,
 };
 pub use exemplars::{Exemplars, InjectStats};
-pub use exporter::{MetricExportStats, OtlpMetricExporter, MAX_REQUEST_BYTES};
 pub use ferrotel_config::ExemplarFilter;
 pub use histogram::{
     Histogram, HistogramBuilder, U64Histogram, U64HistogramBuilder, DEFAULT_BOUNDARIES,
 };
 pub use provider::ExemplarMeterProvider;
-pub use transport::{MetricsTransport, USER_AGENT};

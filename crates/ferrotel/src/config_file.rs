@@ -17,13 +17,3 @@ pub(crate) fn read(env: &Env) -> Result<Option<ConfigFile>, InitError> {
     })?;
     Ok(Some(ConfigFile::parse(path, &contents, env)?))
 }
-
-/// What to say about a `logger_provider` section while this build exports no logs.
-pub(crate) fn logs_note(file: &ConfigFile) -> Option<String> {
-    file.logger_provider().map(|_| {
-        format!(
-            "{}: logger_provider is read but not used: this build of ferrotel exports no logs",
-            file.name()
-        )
-    })
-}

@@ -27,12 +27,6 @@ enum Kind {
 }
 
 impl InitError {
-    pub(crate) fn tls(message: String) -> Self {
-        Self {
-            kind: Kind::Tls(message),
-        }
-    }
-
     pub(crate) fn config_file(message: String) -> Self {
         Self {
             kind: Kind::ConfigFile(message),
@@ -65,6 +59,19 @@ impl From<ferrotel_config::ConfigError> for InitError {
     fn from(err: ferrotel_config::ConfigError) -> Self {
         Self {
             kind: Kind::Config(err),
+        }
+    }
+}
+
+impl From<ferrotel_otlp::SetupError> for InitError {
+    fn from(err: ferrotel_otlp::SetupError) -> Self {
+        let message = err.message().to_owned();
+        Self {
+            kind: if err.is_tls() {
+                Kind::Tls(message)
+            } else {
+                Kind::Setup(message)
+            },
         }
     }
 }

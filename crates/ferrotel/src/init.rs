@@ -3,21 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotel_config::redact::Redactor;
 use ferrotel_config::{ConfigBuilder, Env, Resolved};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::KeyValue;
-use opentelemetry_sdk::Resource;
+use opentelemetry::propagation::TextMapCompositePropagator;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{Layer, Registry};
 
 use crate::error::InitError;
 use crate::guard::Guard;
-use crate::health::LossReporter;
-use crate::logging::{self, DispatchCell, Traced};
-use crate::runtime::ExportRuntime;
+use crate::pipelines::Pipelines;
 
 /// Starts telemetry from the `OTEL_*` environment variables (or from the declarative
 /// configuration file named by `OTEL_CONFIG_FILE`, which then replaces them), installs it
@@ -135,9 +128,9 @@ impl Builder {
         self
     }
 
-    /// The bound on the guard's flush and shutdown. Default: the OTLP export timeout of the
-    /// traces signal (`OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT`, 10 s), or 10 s when that is
-    /// unlimited.
+    /// The bound on the guard's flush and shutdown. Default:
+    /// [`Config::shutdown_bound`](ferrotel_config::Config::shutdown_bound), the OTLP export
+    /// timeout of the traces signal (`OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT`, 10 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = Some(timeout);
         self
@@ -145,221 +138,45 @@ impl Builder {
 
     /// Resolves the configuration, builds the pipelines and installs them.
     pub fn try_init(self) -> Result<Guard, InitError> {
-        let env = match self.env {
-            Some(env) => env,
-            None => Env::from_process(),
-        };
-        let file = crate::config_file::read(&env)?;
-        let mut notes: Vec<String> = file
-            .iter()
-            .filter_map(crate::config_file::logs_note)
-            .collect();
-        let config_builder = match file {
-            Some(file) => self.config.config_file(file),
-            None => self.config,
-        };
-        let Resolved { config, issues } = config_builder.resolve(&env)?;
+        let env = self.env.unwrap_or_else(Env::from_process);
+        let Resolved { config, issues } = resolve(self.config, &env)?;
+        let mut notes = Vec::new();
         let shutdown_timeout = self
             .shutdown_timeout
-            .or(config.traces_otlp.timeout)
-            .unwrap_or(Duration::from_secs(10));
-
-        let mut runtime = None;
-        let mut tracer_provider = None;
-        let mut presampler = None;
-        let mut pipelines = Vec::new();
-        let mut logger_provider = None;
-        let mut log_pipelines = Vec::new();
-        let mut meter_provider = None;
-        let mut exemplars =
-            ferrotel_metrics::Exemplars::new(ferrotel_config::ExemplarFilter::AlwaysOff);
-        let mut metric_exporters = Vec::new();
-        let mut metrics_endpoint = None;
-        let mut reporter: Option<Arc<LossReporter>> = None;
-        if !config.sdk_disabled {
-            // reqwest is built with `rustls-no-provider` here; when the application chose no
-            // process-wide rustls provider, ring becomes it, so a plain `reqwest::Client::new()`
-            // elsewhere in the service keeps working. An existing choice is left alone.
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let export = ExportRuntime::start()
-                .map_err(|e| InitError::setup(format!("cannot start the export runtime: {e}")))?;
-            let handle = export.handle().clone();
-            let resource = resource(&config);
-            let reporter = Arc::clone(reporter.get_or_insert_with(|| {
-                Arc::new(LossReporter::new(crate::health::REPORT_INTERVAL))
-            }));
-            {
-                // The exporters' connections and the remote sampler's poller live on the export
-                // runtime, whatever runtime (or none) the caller is on.
-                let _enter = handle.enter();
-                // Built even when OTEL_TRACES_EXPORTER=none: that means no exporter, not no
-                // SDK, so spans are still created, sampled and propagated, and log lines still
-                // carry their ids.
-                let reporter_for_traces = Some(Arc::clone(&reporter));
-                match crate::traces::tracer_provider(
-                    &config,
-                    resource.clone(),
-                    &handle,
-                    reporter_for_traces,
-                ) {
-                    Ok((provider, built_presampler, built)) => {
-                        tracer_provider = Some(provider);
-                        presampler = Some(built_presampler);
-                        pipelines = built;
-                    }
-                    // An unreadable TLS file is not the service's fault: outside strict
-                    // mode tracing export is off and the problem reported.
-                    Err(e) if !config.strict => {
-                        notes.push(format!("trace export is off for this run: {e}"));
-                    }
-                    Err(e) => return Err(e),
-                }
-                let (provider, built) = crate::logs::logger_provider(
-                    &config,
-                    resource.clone(),
-                    &handle,
-                    Some(Arc::clone(&reporter)),
-                )?;
-                logger_provider = provider;
-                log_pipelines = built;
-                let metrics = crate::meter::pipeline(
-                    &config,
-                    resource,
-                    &handle,
-                    Some(Arc::clone(&reporter)),
-                )?;
-                meter_provider = metrics.provider;
-                exemplars = metrics.exemplars;
-                metric_exporters = metrics.exporters;
-                metrics_endpoint = metrics.endpoint;
-                notes.extend(metrics.notes);
-                if let Some(provider) = &meter_provider {
-                    let span_kind =
-                        if config.traces_otlp.protocol == ferrotel_config::Protocol::Grpc {
-                            "otlp_grpc_span_exporter"
-                        } else {
-                            "otlp_http_span_exporter"
-                        };
-                    let log_kind = if config.logs_otlp.protocol == ferrotel_config::Protocol::Grpc {
-                        "otlp_grpc_log_exporter"
-                    } else {
-                        "otlp_http_log_exporter"
-                    };
-                    crate::selfobs::register(
-                        provider,
-                        &pipelines,
-                        span_kind,
-                        &log_pipelines,
-                        log_kind,
-                        &metrics.components,
-                    );
-                }
-            }
-            runtime = Some(export);
+            .unwrap_or_else(|| config.shutdown_bound());
+        let pipelines = Pipelines::start(&config, &mut notes)?;
+        let dispatch =
+            crate::subscriber::build(&env, &config, &pipelines, self.log_writer, &mut notes);
+        if let Some(reporter) = &pipelines.reporter {
+            reporter.set_dispatch(&dispatch);
         }
-
-        let (filter, filter_note) = logging::filter(&env, config.log_level.as_str());
-        notes.extend(filter_note);
-        let dispatch_cell = DispatchCell::default();
-        let writer = self
-            .log_writer
-            .unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
-        let writer = logging::scrubbing(writer, Redactor::from_config(&config));
-        // With the SDK disabled nothing needs spans, so the log layer takes events only: every
-        // span callsite is then never enabled, and instrumentation costs next to nothing.
-        // (An absent layer must not even be an `Option` layer: `None` still asks for spans.)
-        let events_only = config.sdk_disabled;
-        let fmt_cell = Arc::clone(&dispatch_cell);
-        let built = match &tracer_provider {
-            Some(provider) => {
-                // busy_ns/idle_ns, thread and target attributes are not semantic conventions
-                // and cost a clock read or an allocation per span; code.* locations stay.
-                // The same filter as the logs: without one, every span of h2, hyper and tower
-                // (TRACE and DEBUG level) would be exported, flooding the queue.
-                let (span_filter, _) = logging::filter(&env, config.log_level.as_str());
-                let otel = tracing_opentelemetry::layer()
-                    .with_tracked_inactivity(false)
-                    .with_threads(false)
-                    .with_target(false)
-                    .with_tracer(crate::tracer::Level2Tracer::new(
-                        provider.tracer_with_scope(crate::tracer::scope("ferrotel")),
-                    ))
-                    .with_filter(span_filter);
-                let fmt = logging::fmt_layer::<Traced>(config.log_format, fmt_cell, writer);
-                // The logs signal: every event the log filter admits, as an OpenTelemetry log
-                // record (the appender reads the ids from the context of the entered span).
-                let records = logger_provider.as_ref().map(|provider| {
-                    let (records_filter, _) = logging::filter(&env, config.log_level.as_str());
-                    opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)
-                        .with_filter(logging::log_filter(records_filter, true))
-                });
-                tracing::Dispatch::new(
-                    tracing_subscriber::registry()
-                        .with(otel)
-                        .with(fmt.with_filter(logging::log_filter(filter, events_only)))
-                        .with(records),
-                )
-            }
-            None => {
-                let fmt = logging::fmt_layer::<Registry>(config.log_format, fmt_cell, writer);
-                let filter = logging::log_filter(filter, events_only);
-                tracing::Dispatch::new(tracing_subscriber::registry().with(fmt.with_filter(filter)))
-            }
-        };
-
-        let messages: Vec<String> = issues.iter().map(ToString::to_string).collect();
-        let _ = dispatch_cell.set(built.downgrade());
-        if let Some(reporter) = &reporter {
-            reporter.set_dispatch(&built);
-        }
-        let mut dispatch = None;
-        if self.install_subscriber {
-            tracing::dispatcher::set_global_default(built).map_err(InitError::subscriber_taken)?;
+        let warnings: Vec<String> = issues
+            .iter()
+            .map(ToString::to_string)
+            .chain(notes)
+            .collect();
+        let dispatch = if self.install_subscriber {
+            tracing::dispatcher::set_global_default(dispatch)
+                .map_err(InitError::subscriber_taken)?;
             // `log` records become tracing events (and so log lines and log records); a logger
             // the application installed itself stays.
             let _ = tracing_log::LogTracer::init();
-            report(&messages, &notes);
+            warn_all(&warnings);
+            None
         } else {
-            tracing::dispatcher::with_default(&built, || report(&messages, &notes));
-            dispatch = Some(built);
-        }
+            tracing::dispatcher::with_default(&dispatch, || warn_all(&warnings));
+            Some(dispatch)
+        };
         // Globals only after the subscriber is in place: a refused init must not leave the
         // process pointing at pipelines that are about to be dropped.
-        let propagator = std::sync::Arc::new(crate::propagation::composite(&config.propagators));
+        let propagator = Arc::new(crate::propagation::composite(&config.propagators));
         if self.install_globals {
-            opentelemetry::global::set_text_map_propagator(crate::propagation::composite(
-                &config.propagators,
-            ));
-            if let Some(provider) = &tracer_provider {
-                opentelemetry::global::set_tracer_provider(
-                    crate::tracer::Level2TracerProvider::new(provider.clone()),
-                );
-            }
-            if let Some(provider) = &meter_provider {
-                // Every histogram and counter of the global meter carries exemplars.
-                opentelemetry::global::set_meter_provider(
-                    ferrotel_metrics::ExemplarMeterProvider::new(
-                        provider.clone(),
-                        exemplars.clone(),
-                    ),
-                );
-            }
-            ferrotel_metrics::Exemplars::set_global(exemplars.clone());
+            install_globals(&pipelines, &propagator);
         }
-
         Ok(Guard {
             config,
             issues,
-            tracer_provider,
-            presampler,
             pipelines,
-            logger_provider,
-            log_pipelines,
-            meter_provider,
-            exemplars,
-            metric_exporters,
-            metrics_endpoint,
-            runtime,
             dispatch,
             propagator,
             shutdown_timeout,
@@ -368,30 +185,40 @@ impl Builder {
     }
 }
 
-fn report(issues: &[String], notes: &[String]) {
-    for issue in issues {
-        tracing::warn!(target: "ferrotel", "{issue}");
-    }
-    for note in notes {
-        tracing::warn!(target: "ferrotel", "{note}");
-    }
+/// The configuration from code, `OTEL_CONFIG_FILE` (which replaces the variables) and the
+/// variables.
+fn resolve(builder: ConfigBuilder, env: &Env) -> Result<Resolved, InitError> {
+    let builder = match crate::config_file::read(env)? {
+        Some(file) => builder.config_file(file),
+        None => builder,
+    };
+    Ok(builder.resolve(env)?)
 }
 
-/// The resource is exactly what the configuration resolved, plus the SDK's `telemetry.sdk.*`
-/// attributes. The SDK's own env detectors are left out: they read the process environment
-/// with the opposite `service.name` precedence.
-fn resource(config: &ferrotel_config::Config) -> Resource {
-    Resource::builder_empty()
-        .with_detector(Box::new(
-            opentelemetry_sdk::resource::TelemetryResourceDetector,
-        ))
-        .with_attributes(
-            config
-                .resource
-                .iter()
-                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-        )
-        .build()
+/// The OpenTelemetry globals: propagator, tracer provider (with the W3C random flag) and meter
+/// provider (every histogram and counter with exemplars).
+fn install_globals(pipelines: &Pipelines, propagator: &Arc<TextMapCompositePropagator>) {
+    opentelemetry::global::set_text_map_propagator(crate::propagation::Shared(Arc::clone(
+        propagator,
+    )));
+    if let Some(provider) = &pipelines.tracer_provider {
+        opentelemetry::global::set_tracer_provider(crate::Level2TracerProvider::new(
+            provider.clone(),
+        ));
+    }
+    if let Some(provider) = &pipelines.meter_provider {
+        opentelemetry::global::set_meter_provider(ferrotel_metrics::ExemplarMeterProvider::new(
+            provider.clone(),
+            pipelines.exemplars.clone(),
+        ));
+    }
+    ferrotel_metrics::Exemplars::set_global(pipelines.exemplars.clone());
+}
+
+fn warn_all(warnings: &[String]) {
+    for warning in warnings {
+        tracing::warn!(target: "ferrotel", "{warning}");
+    }
 }
 
 impl Guard {
@@ -404,18 +231,9 @@ impl Guard {
         Guard {
             config,
             issues: Vec::new(),
-            tracer_provider: None,
-            presampler: None,
-            pipelines: Vec::new(),
-            logger_provider: None,
-            log_pipelines: Vec::new(),
-            meter_provider: None,
-            exemplars: ferrotel_metrics::Exemplars::new(ferrotel_config::ExemplarFilter::AlwaysOff),
-            metric_exporters: Vec::new(),
-            metrics_endpoint: None,
-            runtime: None,
+            pipelines: Pipelines::off(),
             dispatch: None,
-            propagator: std::sync::Arc::new(crate::propagation::composite(&[])),
+            propagator: Arc::new(crate::propagation::composite(&[])),
             shutdown_timeout: Duration::ZERO,
             shut_down: true,
         }

@@ -34,8 +34,8 @@
 //! through [`builder`] win over them. `OTEL_CONFIG_FILE` names a declarative configuration file
 //! (YAML, `file_format: "1.1"`, see [`config::ConfigFile`]) that replaces the variables.
 //!
-//! Nothing is lost silently: every span and metric data point is counted as exported, dropped
-//! or failed ([`Guard::span_export_stats`], [`Guard::metric_export_stats`]); a loss is logged at
+//! Nothing is lost silently: every span, log record and metric data point is counted as
+//! exported, dropped or failed ([`Guard::stats`]); a loss is logged at
 //! once and then at most once a minute while it lasts, and the counts are exported as
 //! ferrotel's own `otel.sdk.*` metrics (`otel.sdk.exporter.span.exported`,
 //! `otel.sdk.processor.span.processed`, `otel.sdk.processor.span.queue.size`, …). Header values
@@ -46,37 +46,28 @@
 
 mod config_file;
 mod error;
-mod grpc_spans;
 mod guard;
-mod health;
 mod init;
-mod limits;
-mod log_fields;
-mod logging;
-mod logs;
-mod meter;
-mod otlp;
+mod pipelines;
 mod propagation;
-mod runtime;
-mod selfobs;
-mod stats;
+mod subscriber;
 mod tracer;
-mod traces;
-mod transport;
 
 pub use error::InitError;
 pub use guard::{Guard, ShutdownReport};
 pub use init::{builder, init, try_init, Builder};
-pub use logging::RUST_LOG;
-pub use stats::SpanExportStats;
+pub use pipelines::ExportStats;
+pub use subscriber::RUST_LOG;
 pub use tracer::{Level2Span, Level2Tracer, Level2TracerProvider};
 
 /// The configuration model: every `OTEL_*` variable, its default and its allowed values.
 pub use ferrotel_config as config;
-/// Exemplar-carrying histograms and the OTLP metric exporter that writes them.
+/// Exemplar-carrying histograms and counters, and bound instruments.
 pub use ferrotel_metrics as metrics;
 /// Ready-made NFS, storage and Raft spans and metrics, and per-operation sampling rules.
 pub use ferrotel_ops as ops;
+/// The OTLP exporter of every signal, its export runtime and its counts.
+pub use ferrotel_otlp as otlp;
 /// The `/metrics` endpoint (OpenMetrics with exemplars).
 pub use ferrotel_prometheus as prometheus;
 /// Propagators: W3C Trace Context Level 2, baggage, B3 and Jaeger.
@@ -84,17 +75,9 @@ pub use ferrotel_propagation as propagators;
 /// Tower layers for tonic gRPC and HTTP servers and clients.
 pub use ferrotel_tower as tower;
 pub use opentelemetry;
-pub use opentelemetry_otlp;
 pub use opentelemetry_sdk;
 pub use tracing;
 pub use tracing_opentelemetry;
-
-/// The `User-Agent` of OTLP/HTTP requests.
-pub(crate) const USER_AGENT: &str = concat!(
-    "OTel-OTLP-Exporter-Rust/",
-    "0.33.1 ferrotel/",
-    env!("CARGO_PKG_VERSION")
-);
 
 /// The README's code blocks, compiled as doctests so the adoption example cannot rot.
 #[doc = include_str!("../../../README.md")]

@@ -24,3 +24,29 @@ pub(crate) fn composite(choices: &[Propagator]) -> TextMapCompositePropagator {
         .collect();
     TextMapCompositePropagator::new(parts)
 }
+
+/// The guard's propagator, shared with the global one so it is built once.
+#[derive(Debug)]
+pub(crate) struct Shared(pub(crate) std::sync::Arc<TextMapCompositePropagator>);
+
+impl TextMapPropagator for Shared {
+    fn inject_context(
+        &self,
+        cx: &opentelemetry::Context,
+        injector: &mut dyn opentelemetry::propagation::Injector,
+    ) {
+        self.0.inject_context(cx, injector);
+    }
+
+    fn extract_with_context(
+        &self,
+        cx: &opentelemetry::Context,
+        extractor: &dyn opentelemetry::propagation::Extractor,
+    ) -> opentelemetry::Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+        self.0.fields()
+    }
+}

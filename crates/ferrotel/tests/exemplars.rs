@@ -57,6 +57,8 @@ fn exemplars_of(receiver: &Receiver, name: &str) -> Vec<Exemplar> {
 fn record_in_and_out_of_a_span(g: &ferrotel::Guard) {
     let meter = g.meter_provider().unwrap().meter("volumes");
     let latency = g
+        .meter_provider()
+        .unwrap()
         .exemplars()
         .f64_histogram(&meter, "volume.write.duration")
         .with_unit("s")
@@ -236,6 +238,8 @@ fn cardinality_overflow_goes_to_the_overflow_set_and_is_reported() {
     ));
     let meter = g.meter_provider().unwrap().meter("volumes");
     let ops = g
+        .meter_provider()
+        .unwrap()
         .exemplars()
         .f64_histogram(&meter, "volume.op.duration")
         .build();

@@ -135,7 +135,7 @@ fn traces_exporter_none_still_makes_spans_and_ids_but_sends_nothing() {
         .try_init()
         .expect("starts");
     assert!(g.tracer_provider().is_some(), "no exporter, but an SDK");
-    assert!(g.span_export_stats().is_empty());
+    assert!(g.stats().spans.is_empty());
     let sampled = traced(&g, || {
         use ferrotel::tracing_opentelemetry::OpenTelemetrySpanExt as _;
         let span = tracing::info_span!("unexported");
@@ -300,7 +300,7 @@ fn traceidratio_quarter_keeps_about_a_quarter() {
         ],
     ));
     root_spans(&g, 4000);
-    let stats = g.span_export_stats();
+    let stats = g.stats().spans;
     let report = g.shutdown();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     let queued = stats[0].queued as usize;
@@ -533,7 +533,9 @@ fn tls_with_the_configured_ca_works_over_both_protocols() {
         } else {
             "tls.http"
         };
-        g.exemplars()
+        g.meter_provider()
+            .unwrap()
+            .exemplars()
             .f64_histogram(&meter, name)
             .build()
             .record(1.0, &[]);

@@ -155,7 +155,7 @@ fn log_export_errors_are_scrubbed_of_secrets() {
             );
             traced(&g, || tracing::warn!("a record that cannot be delivered"));
             let flushed = g.flush();
-            let stats = g.log_export_stats();
+            let stats = g.stats().logs;
             let report = g.shutdown();
             assert!(
                 stats.iter().any(|s| s.failed > 0),
@@ -212,7 +212,7 @@ fn log_records_dropped_on_a_full_queue_are_counted_and_reported() {
             tracing::warn!(i, "flooding the queue");
         }
     });
-    let stats = g.log_export_stats();
+    let stats = g.stats().logs;
     let s = &stats[0];
     assert!(s.queued >= 10, "{s:?}");
     // At most one record in flight and two queued: at least seven of the ten refused.
@@ -231,6 +231,7 @@ fn log_records_dropped_on_a_full_queue_are_counted_and_reported() {
     // The dashboard sees them, like spans: otel.sdk.processor.log.processed{error.type}.
     g.meter_provider()
         .expect("metrics on")
+        .sdk()
         .force_flush()
         .unwrap();
     healthy

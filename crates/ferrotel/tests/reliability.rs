@@ -92,7 +92,7 @@ fn secrets_reach_neither_the_logs_nor_the_reports_even_at_trace_level() {
             Duration::from_secs(2),
         );
         spans(&g, 5);
-        let stats = g.metric_export_stats();
+        let stats = g.stats().metrics;
         let report = g.shutdown();
         let mut everything = logs.text();
         everything.push_str(&report.problems.join("\n"));
@@ -126,7 +126,7 @@ fn a_black_hole_collector_loses_counted_metric_points_and_stuck_spans_are_explai
         Duration::from_millis(1500),
     );
     let meter = opentelemetry::metrics::MeterProvider::meter(
-        g.meter_provider().expect("metrics on"),
+        &g.meter_provider().expect("metrics on"),
         "test",
     );
     let counter = meter.u64_counter("work.done").build();
@@ -134,10 +134,10 @@ fn a_black_hole_collector_loses_counted_metric_points_and_stuck_spans_are_explai
     spans(&g, 20);
     // Bounded polling: an export was abandoned at its deadline and its points counted.
     eventually("a metric export to fail", || {
-        g.metric_export_stats()[0].points_failed > 0
+        g.stats().metrics[0].points_failed > 0
     });
     eventually("a span export to be under way", || {
-        g.span_export_stats()[0].in_flight > 0
+        g.stats().spans[0].in_flight > 0
     });
     let report = g.shutdown();
     let text = report.problems.join("\n");
@@ -162,7 +162,7 @@ fn every_span_is_accounted_for_exactly() {
     ));
     spans(&g, 2000);
     let _ = g.flush();
-    let s = g.span_export_stats().remove(0);
+    let s = g.stats().spans.remove(0);
     assert_eq!(s.queued, 2000);
     assert_eq!(
         s.queued,

@@ -21,7 +21,7 @@ fn ten_thousand(receiver: &Receiver, protocol: &str) {
         protocol,
         &[
             // The test is about the flush at shutdown, so the queue holds the whole burst; queue
-            // overflow is counted and reported, see `span_export_stats`.
+            // overflow is counted and reported, see `Guard::stats`.
             ("OTEL_BSP_MAX_QUEUE_SIZE", "16384"),
             ("OTEL_BSP_SCHEDULE_DELAY", "5000"),
             ("OTEL_LOGS_EXPORTER", "otlp"),
@@ -39,7 +39,7 @@ fn ten_thousand(receiver: &Receiver, protocol: &str) {
             }
         }
     });
-    let stats = g.span_export_stats();
+    let stats = g.stats().spans;
     assert_eq!(stats[0].queued, SPANS as u64);
     let report = g.shutdown();
     assert!(report.problems.is_empty(), "{:?}", report.problems);

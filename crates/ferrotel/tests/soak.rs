@@ -279,9 +279,9 @@ fn fault_injection_soak() {
     // Healthy again: flush, and the books close with nothing queued or in flight.
     receiver.set_fault(None);
     let flushed = g.flush();
-    let spans = g.span_export_stats().remove(0);
-    let metrics = g.metric_export_stats().remove(0);
-    let logs = g.log_export_stats().remove(0);
+    let spans = g.stats().spans.remove(0);
+    let metrics = g.stats().metrics.remove(0);
+    let logs = g.stats().logs.remove(0);
     let started = Instant::now();
     let report = g.shutdown();
     shutdowns.push(("final", started.elapsed()));

@@ -271,11 +271,19 @@ async fn every_case_with_exporter_otlp() {
     let g = guard(sending_to(&receiver, "grpc", &[]));
     let harness = Harness::start(g).await;
     every_case(&harness).await;
-    // The spans of the valid case reached the collector, parented on the caller's span.
-    let spans = receiver.wait_for_spans_async(1, WAIT).await.expect("spans");
-    assert!(spans
-        .iter()
-        .any(|s| s.parent_span_id_hex().as_deref() == Some(PARENT)));
+    // The spans of the valid case reached the collector, parented on the caller's span. The
+    // cases' spans arrive in batches of their own, so wait for one more until it is there.
+    let mut n = 1;
+    loop {
+        let spans = receiver.wait_for_spans_async(n, WAIT).await.expect("spans");
+        if spans
+            .iter()
+            .any(|s| s.parent_span_id_hex().as_deref() == Some(PARENT))
+        {
+            break;
+        }
+        n = spans.len() + 1;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

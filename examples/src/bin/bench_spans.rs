@@ -155,7 +155,7 @@ fn created(args: &Args) -> u64 {
 /// `created = exported + dropped + failed + not sampled`, and anything else named.
 fn accounting(guard: ferrotel::Guard, created: u64) -> String {
     let flushed = guard.flush();
-    let stats = guard.span_export_stats();
+    let stats = guard.stats().spans;
     let shutdown = guard.shutdown();
     let Some(s) = stats.first() else {
         return String::new();

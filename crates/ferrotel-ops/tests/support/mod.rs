@@ -15,7 +15,8 @@ use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::{
 };
 use ferrotel_testkit::{any_value_to_string, ReceivedSpan, Receiver};
 
-use ferrotel_metrics::{ExemplarFilter, Exemplars, MetricsTransport, OtlpMetricExporter};
+use ferrotel::otlp::OtlpMetricExporter;
+use ferrotel_metrics::{ExemplarFilter, Exemplars};
 use ferrotel_ops::sampling::Presampler;
 use ferrotel_ops::OpsTelemetry;
 use ferrotel_testkit::ReceivedMetric;
@@ -213,20 +214,21 @@ impl NodeTelemetry {
             .with_batch_exporter(span_exporter)
             .build();
         let exemplars = Exemplars::new(ExemplarFilter::TraceBased);
-        let channel = tonic::transport::Endpoint::from_shared(receiver.grpc_endpoint())
+        let otlp = ferrotel::config::Config::builder()
+            .resolve(&ferrotel::config::Env::from_pairs([
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+            ]))
             .unwrap()
-            .connect_lazy();
+            .config
+            .metrics_otlp;
         let exporter = OtlpMetricExporter::new(
-            MetricsTransport::Grpc {
-                channel,
-                metadata: Default::default(),
-                gzip: false,
-                timeout: Some(Duration::from_secs(10)),
-            },
+            &otlp,
             exemplars.clone(),
             Temporality::Cumulative,
-            tokio::runtime::Handle::current(),
-        );
+            &tokio::runtime::Handle::current(),
+        )
+        .unwrap();
         let meter_provider = SdkMeterProvider::builder()
             .with_resource(resource)
             .with_reader(PeriodicReader::builder(exporter).build())

@@ -164,7 +164,7 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     };
     let nfs = telemetry.nfs(NfsSide::Client);
 
-    let cluster = Cluster::start(&overrides, &data_dir, telemetry.shutdown_timeout())?;
+    let cluster = Cluster::start(&overrides, &data_dir, telemetry.config().shutdown_bound())?;
     print_addresses(&cluster, telemetry.metrics_addr(), &data_dir, temporary);
     let members = cluster.nodes.clone();
     let gateway = cluster.gateway;

@@ -1,12 +1,12 @@
-//! Which OTLP failures are retried and how long to wait (OTLP specification, "Failures"):
-//! exponential backoff with jitter, server throttling hints honoured.
+//! The one retry policy of every signal: which OTLP failures are retried and how long to wait
+//! (OTLP specification, "Failures"): exponential backoff with jitter, the server's throttling
+//! hints (gRPC `RetryInfo`, HTTP `Retry-After`) honoured up to a cap, and never past the
+//! export timeout.
 
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
 use tonic_types::StatusExt;
-
-use crate::rng::thread_random;
 
 /// Retries after the first attempt.
 const MAX_RETRIES: u32 = 4;
@@ -96,8 +96,12 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 fn jitter() -> Duration {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher as _;
+    // Not cryptographic: only clients must not retry in lockstep.
+    let random = RandomState::new().hash_one(Instant::now());
     let max = u64::try_from(MAX_JITTER.as_micros()).unwrap_or(u64::MAX);
-    Duration::from_micros(thread_random() % (max + 1))
+    Duration::from_micros(random % (max + 1))
 }
 
 /// How one export ended.

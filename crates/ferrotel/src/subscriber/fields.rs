@@ -333,7 +333,8 @@ mod tests {
                 "dots"
             );
         });
-        let line = " INFO ferrotel::log_fields::tests: values s=\"str\" owned=\"owned\" neg=-3 \
+        let line =
+            " INFO ferrotel::subscriber::fields::tests: values s=\"str\" owned=\"owned\" neg=-3 \
                     big=18446744073709551615 huge=-170141183460469231731687303715884105728 \
                     uhuge=340282366920938463463374607431768211455 f=0.1 whole=2.0 ok=true \
                     dbg=Some(\"x\") disp=shown \x1b[31m quoted=\"tab\\t\\u{1b}\"\n";

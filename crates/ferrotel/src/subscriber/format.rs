@@ -13,7 +13,7 @@ use ferrotel_config::{Env, LogFormat};
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use tracing::dispatcher::WeakDispatch;
 
-use crate::log_fields::PlainFields;
+use super::fields::PlainFields;
 use crate::tracer::Level2Tracer;
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
@@ -68,25 +68,36 @@ pub const RUST_LOG: &str = "RUST_LOG";
 const QUIET_DEPENDENCIES: &str = "h2=warn,hyper=warn,hyper_util=warn,tonic=warn,tower=warn,\
 reqwest=warn,rustls=warn,opentelemetry_sdk=warn,opentelemetry_otlp=warn,opentelemetry=warn";
 
-/// The filter: `RUST_LOG` when set (and valid), else the `OTEL_LOG_LEVEL` level.
-pub(crate) fn filter(env: &Env, level: &str) -> (EnvFilter, Option<String>) {
-    let (filter, note) = user_filter(env, level);
-    (without_secret_targets(filter), note)
+/// The filter every layer uses: `RUST_LOG` when set and valid, else the `OTEL_LOG_LEVEL`
+/// level. Read and checked once; each layer gets its own [`EnvFilter`] from it, since a
+/// per-layer filter is owned by its layer.
+pub(crate) struct FilterSpec {
+    directives: String,
 }
 
-fn user_filter(env: &Env, level: &str) -> (EnvFilter, Option<String>) {
-    let fallback = || EnvFilter::builder().parse_lossy(format!("{level},{QUIET_DEPENDENCIES}"));
-    match env.get(RUST_LOG) {
-        Some(directives) => match EnvFilter::builder().parse(directives) {
-            Ok(filter) => (filter, None),
-            Err(err) => (
-                fallback(),
-                Some(format!(
-                    "RUST_LOG={directives:?} is not a valid filter ({err}); using OTEL_LOG_LEVEL={level}"
-                )),
-            ),
-        },
-        None => (fallback(), None),
+impl FilterSpec {
+    /// The filter of `env`, and a note when `RUST_LOG` was refused.
+    pub(crate) fn read(env: &Env, level: &str) -> (Self, Option<String>) {
+        let fallback = || format!("{level},{QUIET_DEPENDENCIES}");
+        let (directives, note) = match env.get(RUST_LOG) {
+            Some(directives) => match EnvFilter::builder().parse(directives) {
+                Ok(_) => (directives.to_owned(), None),
+                Err(err) => (
+                    fallback(),
+                    Some(format!(
+                        "RUST_LOG={directives:?} is not a valid filter ({err}); using \
+                         OTEL_LOG_LEVEL={level}"
+                    )),
+                ),
+            },
+            None => (fallback(), None),
+        };
+        (Self { directives }, note)
+    }
+
+    /// A new filter with these directives, secret-bearing targets always off.
+    pub(crate) fn build(&self) -> EnvFilter {
+        without_secret_targets(EnvFilter::builder().parse_lossy(&self.directives))
     }
 }
 

@@ -2,8 +2,8 @@
 //!
 //! The first loss of a run is reported at once, as a warning; after that at most one warning a
 //! [`REPORT_INTERVAL`], carrying the counts since the previous one. The same counts are
-//! exported as ferrotel's own `otel.sdk.*` metrics (see [`crate::selfobs`]), so a dashboard can
-//! show that telemetry is failing.
+//! exported as ferrotel's own `otel.sdk.*` metrics, so a dashboard can show that telemetry is
+//! failing.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 use tracing::dispatcher::WeakDispatch;
 
 /// The shortest time between two loss warnings after the first.
-pub(crate) const REPORT_INTERVAL: Duration = Duration::from_secs(60);
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Rate-limited loss warnings for every signal.
 #[derive(Debug)]
-pub(crate) struct LossReporter {
+pub struct LossReporter {
     interval: Duration,
     state: Mutex<State>,
     /// ferrotel's dispatcher, set once it is built: losses are found on the export threads,
@@ -40,7 +40,7 @@ struct Pending {
 
 impl LossReporter {
     /// A reporter that writes at most one warning per `interval` after the first.
-    pub(crate) fn new(interval: Duration) -> Self {
+    pub fn new(interval: Duration) -> Self {
         Self {
             interval,
             state: Mutex::new(State::default()),
@@ -49,13 +49,13 @@ impl LossReporter {
     }
 
     /// Writes the warnings through `dispatch` from now on.
-    pub(crate) fn set_dispatch(&self, dispatch: &tracing::Dispatch) {
+    pub fn set_dispatch(&self, dispatch: &tracing::Dispatch) {
         let _ = self.dispatch.set(dispatch.downgrade());
     }
 
     /// Records one loss event of `signal` (a failed export, a full queue) and writes a warning
     /// if one is due. `reason` must already be free of secrets.
-    pub(crate) fn loss(&self, signal: &'static str, reason: &str) {
+    pub fn loss(&self, signal: &'static str, reason: &str) {
         let Some(message) = self.due(signal, reason, Instant::now()) else {
             return;
         };
@@ -109,8 +109,7 @@ impl LossReporter {
             )
         };
         Some(format!(
-            "{} ({when}; counts in otel.sdk.* metrics and Guard::span_export_stats / \
-             metric_export_stats)",
+            "{} ({when}; counts in otel.sdk.* metrics and Guard::stats)",
             parts.join("; ")
         ))
     }

@@ -13,16 +13,14 @@
 //! | `otel.sdk.exporter.metric_data_point.inflight` | UpDownCounter `{data_point}` | data points in an unfinished export |
 //!
 //! Every point carries `otel.component.type` and `otel.component.name`. The values are read
-//! from the same counters as [`crate::Guard::span_export_stats`], at each collection.
+//! from the same counters as [`crate::Guard::stats`], at each collection.
 
-use std::sync::atomic::Ordering;
-
-use ferrotel_metrics::OtlpMetricExporter;
+use ferrotel_otlp::OtlpMetricExporter;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 
-use crate::stats::Pipeline;
+use super::Pipeline;
 
 const ERROR_TYPE: &str = "error.type";
 const COMPONENT_TYPE: &str = "otel.component.type";
@@ -136,15 +134,11 @@ fn register_pipeline(
         .with_unit(signal.unit)
         .with_description("The number of items for which the processing has finished")
         .with_callback(move |observer| {
-            let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-            let handed = load(&c.exported) + load(&c.failed) + load(&c.in_flight);
-            observer.observe(handed, &attrs);
+            let s = c.snapshot("");
+            observer.observe(s.exported + s.failed + s.in_flight, &attrs);
+            observer.observe(s.dropped_queue_full, &with_error(&attrs, "queue_full"));
             observer.observe(
-                load(&c.dropped_queue_full),
-                &with_error(&attrs, "queue_full"),
-            );
-            observer.observe(
-                load(&c.dropped_after_shutdown),
+                s.dropped_after_shutdown,
                 &with_error(&attrs, "already_shutdown"),
             );
         })
@@ -155,10 +149,10 @@ fn register_pipeline(
         .with_unit(signal.unit)
         .with_description("The number of items in the queue of the processor")
         .with_callback(move |observer| {
-            observer.observe(signed(c.in_queue.load(Ordering::Relaxed)), &attrs);
+            observer.observe(signed(c.snapshot("").in_queue), &attrs);
         })
         .build();
-    let (capacity, attrs) = (pipeline.capacity, processor);
+    let (capacity, attrs) = (pipeline.counters.snapshot("").capacity, processor);
     meter
         .i64_observable_up_down_counter(format!(
             "otel.sdk.processor.{}.queue.capacity",
@@ -174,9 +168,8 @@ fn register_pipeline(
         .with_unit(signal.unit)
         .with_description("The number of items for which the export has finished")
         .with_callback(move |observer| {
-            let failed = c.failed.load(Ordering::Relaxed);
-            let timeout = c.failed_timeout.load(Ordering::Relaxed);
-            observer.observe(c.exported.load(Ordering::Relaxed), &attrs);
+            let (failed, timeout) = c.failures();
+            observer.observe(c.snapshot("").exported, &attrs);
             observer.observe(timeout, &with_error(&attrs, "timeout"));
             observer.observe(
                 failed.saturating_sub(timeout),
@@ -190,7 +183,7 @@ fn register_pipeline(
         .with_unit(signal.unit)
         .with_description("The number of items passed to the exporter and not exported yet")
         .with_callback(move |observer| {
-            observer.observe(signed(c.in_flight.load(Ordering::Relaxed)), &attrs);
+            observer.observe(signed(c.snapshot("").in_flight), &attrs);
         })
         .build();
 }

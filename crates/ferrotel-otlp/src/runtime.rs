@@ -17,20 +17,20 @@ use tokio::runtime::{Handle, Runtime};
 const THREAD_NAME: &str = "ferrotel-export";
 
 /// Whether the current thread is one of the export runtime's.
-pub(crate) fn on_export_thread() -> bool {
+pub fn on_export_thread() -> bool {
     std::thread::current().name() == Some(THREAD_NAME)
 }
 
-/// The runtime that carries ferrotel's exports.
+/// The runtime that carries ferrotel's exports: one worker thread named `ferrotel-export`.
 #[derive(Debug)]
-pub(crate) struct ExportRuntime {
+pub struct ExportRuntime {
     runtime: Option<Runtime>,
     handle: Handle,
 }
 
 impl ExportRuntime {
     /// Starts one worker thread named `ferrotel-export`.
-    pub(crate) fn start() -> io::Result<Self> {
+    pub fn start() -> io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .max_blocking_threads(2)
@@ -45,13 +45,13 @@ impl ExportRuntime {
     }
 
     /// A handle for spawning onto the runtime.
-    pub(crate) fn handle(&self) -> &Handle {
+    pub fn handle(&self) -> &Handle {
         &self.handle
     }
 
     /// Stops the runtime without blocking. Safe to call from inside another runtime, where a
     /// plain drop of a `Runtime` would panic.
-    pub(crate) fn stop(&mut self) {
+    pub fn stop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
@@ -66,7 +66,7 @@ impl Drop for ExportRuntime {
 
 /// Why a bounded operation did not complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Bounded {
+pub enum Bounded {
     /// The deadline passed first.
     TimedOut,
 }
@@ -74,7 +74,7 @@ pub(crate) enum Bounded {
 /// Runs `fut` with a deadline that works on any executor, including the plain
 /// `futures::executor::block_on` of the SDK's processor threads: the timer lives on the export
 /// runtime and is awaited through its `JoinHandle`.
-pub(crate) async fn with_deadline<F: Future>(
+pub async fn with_deadline<F: Future>(
     handle: &Handle,
     limit: Option<Duration>,
     fut: F,

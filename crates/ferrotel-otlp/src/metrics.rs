@@ -1,25 +1,22 @@
-//! The OTLP metric exporter: the SDK's data converted to OTLP, exemplars written in, sent on
-//! ferrotel's export runtime with the specification's retry rules.
+//! The OTLP metric exporter: the SDK's data converted to OTLP, ferrotel's exemplars and bound
+//! histograms written in, sent like every other signal.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use ferrotel_config::OtlpConfig;
+use ferrotel_metrics::Exemplars;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::metrics::v1::metric;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
-use prost::Message;
 use tokio::runtime::Handle;
 
-use crate::exemplars::Exemplars;
-use crate::retry::with_retries;
-use crate::transport::{Accepted, MetricsTransport};
-
-/// The largest request sent, measured before compression (OTLP: at most 64 MiB).
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
+use crate::error::SetupError;
+use crate::sender::Sender;
+use crate::signal::{Accepted, Metrics, Signal as _};
 
 /// What an [`OtlpMetricExporter`] has done so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,10 +45,39 @@ pub struct MetricExportStats {
     /// Measurements aggregated into overflow histogram points.
     pub overflow_measurements: u64,
     /// Measurements whose histogram's exemplar reservoir map was full (see
-    /// [`InjectStats::reservoir_overflow`](crate::InjectStats::reservoir_overflow)).
+    /// [`InjectStats::reservoir_overflow`](ferrotel_metrics::InjectStats::reservoir_overflow)).
     pub reservoir_overflow: u64,
     /// Exemplars sent.
     pub exemplars: u64,
+}
+
+impl MetricExportStats {
+    /// What went wrong, one sentence each, for a shutdown report bounded by `bound`.
+    pub fn problems(&self, bound: Duration) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.points_in_flight > 0 {
+            problems.push(format!(
+                "{} metric data points were lost in an export that had not returned when \
+                 shutdown hit its {bound:?} bound: the collector did not answer",
+                self.points_in_flight
+            ));
+        }
+        if self.points_failed > 0 {
+            problems.push(format!(
+                "{} metric data points failed to export (last error: {})",
+                self.points_failed,
+                self.last_error.as_deref().unwrap_or("unknown")
+            ));
+        }
+        if self.overflow_points > 0 {
+            problems.push(format!(
+                "{} metric data points went to otel.metric.overflow=true: an instrument \
+                 exceeded its cardinality limit",
+                self.overflow_points
+            ));
+        }
+        problems
+    }
 }
 
 #[derive(Debug, Default)]
@@ -100,39 +126,38 @@ pub struct OtlpMetricExporter {
 
 #[derive(Debug)]
 struct Inner {
-    transport: MetricsTransport,
+    sender: Sender<Metrics>,
     exemplars: Exemplars,
     temporality: Temporality,
-    runtime: Handle,
     counters: Counters,
     shut_down: AtomicBool,
-    /// Scrubs the transport's secrets (header values, URL userinfo and query) out of errors.
-    redactor: ferrotel_config::redact::Redactor,
 }
 
 impl OtlpMetricExporter {
-    /// An exporter sending over `transport` on `runtime`, with `exemplars` injected and the
-    /// given temporality (`Delta` and `LowMemory`, where histograms are delta, take the
-    /// exemplars at each export; `Cumulative` keeps them). One exporter per store: a second
-    /// delta exporter would find the reservoirs already emptied.
+    /// An exporter for the metrics signal's settings, sending on `runtime`, with `exemplars`
+    /// injected and the given temporality (`Delta` and `LowMemory`, where histograms are
+    /// delta, take the exemplars at each export; `Cumulative` keeps them). One exporter per
+    /// store: a second delta exporter would find the reservoirs already emptied.
     pub fn new(
-        transport: MetricsTransport,
+        otlp: &OtlpConfig,
         exemplars: Exemplars,
         temporality: Temporality,
-        runtime: Handle,
-    ) -> Self {
-        let redactor = transport.redactor();
-        OtlpMetricExporter {
+        runtime: &Handle,
+    ) -> Result<Self, SetupError> {
+        Ok(OtlpMetricExporter {
             inner: Arc::new(Inner {
-                redactor,
-                transport,
+                sender: Sender::new(otlp, runtime)?,
                 exemplars,
                 temporality,
-                runtime,
                 counters: Counters::default(),
                 shut_down: AtomicBool::new(false),
             }),
-        }
+        })
+    }
+
+    /// The endpoint, secrets hidden.
+    pub fn target(&self) -> &str {
+        self.inner.sender.target()
     }
 
     /// A snapshot of the counters.
@@ -178,7 +203,7 @@ impl OtlpMetricExporter {
         c.reservoir_overflow
             .fetch_add(injected.reservoir_overflow, Ordering::Relaxed);
 
-        let points = count_points(&request);
+        let points = Metrics::items(&request);
         if points == 0 {
             return Ok(());
         }
@@ -186,59 +211,14 @@ impl OtlpMetricExporter {
         // Counted while the export runs; settled as exported or failed when it ends, and as
         // failed if the future is dropped first (a caller's deadline, shutdown).
         let mut in_flight = InFlight::start(c, points);
-        let size = request.encoded_len();
-        if size > MAX_REQUEST_BYTES {
-            in_flight.settle();
-            return Err(c.failed(
-                points,
-                format!(
-                    "OTLP metrics request of {size} bytes ({points} data points) exceeds the \
-                     {MAX_REQUEST_BYTES}-byte limit; not sent (export more often or reduce \
-                     cardinality)"
-                ),
-            ));
-        }
-
-        let task_inner = Arc::clone(inner);
-        let started = Instant::now();
-        let task = inner.runtime.spawn(async move {
-            let transport = &task_inner.transport;
-            let deadline = transport.timeout().map(|t| started + t);
-            let prepared = transport.prepare(request)?;
-            let send = with_retries(deadline, |left| transport.send(&prepared, left));
-            let report = match transport.timeout() {
-                // Also bounds an attempt that hangs past its own timeout.
-                Some(limit) => match tokio::time::timeout(limit, send).await {
-                    Ok(report) => report,
-                    Err(_) => return Err(format!("export timed out after {limit:?}")),
-                },
-                None => send.await,
-            };
-            let attempts = report.attempts;
-            report
-                .result
-                .map_err(|e| format!("{e}; {attempts} attempt(s)"))
-        });
-        let outcome = match task.await {
-            Ok(outcome) => outcome,
-            Err(e) => Err(format!("the export runtime dropped the export task: {e}")),
-        };
+        let outcome = inner.sender.send(request).await;
         in_flight.settle();
-        let outcome = outcome.map_err(|message| inner.redactor.scrub(&message).into_owned());
         match outcome {
             Ok(accepted) => {
                 self.accepted(points, accepted);
                 Ok(())
             }
-            Err(message) => Err(c.failed(
-                points,
-                format!(
-                    "OTLP metrics export to {} failed ({points} data points lost after {:?}): \
-                     {message}",
-                    ferrotel_config::redact::redact_url(&inner.transport.target()),
-                    round_ms(started.elapsed()),
-                ),
-            )),
+            Err(message) => Err(c.failed(points, message)),
         }
     }
 
@@ -247,7 +227,7 @@ impl OtlpMetricExporter {
         c.requests_ok.fetch_add(1, Ordering::Relaxed);
         c.points_exported.fetch_add(points, Ordering::Relaxed);
         if accepted.rejected > 0 || !accepted.message.is_empty() {
-            let rejected = u64::try_from(accepted.rejected).unwrap_or(0);
+            let rejected = accepted.rejected;
             c.rejected_points.fetch_add(rejected, Ordering::Relaxed);
             c.set_last_error(format!(
                 "OTLP metrics partial success: {rejected} of {points} data points rejected: {}",
@@ -302,31 +282,6 @@ impl Drop for InFlight<'_> {
             );
         }
     }
-}
-
-fn round_ms(d: Duration) -> Duration {
-    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Data points in a request, over every metric type.
-fn count_points(request: &ExportMetricsServiceRequest) -> u64 {
-    let mut n = 0usize;
-    for metric in request
-        .resource_metrics
-        .iter()
-        .flat_map(|r| &r.scope_metrics)
-        .flat_map(|s| &s.metrics)
-    {
-        n += match &metric.data {
-            Some(metric::Data::Gauge(g)) => g.data_points.len(),
-            Some(metric::Data::Sum(s)) => s.data_points.len(),
-            Some(metric::Data::Histogram(h)) => h.data_points.len(),
-            Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
-            Some(metric::Data::Summary(s)) => s.data_points.len(),
-            None => 0,
-        };
-    }
-    n as u64
 }
 
 impl PushMetricExporter for OtlpMetricExporter {

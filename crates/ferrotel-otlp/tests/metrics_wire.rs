@@ -5,11 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotel_metrics::{
-    ExemplarFilter, Exemplars, Histogram, MetricsTransport, OtlpMetricExporter,
-};
+use ferrotel_config::{Config, Env};
+use ferrotel_metrics::{ExemplarFilter, Exemplars, Histogram};
+use ferrotel_otlp::{BatchSignal, OtlpMetricExporter, OtlpSpanExporter, PipelineCounters};
 use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::{
     exemplar, metric, number_data_point, HistogramDataPoint,
 };
@@ -20,7 +21,6 @@ use opentelemetry::trace::{
     TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 
@@ -74,41 +74,41 @@ impl Harness {
             .build()
             .unwrap();
         let entered = runtime.enter();
-        let transport = match kind {
-            Kind::Grpc => MetricsTransport::Grpc {
-                channel: tonic::transport::Endpoint::from_shared(receiver.grpc_endpoint())
-                    .unwrap()
-                    .connect_lazy(),
-                metadata: {
-                    let mut m = tonic::metadata::MetadataMap::new();
-                    m.insert("x-tenant", "ferrotel".parse().unwrap());
-                    // The marker secret `.ci/run` scans the test output for.
-                    m.insert(
-                        "x-test-secret",
-                        ferrotel_testkit::secret("wire").parse().unwrap(),
-                    );
-                    m
-                },
-                gzip: options.gzip,
-                timeout: Some(options.timeout),
-            },
-            Kind::Http => MetricsTransport::Http {
-                client: plain_http_client(),
-                url: format!("{}/v1/metrics", receiver.http_endpoint()),
-                json: false,
-                headers: vec![
-                    ("x-tenant".into(), "ferrotel".into()),
-                    ("x-test-secret".into(), ferrotel_testkit::secret("wire")),
-                ],
-                gzip: options.gzip,
-                timeout: Some(options.timeout),
-            },
+        let (endpoint, protocol) = match kind {
+            Kind::Grpc => (receiver.grpc_endpoint(), "grpc"),
+            Kind::Http => (receiver.http_endpoint(), "http/protobuf"),
         };
-        let span_exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(receiver.grpc_endpoint())
-            .build()
-            .unwrap();
+        let otlp = Config::builder()
+            .resolve(&Env::from_pairs([
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+                (
+                    "OTEL_EXPORTER_OTLP_COMPRESSION",
+                    if options.gzip { "gzip" } else { "none" }.to_owned(),
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_TIMEOUT",
+                    options.timeout.as_millis().to_string(),
+                ),
+                // The marker secret `.ci/run` scans the test output for.
+                (
+                    "OTEL_EXPORTER_OTLP_HEADERS",
+                    format!(
+                        "x-tenant=ferrotel,x-test-secret={}",
+                        ferrotel_testkit::secret("wire")
+                    ),
+                ),
+            ]))
+            .unwrap()
+            .config;
+        let counters = Arc::new(PipelineCounters::new(
+            BatchSignal::Spans,
+            2048,
+            Default::default(),
+            None,
+        ));
+        let span_exporter =
+            OtlpSpanExporter::new(&otlp.traces_otlp, runtime.handle(), counters).unwrap();
         drop(entered);
         let tracers = SdkTracerProvider::builder()
             .with_sampler(Sampler::AlwaysOn)
@@ -117,11 +117,12 @@ impl Harness {
 
         let exemplars = Exemplars::new(options.filter);
         let exporter = OtlpMetricExporter::new(
-            transport,
+            &otlp.metrics_otlp,
             exemplars.clone(),
             options.temporality,
-            runtime.handle().clone(),
-        );
+            runtime.handle(),
+        )
+        .unwrap();
         let reader = PeriodicReader::builder(exporter.clone())
             .with_interval(Duration::from_secs(3600))
             .build();
@@ -685,11 +686,4 @@ fn timeout_bounds_the_export_and_empty_requests_are_not_sent() {
     let stats = h.exporter.stats();
     assert_eq!(stats.requests_failed, 1);
     h.receiver.set_fault(None);
-}
-
-/// A plain reqwest client. The workspace builds reqwest with `rustls-no-provider` (ferrotel
-/// brings ring itself), so a process-wide provider must exist before `Client::new()`.
-fn plain_http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use ferrotel_config::{
     Config, HistogramAggregation, MetricsExporter, Temporality as TemporalityConfig,
 };
-use ferrotel_metrics::{Exemplars, OtlpMetricExporter};
+use ferrotel_metrics::Exemplars;
+use ferrotel_otlp::{with_deadline, LossReporter, OtlpMetricExporter};
 use ferrotel_prometheus::{EndpointConfig, MetricsEndpoint, MetricsSource};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -22,8 +23,6 @@ use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
 
 use crate::error::InitError;
-use crate::health::LossReporter;
-use crate::runtime::with_deadline;
 
 /// What the metric pipeline consists of, for the guard.
 pub(crate) struct MetricsPipeline {
@@ -68,22 +67,21 @@ pub(crate) fn pipeline(
     for choice in &config.metrics_exporter {
         let exporter = match choice {
             MetricsExporter::Otlp => {
-                let transport = match crate::otlp::metrics_transport(&config.metrics_otlp) {
-                    Ok(transport) => transport,
+                let otlp = match OtlpMetricExporter::new(
+                    &config.metrics_otlp,
+                    exemplars.clone(),
+                    temporality,
+                    handle,
+                ) {
+                    Ok(otlp) => otlp,
                     // Not the service's fault (an unreadable TLS file): outside strict mode
                     // this exporter is off and the problem reported.
                     Err(e) if !config.strict => {
                         notes.push(format!("OTLP metric export is off for this run: {e}"));
                         continue;
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 };
-                let otlp = OtlpMetricExporter::new(
-                    transport,
-                    exemplars.clone(),
-                    temporality,
-                    handle.clone(),
-                );
                 exporters.push(otlp.clone());
                 let kind = if config.metrics_otlp.protocol == ferrotel_config::Protocol::Grpc {
                     "otlp_grpc_metric_exporter"

@@ -5,7 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotel_config::{Config, OtlpConfig, Sampler as SamplerConfig, TracesExporter};
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use ferrotel_otlp::{
+    BatchSignal, LossReporter, OnExportRuntime, OtlpSpanExporter, PipelineCounters,
+    RuntimeHttpClient,
+};
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, ParentBasedSampler, Sampler, SdkTracerProvider,
     ShouldSample, SimpleSpanProcessor, Span, SpanData, SpanExporter, SpanLimits, SpanProcessor,
@@ -15,11 +19,8 @@ use tokio::runtime::Handle;
 
 use ferrotel_ops::sampling::Presampler;
 
+use super::Pipeline;
 use crate::error::InitError;
-use crate::health::LossReporter;
-use crate::runtime::with_deadline;
-use crate::stats::{Pipeline, PipelineCounters};
-use crate::transport::{RuntimeHttpClient, TlsFiles};
 
 /// Builds the tracer provider and the counters of each of its pipelines. Must run inside the
 /// export runtime's context.
@@ -51,13 +52,19 @@ pub(crate) fn tracer_provider(
         // One set of counters per pipeline: the exporter's transport counts rejected spans
         // into the same set the processor admits spans into.
         let counters = Arc::new(PipelineCounters::new(
+            BatchSignal::Spans,
+            config.batch.max_queue_size,
             ferrotel_config::redact::Redactor::from_config(config),
             reporter.clone(),
         ));
         let (name, exporter) = match choice {
             TracesExporter::Otlp => (
                 "otlp",
-                crate::otlp::span_exporter(&config.traces_otlp, handle, &counters)?,
+                AnySpanExporter::Otlp(Box::new(OtlpSpanExporter::new(
+                    &config.traces_otlp,
+                    handle,
+                    Arc::clone(&counters),
+                )?)),
             ),
             TracesExporter::Console => (
                 "console",
@@ -70,12 +77,12 @@ pub(crate) fn tracer_provider(
             .with_max_export_batch_size(batch.max_export_batch_size)
             .with_scheduled_delay(batch.schedule_delay)
             .build();
-        let exporter = OnExportRuntime {
-            inner: Arc::new(exporter),
-            handle: handle.clone(),
-            timeout: batch.export_timeout,
-            counters: Arc::clone(&counters),
-        };
+        let exporter = OnExportRuntime::new(
+            exporter,
+            handle.clone(),
+            batch.export_timeout,
+            Arc::clone(&counters),
+        );
         // A configuration file's `simple` processor exports each span as it ends.
         let simple = config.simple_span_exporters.contains(choice);
         let inner: Box<dyn SpanProcessor> = if simple {
@@ -88,20 +95,18 @@ pub(crate) fn tracer_provider(
             simple,
             counters: Arc::clone(&counters),
             value_length_limit: config.limits.span_attribute_value_length,
-            capacity: batch.max_queue_size as u64,
             shut_down: AtomicBool::new(false),
         });
         pipelines.push(Pipeline {
             exporter: name,
             counters,
-            capacity: batch.max_queue_size as u64,
         });
     }
     Ok((builder.build(), presampler, pipelines))
 }
 
-/// Admits spans into a batch processor and counts them (see [`crate::stats`]): a span that
-/// would not fit in the queue is refused and counted here, so the SDK's processor, whose
+/// Admits spans into a batch processor and counts them ([`PipelineCounters::admit`]): a span
+/// that would not fit in the queue is refused and counted here, so the SDK's processor, whose
 /// channel holds as many spans as the queue, never drops one silently. Also applies the
 /// attribute value length limit the SDK lacks.
 #[derive(Debug)]
@@ -112,8 +117,6 @@ struct Counted {
     simple: bool,
     counters: Arc<PipelineCounters>,
     value_length_limit: Option<usize>,
-    /// `OTEL_BSP_MAX_QUEUE_SIZE`.
-    capacity: u64,
     shut_down: AtomicBool,
 }
 
@@ -127,34 +130,17 @@ impl SpanProcessor for Counted {
             // A root: its trace id came from the random generator (see `tracer.rs`).
             span.span_context = crate::tracer::with_random_flag(&span.span_context, true);
         }
-        let c = &self.counters;
-        c.queued.fetch_add(1, Ordering::Relaxed);
-        if self.shut_down.load(Ordering::Acquire) {
-            c.dropped_after_shutdown.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        // Take a slot, or count the drop: the SDK's queue is never asked to hold more.
-        let admitted = c
-            .in_queue
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.capacity).then_some(n + 1)
-            })
-            .is_ok();
-        if !admitted {
-            c.record_queue_full();
+        if !self.counters.admit(self.shut_down.load(Ordering::Acquire)) {
             return;
         }
         if let Some(limit) = self.value_length_limit {
-            crate::limits::truncate_span(&mut span, limit);
+            super::limits::truncate_span(&mut span, limit);
         }
-        if self.simple && crate::runtime::on_export_thread() {
-            c.in_queue.fetch_sub(1, Ordering::AcqRel);
-            c.record_failure(
-                1,
+        if self.simple && ferrotel_otlp::on_export_thread() {
+            self.counters.fail_admitted(
                 "a span that ends on ferrotel's export thread is not exported by a simple \
                  processor"
                     .to_owned(),
-                false,
             );
             return;
         }
@@ -247,7 +233,7 @@ fn jaeger_remote(
         timeout: Some(Duration::from_secs(10)),
         ..config.traces_otlp.clone()
     };
-    let client = RuntimeHttpClient::new(&plain, &TlsFiles::default(), handle.clone())?;
+    let client = RuntimeHttpClient::new(&plain, handle.clone())?;
     Sampler::jaeger_remote(
         opentelemetry_sdk::runtime::Tokio,
         JaegerStrategyClient(client),
@@ -320,11 +306,8 @@ mod strategy_tests {
 
 /// The exporters ferrotel can put behind a batch processor.
 #[derive(Debug)]
-pub(crate) enum AnySpanExporter {
-    /// OTLP/HTTP.
-    Otlp(Box<opentelemetry_otlp::SpanExporter>),
-    /// OTLP/gRPC, ferrotel's own (it reads partial successes).
-    Grpc(Box<crate::grpc_spans::GrpcSpanExporter>),
+enum AnySpanExporter {
+    Otlp(Box<OtlpSpanExporter>),
     Console(opentelemetry_stdout::SpanExporter),
 }
 
@@ -332,7 +315,6 @@ impl SpanExporter for AnySpanExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         match self {
             AnySpanExporter::Otlp(e) => e.export(batch).await,
-            AnySpanExporter::Grpc(e) => e.export(batch).await,
             AnySpanExporter::Console(e) => e.export(batch).await,
         }
     }
@@ -340,7 +322,6 @@ impl SpanExporter for AnySpanExporter {
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         match self {
             AnySpanExporter::Otlp(e) => e.shutdown_with_timeout(timeout),
-            AnySpanExporter::Grpc(e) => e.shutdown_with_timeout(timeout),
             AnySpanExporter::Console(e) => e.shutdown_with_timeout(timeout),
         }
     }
@@ -348,7 +329,6 @@ impl SpanExporter for AnySpanExporter {
     fn force_flush(&self) -> OTelSdkResult {
         match self {
             AnySpanExporter::Otlp(e) => e.force_flush(),
-            AnySpanExporter::Grpc(e) => e.force_flush(),
             AnySpanExporter::Console(e) => e.force_flush(),
         }
     }
@@ -356,80 +336,7 @@ impl SpanExporter for AnySpanExporter {
     fn set_resource(&mut self, resource: &Resource) {
         match self {
             AnySpanExporter::Otlp(e) => e.set_resource(resource),
-            AnySpanExporter::Grpc(e) => e.set_resource(resource),
             AnySpanExporter::Console(e) => e.set_resource(resource),
-        }
-    }
-}
-
-/// Runs every export on the export runtime, bounded by `OTEL_BSP_EXPORT_TIMEOUT` (which the
-/// SDK's own batch processor ignores), and counts the outcome. The SDK's processor thread only
-/// waits for the result.
-#[derive(Debug)]
-struct OnExportRuntime {
-    inner: Arc<AnySpanExporter>,
-    handle: Handle,
-    timeout: Option<Duration>,
-    counters: Arc<PipelineCounters>,
-}
-
-impl SpanExporter for OnExportRuntime {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let spans = batch.len() as u64;
-        let c = &self.counters;
-        c.report_queue_full();
-        // Out of the queue, into the export: never in both, never in neither.
-        c.in_flight.fetch_add(spans, Ordering::AcqRel);
-        let _ = c
-            .in_queue
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                Some(n.saturating_sub(spans))
-            });
-        let inner = Arc::clone(&self.inner);
-        let handle = self.handle.clone();
-        let timeout = self.timeout;
-        let task = self.handle.spawn(async move {
-            match with_deadline(&handle, timeout, inner.export(batch)).await {
-                Ok(result) => result,
-                Err(_) => Err(OTelSdkError::Timeout(timeout.unwrap_or_default())),
-            }
-        });
-        let result = match task.await {
-            Ok(result) => result,
-            Err(e) if e.is_cancelled() => Err(OTelSdkError::InternalFailure(
-                "the export had not returned when shutdown hit its bound (the collector did not \
-                 answer); cut off"
-                    .to_owned(),
-            )),
-            Err(e) => Err(OTelSdkError::InternalFailure(format!(
-                "export task failed: {e}"
-            ))),
-        };
-        match &result {
-            Ok(()) => {
-                c.exported.fetch_add(spans, Ordering::Relaxed);
-            }
-            Err(e) => {
-                let timed_out = matches!(e, OTelSdkError::Timeout(_));
-                c.record_failure(spans, e.to_string(), timed_out);
-            }
-        }
-        c.in_flight.fetch_sub(spans, Ordering::AcqRel);
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        // Called once while the provider is built, before any export holds a clone.
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.set_resource(resource);
         }
     }
 }
