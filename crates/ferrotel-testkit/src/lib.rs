@@ -41,6 +41,7 @@ mod certs;
 pub mod echo;
 mod fault;
 mod grpc;
+mod hostile;
 mod http;
 mod record;
 mod store;
@@ -58,6 +59,7 @@ use tokio::sync::oneshot;
 pub use builder::ReceiverBuilder;
 pub use certs::{CertPaths, ServerIdentity, TestCerts};
 pub use fault::Fault;
+pub use hostile::{HostileBody, HostilePeer, HostileRequest, Hostility};
 /// The OTLP protobuf types the records hold, at the version the receiver decodes.
 pub use opentelemetry_proto;
 pub use record::{
