@@ -1,0 +1,130 @@
+//! A collector that misbehaves gets nothing it should not: it cannot redirect an export (and
+//! its credentials) elsewhere, cannot exhaust memory with an endless answer, and cannot make a
+//! credential appear in a message by echoing it back. Each case runs against a real hostile
+//! HTTP server on loopback, for every signal.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use ferrotel_testkit::{secret, HostilePeer, Hostility, Receiver, Signal};
+use support::export_one_with;
+
+const SIGNALS: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+
+/// Headers and userinfo that must never reach anyone but the configured endpoint.
+fn credentials(label: &str) -> (String, Vec<(&'static str, String)>) {
+    let api_key = secret(&format!("{label}-key"));
+    let headers = vec![(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        format!(
+            "x-api-key={api_key},authorization=Bearer%20{}",
+            secret(&format!("{label}-token"))
+        ),
+    )];
+    (api_key, headers)
+}
+
+#[test]
+fn a_redirect_is_refused_and_nothing_reaches_its_target() {
+    for status in [307, 308, 301] {
+        for signal in SIGNALS {
+            let elsewhere = Receiver::start();
+            let peer = HostilePeer::start(Hostility::Redirect {
+                status,
+                location: format!("{}/v1/stolen?token=abc", elsewhere.http_endpoint()),
+            })
+            .unwrap();
+            let (api_key, headers) = credentials("redirect");
+            let out = export_one_with(
+                signal,
+                &peer.endpoint(),
+                "http/protobuf",
+                Duration::from_secs(5),
+                &headers,
+            );
+            let what = format!("{status} {signal:?}: {out:?}");
+            assert_eq!((out.exported, out.failed), (0, 1), "{what}");
+            assert_eq!(
+                elsewhere.request_count(),
+                0,
+                "followed the redirect: {what}"
+            );
+            let error = out.last_error.unwrap_or_default();
+            assert!(error.ends_with("; 1 attempt(s)"), "not retried: {error}");
+            assert!(
+                error.contains(&format!("HTTP status {status} redirects to")),
+                "{error}"
+            );
+            assert!(
+                error.contains(&elsewhere.http_addr().to_string()),
+                "names the host: {error}"
+            );
+            assert!(
+                !error.contains("token=abc"),
+                "no path or query of the Location: {error}"
+            );
+            assert!(!error.contains(&api_key), "{error}");
+        }
+    }
+}
+
+#[test]
+fn an_endless_answer_is_cut_off_at_the_limit() {
+    for status in [200, 503] {
+        for signal in SIGNALS {
+            let peer = HostilePeer::start(Hostility::EndlessBody { status }).unwrap();
+            let out = export_one_with(
+                signal,
+                &peer.endpoint(),
+                "http/protobuf",
+                Duration::from_secs(30),
+                &[],
+            );
+            let what = format!("{status} {signal:?}: {out:?}");
+            assert_eq!((out.exported, out.failed), (0, 1), "{what}");
+            let error = out.last_error.unwrap_or_default();
+            assert!(
+                error.contains(&format!(
+                    "larger than {} bytes",
+                    ferrotel_otlp::MAX_RESPONSE_BYTES
+                )),
+                "{error}"
+            );
+            // Cut off at once, not retried until the 30 s timeout.
+            assert!(error.ends_with("; 1 attempt(s)"), "{error}");
+        }
+    }
+}
+
+#[test]
+fn credentials_echoed_back_by_the_collector_are_scrubbed() {
+    for signal in SIGNALS {
+        let peer = HostilePeer::start(Hostility::Echo { status: 400 }).unwrap();
+        let password = secret("userinfo-password");
+        let endpoint = peer
+            .endpoint()
+            .replace("http://", &format!("http://ferrotel:{password}@"));
+        let (api_key, headers) = credentials("echo");
+        let out = export_one_with(
+            signal,
+            &endpoint,
+            "http/protobuf",
+            Duration::from_secs(5),
+            &headers,
+        );
+        let error = out.last_error.unwrap_or_default();
+        // The collector did receive the key (it is the configured endpoint) and echoed it.
+        let received = peer.requests();
+        assert!(received[0].headers.iter().any(|(_, v)| v == &api_key));
+        assert!(error.contains("HTTP status 400"), "{error}");
+        assert!(
+            error.contains("<redacted>"),
+            "the echo is in the message, scrubbed: {error}"
+        );
+        assert!(!error.contains(&api_key), "{error}");
+        assert!(!error.contains(&password), "{error}");
+    }
+}
