@@ -24,7 +24,7 @@ pub struct Guard {
     pub(crate) issues: Vec<ConfigIssue>,
     pub(crate) tracer_provider: Option<SdkTracerProvider>,
     /// The tracer provider's sampler, for ferrotel-ops' instruments to decide before building.
-    pub(crate) presampler: Option<ferrotel_ops::sampling::Presampler>,
+    pub(crate) presampler: Option<ferrotel_tracer::Presampler>,
     pub(crate) pipelines: Vec<Pipeline>,
     pub(crate) logger_provider: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
     pub(crate) log_pipelines: Vec<Pipeline>,
@@ -72,7 +72,8 @@ macro_rules! with_guard_settings {
             .exemplars(guard.exemplars.clone())
             .propagator(guard.propagator.clone());
         if let Some(provider) = &guard.tracer_provider {
-            layer = layer.tracer_provider(&crate::Level2TracerProvider::new(provider.clone()));
+            layer =
+                layer.tracer_provider(&crate::tracer::Level2TracerProvider::new(provider.clone()));
             // The provider was built with this presampler's halves (traces.rs).
             if let Some(presampler) = &guard.presampler {
                 layer = layer.presampler(presampler.clone());
@@ -205,9 +206,9 @@ impl Guard {
     }
 
     /// A tracer from this guard's provider (a no-op tracer when the SDK is disabled). Its
-    /// spans keep the W3C random-trace-id flag ([`crate::Level2Tracer`]).
-    pub fn tracer(&self, scope: &'static str) -> crate::Level2Tracer {
-        crate::Level2Tracer::new(match &self.tracer_provider {
+    /// spans keep the W3C random-trace-id flag ([`crate::tracer::Level2Tracer`]).
+    pub fn tracer(&self, scope: &'static str) -> crate::tracer::Level2Tracer {
+        crate::tracer::Level2Tracer::new(match &self.tracer_provider {
             Some(provider) => provider.tracer(scope),
             None => SdkTracerProvider::builder()
                 .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
@@ -243,7 +244,7 @@ impl Guard {
                 .with_tracked_inactivity(false)
                 .with_threads(false)
                 .with_target(false)
-                .with_tracer(crate::Level2Tracer::new(
+                .with_tracer(crate::tracer::Level2Tracer::new(
                     provider.tracer_with_scope(crate::tracer::scope("ferrotel")),
                 ))
         });

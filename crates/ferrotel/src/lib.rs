@@ -23,8 +23,8 @@
 //!   span's ids, batched (`OTEL_BLRP_*`) to the exporters of `OTEL_LOGS_EXPORTER`.
 //!
 //! `OTEL_TRACES_EXPORTER=none` removes the exporter only: spans are still created, sampled and
-//! propagated (with the W3C Level 2 random flag, see [`Level2Tracer`]). With a subscriber of
-//! your own, add [`Guard::layer`] to it.
+//! propagated (with the W3C Level 2 random flag, see [`tracer::Level2Tracer`]). With a
+//! subscriber of your own, add [`Guard::layer`] to it.
 //!
 //! OTLP runs over gRPC, HTTP/protobuf or HTTP/JSON with headers, timeout, gzip, TLS and mTLS. All export
 //! traffic runs on a small runtime of ferrotel's own, so `init()` works the same in a
@@ -60,7 +60,6 @@ mod propagation;
 mod runtime;
 mod selfobs;
 mod stats;
-mod tracer;
 mod traces;
 mod transport;
 
@@ -69,13 +68,12 @@ pub use guard::{Guard, ShutdownReport};
 pub use init::{builder, init, try_init, Builder};
 pub use logging::RUST_LOG;
 pub use stats::SpanExportStats;
-pub use tracer::{Level2Span, Level2Tracer, Level2TracerProvider};
 
 /// The configuration model: every `OTEL_*` variable, its default and its allowed values.
 pub use ferrotel_config as config;
 /// Exemplar-carrying histograms and the OTLP metric exporter that writes them.
 pub use ferrotel_metrics as metrics;
-/// Ready-made NFS, storage and Raft spans and metrics, and per-operation sampling rules.
+/// Ready-made NFS, storage and Raft spans and metrics.
 pub use ferrotel_ops as ops;
 /// The `/metrics` endpoint (OpenMetrics with exemplars).
 pub use ferrotel_prometheus as prometheus;
@@ -83,6 +81,9 @@ pub use ferrotel_prometheus as prometheus;
 pub use ferrotel_propagation as propagators;
 /// Tower layers for tonic gRPC and HTTP servers and clients.
 pub use ferrotel_tower as tower;
+/// The tracer ferrotel installs (W3C Level 2 random flag kept), sampling decided before a span
+/// is built, per-operation sampling rules, and the schema URL of every scope ferrotel creates.
+pub use ferrotel_tracer as tracer;
 pub use opentelemetry;
 pub use opentelemetry_otlp;
 pub use opentelemetry_sdk;

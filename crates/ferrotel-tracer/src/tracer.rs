@@ -6,30 +6,21 @@
 //! id comes from the random id generator, and a child the sampler drops gets
 //! `TraceFlags::default()`, so an incoming `00-…-02` leaves as `…-00`. Samplers cannot set
 //! flags, and the SDK span's context cannot be changed from outside, so [`Level2Tracer`] wraps
-//! each span ([`Level2Span`], ferrotel-propagation's `RandomFlagSpan`, which ferrotel-ops'
-//! spans use too) with the context it should have had: the parent's random flag
-//! kept whether sampled or not, and the flag set on every root (ferrotel's providers always use
-//! the SDK's random id generator). Propagators, log lines and children read that context.
-//! Exported root spans get the flag from the trace pipeline (`traces.rs`), since the SDK's own
-//! span data keeps the flags it computed.
+//! each span ([`Level2Span`], a [`RandomFlagSpan`] as ferrotel-ops' spans are too) with the
+//! context it should have had: the parent's random flag kept whether sampled or not, and the
+//! flag set on every root (ferrotel's providers always use the SDK's random id generator).
+//! Propagators, log lines and children read that context. The SDK's own span data keeps the
+//! flags it computed, so exported roots get the flag from the facade's trace pipeline
+//! ([`with_random_flag`](crate::with_random_flag)).
 
-pub(crate) use ferrotel_propagation::random_flag::with_random_flag;
-use ferrotel_propagation::random_flag::{random_under, RandomFlagSpan};
 use opentelemetry::trace::{SpanBuilder, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-/// The instrumentation scope of a span source ferrotel itself creates: ferrotel's version and
-/// the schema of the semantic conventions it follows.
-pub(crate) fn scope(name: &'static str) -> InstrumentationScope {
-    InstrumentationScope::builder(name)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url(ferrotel_tower::SCHEMA_URL)
-        .build()
-}
+use crate::{random_under, RandomFlagSpan};
 
 /// A tracer provider over the SDK's whose spans keep the W3C random-trace-id flag; what
-/// [`crate::init`] installs as the global tracer provider and hands to the layers.
+/// `ferrotel::init` installs as the global tracer provider and hands to the layers.
 #[derive(Clone, Debug)]
 pub struct Level2TracerProvider {
     inner: SdkTracerProvider,
@@ -64,7 +55,9 @@ pub struct Level2Tracer {
 }
 
 impl Level2Tracer {
-    pub(crate) fn new(inner: SdkTracer) -> Self {
+    /// Wraps `inner`, a tracer of a provider that generates random trace ids (the SDK's
+    /// default generator).
+    pub fn new(inner: SdkTracer) -> Self {
         Self { inner }
     }
 }

@@ -13,20 +13,8 @@
 //!
 //! The attributes a rule sees are the ones given at span creation; ferrotel-ops' instruments
 //! put their sampling-relevant attributes there (`onc_rpc.procedure.name`, `nfs.share`,
-//! `storage.backend`, `storage.operation`, …).
-//!
-//! ```
-//! use ferrotel_config::parse_sampling_rules;
-//! use ferrotel_ops::sampling::RuleSampler;
-//! use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-//!
-//! let rules = parse_sampling_rules("nfs.GETATTR=0.001,raft.*=0.1").unwrap();
-//! let sampler = RuleSampler::new(&rules, Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
-//! let provider = SdkTracerProvider::builder().with_sampler(sampler).build();
-//! # drop(provider);
-//! ```
-
-pub use ferrotel_sampling::{PresampledIds, PresampledSampler, Presampler};
+//! `storage.backend`, `storage.operation`, …). The [crate docs](crate) show a rule sampler
+//! under a [`Presampler`](crate::Presampler).
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{Span, SpanContext, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
-use crate::w3c::RANDOM_TRACE_ID;
+use ferrotel_propagation::w3c::RANDOM_TRACE_ID;
 
 /// Whether a span started under `parent` has a random trace id: a valid parent passes its flag
 /// on; without one the tracer generates the id (randomly, with the SDK's default generator).
