@@ -167,6 +167,8 @@ impl Guard {
 
     /// The tracer, meter and exemplar store for ferrotel-ops' NFS, storage and Raft
     /// instruments, on this guard's pipelines.
+    #[cfg(feature = "ops")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
     pub fn ops(&self) -> ferrotel_ops::OpsTelemetry {
         let meter = self
             .meter_provider
@@ -185,6 +187,8 @@ impl Guard {
 
     /// NFS instruments for a server (or client) on this guard's pipelines, with the naming
     /// profile of `FERROTEL_NFS_METRICS` and the prefix of `FERROTEL_METRICS_PREFIX`.
+    #[cfg(feature = "ops")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
     pub fn nfs(&self, side: ferrotel_ops::nfs::NfsSide) -> ferrotel_ops::nfs::NfsInstruments {
         let ops = &self.config.ops;
         ferrotel_ops::nfs::NfsInstruments::new(
@@ -197,6 +201,8 @@ impl Guard {
 
     /// Storage instruments for `backend` (`s3`, `fs`, `memory`, …) on this guard's pipelines,
     /// with the naming profile of `FERROTEL_STORAGE_METRICS`.
+    #[cfg(feature = "ops")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
     pub fn storage(&self, backend: &'static str) -> ferrotel_ops::storage::StorageInstruments {
         ferrotel_ops::storage::StorageInstruments::new(
             &self.ops(),

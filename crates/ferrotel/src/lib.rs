@@ -44,6 +44,9 @@
 //! The OpenTelemetry crates ferrotel is built on are re-exported, pinned to the versions it was
 //! built with, so a service that uses them through ferrotel never meets version skew.
 
+// docs.rs marks what a cargo feature gates (`ops`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod config_file;
 mod error;
 mod grpc_spans;
@@ -73,7 +76,9 @@ pub use stats::SpanExportStats;
 pub use ferrotel_config as config;
 /// Exemplar-carrying histograms and the OTLP metric exporter that writes them.
 pub use ferrotel_metrics as metrics;
-/// Ready-made NFS, storage and Raft spans and metrics.
+/// Ready-made NFS, storage and Raft spans and metrics (feature `ops`, on by default).
+#[cfg(feature = "ops")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
 pub use ferrotel_ops as ops;
 /// The `/metrics` endpoint (OpenMetrics with exemplars).
 pub use ferrotel_prometheus as prometheus;
@@ -97,7 +102,8 @@ pub(crate) const USER_AGENT: &str = concat!(
     env!("CARGO_PKG_VERSION")
 );
 
-/// The README's code blocks, compiled as doctests so the adoption example cannot rot.
+/// The README's code blocks, compiled as doctests so the adoption example cannot rot (they use
+/// `ferrotel::ops`).
 #[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "ops"))]
 pub struct ReadmeDoctests;
