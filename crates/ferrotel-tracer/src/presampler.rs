@@ -1,18 +1,5 @@
 //! Deciding sampling before a span is built, so that an unsampled span costs neither the SDK's
 //! span builder nor a boxed span.
-//!
-//! The SDK (0.33.1) asks its sampler only from inside `Tracer::build_with_context`, after the
-//! builder, its attribute `Vec` and the span are made, and it ignores a decision made
-//! elsewhere. A [`Presampler`] owns the provider's sampler and id generator instead: an
-//! instrument asks it first, and for a dropped span it puts a non-recording span context
-//! straight into the context. For a span that is kept, the decision and its trace id are handed
-//! to the SDK's next build on the same thread through [`PresampledSampler`] and
-//! [`PresampledIds`], so the sampler is asked exactly once per span (a rate-limiting sampler
-//! counts each span once) and a root keeps the trace id its decision was made on (a ratio rule
-//! gives every process the same answer for that trace).
-//!
-//! ferrotel's facade builds its tracer provider this way and hands the presampler to its Tower
-//! layers and its NFS, storage and Raft instruments; the [crate docs](crate) show it at work.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -77,6 +64,19 @@ fn decided_trace_id() -> Option<TraceId> {
 
 /// A tracer provider's sampler, shared with the instruments that decide before they build.
 /// Cheap to clone.
+///
+/// The SDK (0.33.1) asks its sampler only from inside `Tracer::build_with_context`, after the
+/// builder, its attribute `Vec` and the span are made, and it ignores a decision made
+/// elsewhere. A [`Presampler`] owns the provider's sampler and id generator instead: an
+/// instrument asks it first, and for a dropped span it puts a non-recording span context
+/// straight into the context. For a span that is kept, the decision and its trace id are handed
+/// to the SDK's next build on the same thread through [`PresampledSampler`] and
+/// [`PresampledIds`], so the sampler is asked exactly once per span (a rate-limiting sampler
+/// counts each span once) and a root keeps the trace id its decision was made on (a ratio rule
+/// gives every process the same answer for that trace).
+///
+/// ferrotel's facade builds its tracer provider this way and hands the presampler to its Tower
+/// layers and its NFS, storage and Raft instruments; the [crate docs](crate) show it at work.
 #[derive(Clone)]
 pub struct Presampler {
     sampler: Arc<dyn ShouldSample>,

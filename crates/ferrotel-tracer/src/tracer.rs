@@ -1,17 +1,5 @@
 //! The tracer ferrotel hands out: the SDK's, with the W3C Trace Context Level 2 random flag
 //! (`0x02`) kept where the SDK loses it.
-//!
-//! `opentelemetry_sdk` 0.33.1 builds a span's flags in `SdkTracer::build_with_context`
-//! (`trace/tracer.rs`) from the sampling result alone: a root gets `00`/`01` although its trace
-//! id comes from the random id generator, and a child the sampler drops gets
-//! `TraceFlags::default()`, so an incoming `00-…-02` leaves as `…-00`. Samplers cannot set
-//! flags, and the SDK span's context cannot be changed from outside, so [`Level2Tracer`] wraps
-//! each span ([`Level2Span`], a [`RandomFlagSpan`] as ferrotel-ops' spans are too) with the
-//! context it should have had: the parent's random flag kept whether sampled or not, and the
-//! flag set on every root (ferrotel's providers always use the SDK's random id generator).
-//! Propagators, log lines and children read that context. The SDK's own span data keeps the
-//! flags it computed, so exported roots get the flag from the facade's trace pipeline
-//! ([`with_random_flag`](crate::with_random_flag)).
 
 use opentelemetry::trace::{SpanBuilder, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope};
@@ -48,7 +36,19 @@ impl TracerProvider for Level2TracerProvider {
     }
 }
 
-/// The SDK tracer, with the random flag kept; see the [module docs](self).
+/// The SDK tracer, with the random flag kept.
+///
+/// `opentelemetry_sdk` 0.33.1 builds a span's flags in `SdkTracer::build_with_context` from
+/// the sampling result alone: a root gets `00`/`01` although its trace id comes from the random
+/// id generator, and a child the sampler drops gets `TraceFlags::default()`, so an incoming
+/// `00-…-02` leaves as `…-00`. Samplers cannot set
+/// flags, and the SDK span's context cannot be changed from outside, so [`Level2Tracer`] wraps
+/// each span ([`Level2Span`], a [`RandomFlagSpan`] as ferrotel-ops' spans are too) with the
+/// context it should have had: the parent's random flag kept whether sampled or not, and the
+/// flag set on every root (ferrotel's providers always use the SDK's random id generator).
+/// Propagators, log lines and children read that context. The SDK's own span data keeps the
+/// flags it computed, so exported roots get the flag from the facade's trace pipeline
+/// ([`with_random_flag`](crate::with_random_flag)).
 #[derive(Clone, Debug)]
 pub struct Level2Tracer {
     inner: SdkTracer,
