@@ -12,9 +12,9 @@ use ferrotel::opentelemetry_sdk::error::OTelSdkResult;
 use ferrotel::opentelemetry_sdk::trace::{
     BatchSpanProcessor, Sampler, SdkTracerProvider, SpanData, SpanExporter,
 };
-use ferrotel::ops::sampling::Presampler;
 use ferrotel::propagators::{BaggagePropagator, TraceContextPropagator};
 use ferrotel::tower::{ClientLayer, ServerLayer};
+use ferrotel::tracer::Presampler;
 use ferrotel::Guard;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt as _;

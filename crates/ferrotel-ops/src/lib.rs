@@ -15,25 +15,27 @@
 //!   snapshots; [`raft::EntryContext`], the proposer's trace context carried inside the log
 //!   entry so every replica's work joins the proposer's trace; and (feature `openraft`) the
 //!   adapter for openraft.
-//! - [`sampling`]: per-operation sampling rules (`FERROTEL_SAMPLING_RULES`) for root spans,
-//!   and the [`sampling::Presampler`] that decides before a span is built.
+//!
+//! Root spans are sampled per operation by the rules of `FERROTEL_SAMPLING_RULES`
+//! ([`ferrotel_tracer::RuleSampler`]), which match the span names and the attributes these
+//! instruments start their spans with.
 //!
 //! ## Cost
 //!
 //! Metrics are recorded on series resolved once per (procedure, share, outcome) and kept, so a
 //! record is a few atomic operations (`ferrotel_metrics::BoundHistogram`). With the presampler
-//! (`ferrotel::Guard::ops()` sets it; [`OpsTelemetry::with_presampler`] for providers built in
-//! code) an unsampled operation builds no SDK span: it carries a non-recording span context, so
-//! its trace id still reaches the work done under it. BENCHMARKS.md has the figures.
+//! ([`ferrotel_tracer::Presampler`]; `ferrotel::Guard::ops()` sets it,
+//! [`OpsTelemetry::with_presampler`] for providers built in code) an unsampled operation builds
+//! no SDK span: it carries a non-recording span context, so its trace id still reaches the work
+//! done under it. BENCHMARKS.md has the figures.
 //!
 //! Every name is listed, with its meaning, in [`names`].
 
 pub mod names;
 pub mod nfs;
 pub mod raft;
-pub mod sampling;
 mod series_cache;
 pub mod storage;
 mod telemetry;
 
-pub use telemetry::{OpsTelemetry, SCHEMA_URL, SCOPE};
+pub use telemetry::{OpsTelemetry, SCOPE};

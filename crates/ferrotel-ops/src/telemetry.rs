@@ -3,25 +3,21 @@
 //! The SDK builds a span's flags from the sampling result alone (`opentelemetry_sdk` 0.33.1,
 //! `SdkTracer::build_with_context`): a root gets `00`/`01` although its trace id is random, and
 //! a child the sampler drops loses its parent's random flag. [`OpsTelemetry::start_span`] wraps
-//! each span ([`OpsSpan`]) with the context it should have had, as ferrotel's `Level2Tracer`
-//! does for `tracing` spans, so propagation and Raft entry contexts carry W3C Level 2's `0x02`.
+//! each span ([`OpsSpan`]) with the context it should have had, as ferrotel's
+//! [`Level2Tracer`](ferrotel_tracer::Level2Tracer) does for `tracing` spans, so propagation and
+//! Raft entry contexts carry W3C Level 2's `0x02`.
 
 use std::borrow::Cow;
 
 use ferrotel_metrics::{BoundCounter, BoundHistogram, BoundUpDownCounter, Exemplars};
-use ferrotel_propagation::random_flag::{random_under, RandomFlagSpan};
+use ferrotel_tracer::{random_under, scope, Presampler, RandomFlagSpan};
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
-
-use crate::sampling::Presampler;
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, Span};
 
 /// The instrumentation scope of every span and metric ferrotel-ops records.
 pub const SCOPE: &str = "ferrotel-ops";
-
-/// The semantic conventions release the names follow where conventions exist.
-pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.38.0";
 
 /// The tracer, meter and exemplar store that the NFS, storage and Raft instruments record
 /// through. `ferrotel::Guard::ops()` builds one from the guard's pipelines; build your own with
@@ -43,10 +39,7 @@ impl OpsTelemetry {
         meter_provider: Option<&dyn MeterProvider>,
         exemplars: Exemplars,
     ) -> Self {
-        let scope = InstrumentationScope::builder(SCOPE)
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .with_schema_url(SCHEMA_URL)
-            .build();
+        let scope = scope(SCOPE);
         let tracer = match tracer_provider {
             Some(provider) => provider.tracer_with_scope(scope.clone()),
             None => SdkTracerProvider::builder()

@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 use ferrotel::config::{parse_sampling_rules, Env};
 use ferrotel::ops::nfs::{NfsSide, NfsStatus, Procedure, Share};
-use ferrotel::ops::sampling::{Presampler, RuleSampler};
 use ferrotel::ops::storage::{StorageInstruments, StorageOperation};
 use ferrotel::ops::OpsTelemetry;
+use ferrotel::tracer::{Presampler, RuleSampler};
 use ferrotel_testkit::Receiver;
 use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};

@@ -81,7 +81,6 @@ mod carrier;
 mod debug_flag;
 mod hex;
 pub mod jaeger;
-pub mod random_flag;
 mod tracestate;
 pub mod w3c;
 

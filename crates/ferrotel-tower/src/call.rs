@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use ferrotel_sampling::Presampled;
+use ferrotel_tracer::Presampled;
 use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use smallvec::SmallVec;

@@ -41,7 +41,7 @@ macro_rules! layer_methods {
             /// [`Self::tracer_provider`] was built with (`ferrotel::init()`'s guard sets both);
             /// one the provider does not use is noticed at the first kept span, and the
             /// provider decides alone from then on.
-            pub fn presampler(self, presampler: ferrotel_sampling::Presampler) -> Self {
+            pub fn presampler(self, presampler: ferrotel_tracer::Presampler) -> Self {
                 self.rebuild(|s| s.presampler(presampler))
             }
 

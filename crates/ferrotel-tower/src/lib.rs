@@ -51,7 +51,6 @@ pub use carrier::{HeaderExtractor, HeaderInjector};
 pub use client::ClientLayer;
 pub use ferrotel_config::RpcSemconv;
 pub use future::ResponseFuture;
-pub use semconv::SCHEMA_URL;
 pub use server::ServerLayer;
 pub use service::{ClientService, InstrumentedService, ServerService};
 pub use shared::{SkipFn, Trust};

@@ -1,11 +1,12 @@
 //! The attribute and metric names the layers emit, from the semantic-conventions crate where it
 //! has them, in one place.
 //!
-//! Policy: ferrotel follows one released version of the conventions, [`SCHEMA_URL`] (v1.44),
-//! and says so on every instrumentation scope. Names that the conventions' main branch has
-//! already changed for the next release are emitted only on request, through
-//! `OTEL_SEMCONV_STABILITY_OPT_IN=rpc_latest_experimental` ([`RpcSemconv::Latest`]); the
-//! default moves only with a ferrotel release that moves [`SCHEMA_URL`]. Old names that
+//! Policy: ferrotel follows one released version of the conventions,
+//! [`ferrotel_tracer::SCHEMA_URL`] (v1.44), and says so on every instrumentation scope. Names
+//! that the conventions' main branch has already changed for the next release are emitted only
+//! on request, through `OTEL_SEMCONV_STABILITY_OPT_IN=rpc_latest_experimental`
+//! ([`RpcSemconv::Latest`]); the default moves only with a ferrotel release that moves the
+//! schema URL. Old names that
 //! dashboards still query stay available through `rpc/dup` ([`RpcSemconv::Dup`]).
 
 use ferrotel_config::RpcSemconv;
@@ -27,10 +28,6 @@ pub(crate) const RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
 /// `rpc.status_code`: the conventions' main branch renames `rpc.response.status_code` to this
 /// (not in a release yet; [`RpcSemconv::Latest`]).
 pub(crate) const RPC_STATUS_CODE_LATEST: &str = "rpc.status_code";
-
-/// The schema of the semantic conventions the layers follow (v1.44), set on every
-/// instrumentation scope ferrotel creates.
-pub const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.44.0";
 
 /// The key of the string gRPC status code attribute under `semconv`.
 pub(crate) fn status_code_key(semconv: RpcSemconv) -> &'static str {

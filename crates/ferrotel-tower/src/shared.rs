@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ferrotel_config::RpcSemconv;
 use ferrotel_metrics::{Exemplars, Histogram};
-use ferrotel_sampling::Presampler;
+use ferrotel_tracer::Presampler;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::propagation::TextMapPropagator;
@@ -214,10 +214,7 @@ impl fmt::Debug for Settings {
 const SCOPE: &str = "ferrotel-tower";
 
 fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(SCOPE)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url(semconv::SCHEMA_URL)
-        .build()
+    ferrotel_tracer::scope(SCOPE)
 }
 
 impl Settings {

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 mod support;
 
-use ferrotel_sampling::Presampler;
 use ferrotel_testkit::echo::{EchoClient, EchoRequest, EchoService, ForwardStream, ForwardUnary};
 use ferrotel_testkit::{ReceivedSpan, Receiver};
 use ferrotel_tower::{ClientLayer, ServerLayer};
+use ferrotel_tracer::Presampler;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
@@ -562,9 +562,9 @@ async fn rpc_latest_experimental_renames_the_status_code() {
     assert_eq!(span.attr("rpc.status_code").as_deref(), Some("NOT_FOUND"));
     assert_eq!(span.attr("rpc.response.status_code"), None);
     assert_eq!(span.attr("rpc.grpc.status_code"), None);
-    assert_eq!(span.scope_schema_url, ferrotel_tower::SCHEMA_URL);
+    assert_eq!(span.scope_schema_url, ferrotel_tracer::SCHEMA_URL);
     let metric = receiver
         .wait_for_metric("rpc.server.call.duration", WAIT)
         .unwrap();
-    assert_eq!(metric[0].scope_schema_url, ferrotel_tower::SCHEMA_URL);
+    assert_eq!(metric[0].scope_schema_url, ferrotel_tracer::SCHEMA_URL);
 }

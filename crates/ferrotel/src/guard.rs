@@ -58,7 +58,8 @@ macro_rules! with_guard_settings {
             .exemplars(guard.pipelines.exemplars.clone())
             .propagator(guard.propagator.clone());
         if let Some(provider) = &guard.pipelines.tracer_provider {
-            layer = layer.tracer_provider(&crate::Level2TracerProvider::new(provider.clone()));
+            layer =
+                layer.tracer_provider(&crate::tracer::Level2TracerProvider::new(provider.clone()));
             // The provider was built with this presampler's halves.
             if let Some(presampler) = &guard.pipelines.presampler {
                 layer = layer.presampler(presampler.clone());
@@ -123,6 +124,8 @@ impl Guard {
 
     /// The tracer, meter and exemplar store for ferrotel-ops' NFS, storage and Raft
     /// instruments, on this guard's pipelines.
+    #[cfg(feature = "ops")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
     pub fn ops(&self) -> ferrotel_ops::OpsTelemetry {
         let meter = self
             .pipelines
@@ -142,6 +145,8 @@ impl Guard {
 
     /// NFS instruments for a server (or client) on this guard's pipelines, with the naming
     /// profile of `FERROTEL_NFS_METRICS` and the prefix of `FERROTEL_METRICS_PREFIX`.
+    #[cfg(feature = "ops")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
     pub fn nfs(&self, side: ferrotel_ops::nfs::NfsSide) -> ferrotel_ops::nfs::NfsInstruments {
         let ops = &self.config.ops;
         ferrotel_ops::nfs::NfsInstruments::new(
@@ -154,6 +159,8 @@ impl Guard {
 
     /// Storage instruments for `backend` (`s3`, `fs`, `memory`, …) on this guard's pipelines,
     /// with the naming profile of `FERROTEL_STORAGE_METRICS`.
+    #[cfg(feature = "ops")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
     pub fn storage(&self, backend: &'static str) -> ferrotel_ops::storage::StorageInstruments {
         ferrotel_ops::storage::StorageInstruments::new(
             &self.ops(),
@@ -163,9 +170,9 @@ impl Guard {
     }
 
     /// A tracer from this guard's provider (a no-op tracer when the SDK is disabled). Its
-    /// spans keep the W3C random-trace-id flag ([`crate::Level2Tracer`]).
-    pub fn tracer(&self, scope: &'static str) -> crate::Level2Tracer {
-        crate::Level2Tracer::new(match &self.pipelines.tracer_provider {
+    /// spans keep the W3C random-trace-id flag ([`crate::tracer::Level2Tracer`]).
+    pub fn tracer(&self, scope: &'static str) -> crate::tracer::Level2Tracer {
+        crate::tracer::Level2Tracer::new(match &self.pipelines.tracer_provider {
             Some(provider) => provider.tracer(scope),
             None => SdkTracerProvider::builder()
                 .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)

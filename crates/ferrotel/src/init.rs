@@ -202,7 +202,7 @@ fn install_globals(pipelines: &Pipelines, propagator: &Arc<TextMapCompositePropa
         propagator,
     )));
     if let Some(provider) = &pipelines.tracer_provider {
-        opentelemetry::global::set_tracer_provider(crate::Level2TracerProvider::new(
+        opentelemetry::global::set_tracer_provider(crate::tracer::Level2TracerProvider::new(
             provider.clone(),
         ));
     }

@@ -23,8 +23,8 @@
 //!   span's ids, batched (`OTEL_BLRP_*`) to the exporters of `OTEL_LOGS_EXPORTER`.
 //!
 //! `OTEL_TRACES_EXPORTER=none` removes the exporter only: spans are still created, sampled and
-//! propagated (with the W3C Level 2 random flag, see [`Level2Tracer`]). With a subscriber of
-//! your own, add [`Guard::layer`] to it.
+//! propagated (with the W3C Level 2 random flag, see [`tracer::Level2Tracer`]). With a
+//! subscriber of your own, add [`Guard::layer`] to it.
 //!
 //! OTLP runs over gRPC, HTTP/protobuf or HTTP/JSON with headers, timeout, gzip, TLS and mTLS. All export
 //! traffic runs on a small runtime of ferrotel's own, so `init()` works the same in a
@@ -44,6 +44,9 @@
 //! The OpenTelemetry crates ferrotel is built on are re-exported, pinned to the versions it was
 //! built with, so a service that uses them through ferrotel never meets version skew.
 
+// docs.rs marks what a cargo feature gates (`ops`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod config_file;
 mod error;
 mod guard;
@@ -51,20 +54,20 @@ mod init;
 mod pipelines;
 mod propagation;
 mod subscriber;
-mod tracer;
 
 pub use error::InitError;
 pub use guard::{Guard, ShutdownReport};
 pub use init::{builder, init, try_init, Builder};
 pub use pipelines::ExportStats;
 pub use subscriber::RUST_LOG;
-pub use tracer::{Level2Span, Level2Tracer, Level2TracerProvider};
 
 /// The configuration model: every `OTEL_*` variable, its default and its allowed values.
 pub use ferrotel_config as config;
 /// Exemplar-carrying histograms and counters, and bound instruments.
 pub use ferrotel_metrics as metrics;
-/// Ready-made NFS, storage and Raft spans and metrics, and per-operation sampling rules.
+/// Ready-made NFS, storage and Raft spans and metrics (feature `ops`, on by default).
+#[cfg(feature = "ops")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
 pub use ferrotel_ops as ops;
 /// The OTLP exporter of every signal, its export runtime and its counts.
 pub use ferrotel_otlp as otlp;
@@ -74,12 +77,16 @@ pub use ferrotel_prometheus as prometheus;
 pub use ferrotel_propagation as propagators;
 /// Tower layers for tonic gRPC and HTTP servers and clients.
 pub use ferrotel_tower as tower;
+/// The tracer ferrotel installs (W3C Level 2 random flag kept), sampling decided before a span
+/// is built, per-operation sampling rules, and the schema URL of every scope ferrotel creates.
+pub use ferrotel_tracer as tracer;
 pub use opentelemetry;
 pub use opentelemetry_sdk;
 pub use tracing;
 pub use tracing_opentelemetry;
 
-/// The README's code blocks, compiled as doctests so the adoption example cannot rot.
+/// The README's code blocks, compiled as doctests so the adoption example cannot rot (they use
+/// `ferrotel::ops`).
 #[doc = include_str!("../../../README.md")]
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "ops"))]
 pub struct ReadmeDoctests;

@@ -17,9 +17,9 @@ use ferrotel_testkit::{any_value_to_string, ReceivedSpan, Receiver};
 
 use ferrotel::otlp::OtlpMetricExporter;
 use ferrotel_metrics::{ExemplarFilter, Exemplars};
-use ferrotel_ops::sampling::Presampler;
 use ferrotel_ops::OpsTelemetry;
 use ferrotel_testkit::ReceivedMetric;
+use ferrotel_tracer::Presampler;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};

@@ -22,7 +22,7 @@ pub(crate) fn tracer_provider(receiver: &Receiver, service: &'static str) -> Sdk
 pub(crate) fn tracer_provider_with(
     receiver: &Receiver,
     service: &'static str,
-    presampler: Option<&ferrotel_sampling::Presampler>,
+    presampler: Option<&ferrotel_tracer::Presampler>,
 ) -> SdkTracerProvider {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_tonic()

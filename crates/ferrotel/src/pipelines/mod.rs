@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use ferrotel_config::{Config, ExemplarFilter, Protocol};
 use ferrotel_metrics::Exemplars;
-use ferrotel_ops::sampling::Presampler;
 use ferrotel_otlp::{
     ExportRuntime, LossReporter, MetricExportStats, OtlpMetricExporter, PipelineCounters,
     PipelineStats, REPORT_INTERVAL,
 };
 use ferrotel_prometheus::MetricsEndpoint;
+use ferrotel_tracer::Presampler;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;

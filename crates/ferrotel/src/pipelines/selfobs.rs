@@ -66,7 +66,7 @@ pub(crate) fn register(
     log_exporter_type: &'static str,
     metric: &[(OtlpMetricExporter, &'static str)],
 ) {
-    let meter = provider.meter("ferrotel");
+    let meter = provider.meter_with_scope(crate::tracer::scope("ferrotel"));
     let spans = Signal {
         name: "span",
         unit: "{span}",

@@ -17,7 +17,7 @@ use opentelemetry_sdk::trace::{
 use opentelemetry_sdk::Resource;
 use tokio::runtime::Handle;
 
-use ferrotel_ops::sampling::Presampler;
+use ferrotel_tracer::{Presampler, RuleSampler};
 
 use super::Pipeline;
 use crate::error::InitError;
@@ -36,10 +36,7 @@ pub(crate) fn tracer_provider(
     let presampler = if config.ops.sampling_rules.is_empty() {
         Presampler::boxed(configured)
     } else {
-        Presampler::new(ferrotel_ops::sampling::RuleSampler::new(
-            &config.ops.sampling_rules,
-            configured,
-        ))
+        Presampler::new(RuleSampler::new(&config.ops.sampling_rules, configured))
     };
     // The Tower layers and ferrotel-ops' instruments decide with the same sampler before
     // they build a span (Guard::server_layer, client_layer, ops).

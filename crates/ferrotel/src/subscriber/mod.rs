@@ -71,7 +71,7 @@ pub(crate) fn build(
 /// locations stay.
 pub(crate) fn span_layer<S>(
     provider: &opentelemetry_sdk::trace::SdkTracerProvider,
-) -> tracing_opentelemetry::OpenTelemetryLayer<S, crate::Level2Tracer>
+) -> tracing_opentelemetry::OpenTelemetryLayer<S, crate::tracer::Level2Tracer>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
@@ -79,7 +79,7 @@ where
         .with_tracked_inactivity(false)
         .with_threads(false)
         .with_target(false)
-        .with_tracer(crate::Level2Tracer::new(
+        .with_tracer(crate::tracer::Level2Tracer::new(
             provider.tracer_with_scope(crate::tracer::scope("ferrotel")),
         ))
 }

@@ -1,10 +1,4 @@
 //! The W3C Trace Context Level 2 random-trace-id flag (`0x02`) on spans whose tracer loses it.
-//!
-//! `opentelemetry_sdk` 0.33 builds a span's flags from the sampling result alone, so a root
-//! (whose id is random) gets no `0x02` and an unsampled child of a `…-02` parent loses it.
-//! Samplers cannot set flags and the SDK span's context cannot be changed from outside, so
-//! [`RandomFlagSpan`] wraps any span with the context it should have had; propagators, log
-//! lines and children read that one.
 
 use std::borrow::Cow;
 use std::time::SystemTime;
@@ -12,7 +6,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{Span, SpanContext, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
-use crate::w3c::RANDOM_TRACE_ID;
+use ferrotel_propagation::w3c::RANDOM_TRACE_ID;
 
 /// Whether a span started under `parent` has a random trace id: a valid parent passes its flag
 /// on; without one the tracer generates the id (randomly, with the SDK's default generator).
@@ -38,6 +32,12 @@ pub fn with_random_flag(sc: &SpanContext, random: bool) -> SpanContext {
 
 /// A span reporting the span context with the random flag it should carry; every other call
 /// goes to the span it wraps.
+///
+/// `opentelemetry_sdk` 0.33 builds a span's flags from the sampling result alone, so a root
+/// (whose id is random) gets no `0x02` and an unsampled child of a `…-02` parent loses it.
+/// Samplers cannot set flags and the SDK span's context cannot be changed from outside, so
+/// [`RandomFlagSpan`] wraps any span with the context it should have had; propagators, log
+/// lines and children read that one.
 #[derive(Debug)]
 pub struct RandomFlagSpan<S> {
     inner: S,

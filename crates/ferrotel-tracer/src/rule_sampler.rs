@@ -1,32 +1,4 @@
 //! Per-operation sampling rules for root spans (`FERROTEL_SAMPLING_RULES`).
-//!
-//! A rule is a span-name glob, optionally with an attribute match, and a ratio:
-//! `nfs.READ=0.01,nfs.GETATTR=0.001,raft.*=0.1,nfs.*[nfs.share=scratch]=0.5,*=1`. The first
-//! rule that matches a root span decides it, by the same trace-id ratio test as the
-//! specification's `TraceIdRatioBased` sampler, so every process that applies the same rule to
-//! the same trace agrees.
-//!
-//! Rules decide root spans only. A span with a parent goes to the configured sampler, which
-//! under the default `parentbased_*` samplers follows the parent, so a trace is never cut in
-//! half. A root that no rule matches goes to the configured sampler too: the rules compose with
-//! `OTEL_TRACES_SAMPLER` by taking its place exactly where it would decide a root.
-//!
-//! The attributes a rule sees are the ones given at span creation; ferrotel-ops' instruments
-//! put their sampling-relevant attributes there (`onc_rpc.procedure.name`, `nfs.share`,
-//! `storage.backend`, `storage.operation`, …).
-//!
-//! ```
-//! use ferrotel_config::parse_sampling_rules;
-//! use ferrotel_ops::sampling::RuleSampler;
-//! use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-//!
-//! let rules = parse_sampling_rules("nfs.GETATTR=0.001,raft.*=0.1").unwrap();
-//! let sampler = RuleSampler::new(&rules, Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
-//! let provider = SdkTracerProvider::builder().with_sampler(sampler).build();
-//! # drop(provider);
-//! ```
-
-pub use ferrotel_sampling::{PresampledIds, PresampledSampler, Presampler};
 
 use std::sync::Arc;
 
@@ -105,6 +77,22 @@ fn keeps(bound: u64, ratio: f64, trace_id: TraceId) -> bool {
 
 /// A sampler that applies the first matching rule to root spans and the configured sampler
 /// to everything else.
+///
+/// A rule is a span-name glob, optionally with an attribute match, and a ratio:
+/// `nfs.READ=0.01,nfs.GETATTR=0.001,raft.*=0.1,nfs.*[nfs.share=scratch]=0.5,*=1`. The first
+/// rule that matches a root span decides it, by the same trace-id ratio test as the
+/// specification's `TraceIdRatioBased` sampler, so every process that applies the same rule to
+/// the same trace agrees.
+///
+/// Rules decide root spans only. A span with a parent goes to the configured sampler, which
+/// under the default `parentbased_*` samplers follows the parent, so a trace is never cut in
+/// half. A root that no rule matches goes to the configured sampler too: the rules compose with
+/// `OTEL_TRACES_SAMPLER` by taking its place exactly where it would decide a root.
+///
+/// The attributes a rule sees are the ones given at span creation; ferrotel-ops' instruments
+/// put their sampling-relevant attributes there (`onc_rpc.procedure.name`, `nfs.share`,
+/// `storage.backend`, `storage.operation`, …). The [crate docs](crate) show a rule sampler
+/// under a [`Presampler`](crate::Presampler).
 #[derive(Debug, Clone)]
 pub struct RuleSampler {
     rules: Arc<[Rule]>,

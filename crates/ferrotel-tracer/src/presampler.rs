@@ -1,46 +1,11 @@
 //! Deciding sampling before a span is built, so that an unsampled span costs neither the SDK's
 //! span builder nor a boxed span.
-//!
-//! ```
-//! use ferrotel_sampling::Presampler;
-//! use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
-//! use opentelemetry::Context;
-//! use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
-//!
-//! let presampler = Presampler::new(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.0))));
-//! let provider = SdkTracerProvider::builder()
-//!     .with_sampler(presampler.sampler())
-//!     .with_id_generator(presampler.id_generator())
-//!     .build();
-//! let tracer = provider.tracer("example");
-//! let parent = Context::new();
-//! let cx = presampler.start_context(&parent, "op", &SpanKind::Server, &[], || {
-//!     parent.with_span(tracer.build_with_context(tracer.span_builder("op"), &parent))
-//! });
-//! // Dropped by the ratio: a valid, unsampled span context, and no SDK span was built.
-//! assert!(cx.span().span_context().is_valid());
-//! assert!(!cx.span().span_context().is_sampled());
-//! ```
-//!
-//! The SDK (0.33.1) asks its sampler only from inside `Tracer::build_with_context`, after the
-//! builder, its attribute `Vec` and the span are made, and it ignores a decision made
-//! elsewhere. A [`Presampler`] owns the provider's sampler and id generator instead: an
-//! instrument asks it first, and for a dropped span it puts a non-recording span context
-//! straight into the context. For a span that is kept, the decision and its trace id are handed
-//! to the SDK's next build on the same thread through [`PresampledSampler`] and
-//! [`PresampledIds`], so the sampler is asked exactly once per span (a rate-limiting sampler
-//! counts each span once) and a root keeps the trace id its decision was made on (a ratio rule
-//! gives every process the same answer for that trace).
-//!
-//! ferrotel's facade builds its tracer provider this way and hands the presampler to its Tower
-//! layers and its NFS, storage and Raft instruments.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use ferrotel_propagation::random_flag::random_under;
 use ferrotel_propagation::w3c::RANDOM_TRACE_ID;
 use opentelemetry::trace::{
     Link, SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceId,
@@ -49,6 +14,8 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{
     IdGenerator, RandomIdGenerator, SamplingDecision, SamplingResult, ShouldSample,
 };
+
+use crate::random_under;
 
 thread_local! {
     /// The decision made for the span this thread is about to build, with its trace id.
@@ -97,6 +64,19 @@ fn decided_trace_id() -> Option<TraceId> {
 
 /// A tracer provider's sampler, shared with the instruments that decide before they build.
 /// Cheap to clone.
+///
+/// The SDK (0.33.1) asks its sampler only from inside `Tracer::build_with_context`, after the
+/// builder, its attribute `Vec` and the span are made, and it ignores a decision made
+/// elsewhere. A [`Presampler`] owns the provider's sampler and id generator instead: an
+/// instrument asks it first, and for a dropped span it puts a non-recording span context
+/// straight into the context. For a span that is kept, the decision and its trace id are handed
+/// to the SDK's next build on the same thread through [`PresampledSampler`] and
+/// [`PresampledIds`], so the sampler is asked exactly once per span (a rate-limiting sampler
+/// counts each span once) and a root keeps the trace id its decision was made on (a ratio rule
+/// gives every process the same answer for that trace).
+///
+/// ferrotel's facade builds its tracer provider this way and hands the presampler to its Tower
+/// layers and its NFS, storage and Raft instruments; the [crate docs](crate) show it at work.
 #[derive(Clone)]
 pub struct Presampler {
     sampler: Arc<dyn ShouldSample>,
