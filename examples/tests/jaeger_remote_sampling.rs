@@ -45,7 +45,7 @@ fn per_operation_strategies_are_followed() {
         .install_globals(false)
         .try_init()
         .expect("telemetry with the jaeger_remote sampler");
-    let tracer = guard.tracer("sampling-test");
+    let tracer = guard.providers().tracer("sampling-test");
     let sampled = |name: &'static str| {
         let span = tracer.start(name);
         let yes = span.span_context().is_sampled();

@@ -222,7 +222,7 @@ impl Provider {
                     .shutdown_timeout(Duration::from_secs(30))
                     .try_init()
                     .map_err(|e| format!("ferrotel init: {e}"))?;
-                if guard.tracer_provider().is_none() {
+                if guard.providers().tracer_provider().is_none() {
                     return Err("ferrotel built no tracer provider".to_string());
                 }
                 Ok(Provider::Otlp(Box::new(guard)))
@@ -233,7 +233,7 @@ impl Provider {
     fn sdk(&self) -> Option<&SdkTracerProvider> {
         match self {
             Provider::Discard { provider, .. } => Some(provider),
-            Provider::Otlp(guard) => guard.tracer_provider(),
+            Provider::Otlp(guard) => guard.providers().tracer_provider(),
         }
     }
 

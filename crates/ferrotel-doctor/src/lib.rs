@@ -281,11 +281,11 @@ pub fn diagnose(env: &Env) -> Report {
     {
         Err(e) => problems.push(format!("probe: telemetry did not start: {e}")),
         Ok(guard) => {
-            let tracer = guard.tracer("ferrotel-doctor");
+            let tracer = guard.providers().tracer("ferrotel-doctor");
             let mut span = tracer.start("ferrotel.doctor");
             let id = span.span_context().trace_id().to_string();
             span.end();
-            if let Some(meters) = guard.meter_provider() {
+            if let Some(meters) = guard.providers().meter_provider() {
                 meters
                     .meter("ferrotel-doctor")
                     .u64_counter("ferrotel.doctor.probe")

@@ -9,12 +9,17 @@
 
 use std::borrow::Cow;
 
+use ferrotel_config::OpsConfig;
 use ferrotel_metrics::{BoundCounter, BoundHistogram, BoundUpDownCounter, Exemplars};
 use ferrotel_tracer::{random_under, scope, Presampler, RandomFlagSpan};
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, Span};
+
+use crate::nfs::{NfsInstruments, NfsSide};
+use crate::raft::RaftInstruments;
+use crate::storage::StorageInstruments;
 
 /// The instrumentation scope of every span and metric ferrotel-ops records.
 pub const SCOPE: &str = "ferrotel-ops";
@@ -29,6 +34,8 @@ pub struct OpsTelemetry {
     pub(crate) exemplars: Exemplars,
     scope: InstrumentationScope,
     presampler: Option<Presampler>,
+    /// The naming profiles and prefix of the instruments built from this.
+    naming: OpsConfig,
 }
 
 impl OpsTelemetry {
@@ -57,7 +64,37 @@ impl OpsTelemetry {
             exemplars,
             scope,
             presampler: None,
+            naming: OpsConfig::default(),
         }
+    }
+
+    /// Names the instruments as `ops` says: `FERROTEL_NFS_METRICS`, `FERROTEL_STORAGE_METRICS`
+    /// and `FERROTEL_METRICS_PREFIX` (default: the semantic conventions). `ferrotel::Guard::ops()`
+    /// sets the guard's configuration.
+    pub fn with_naming(mut self, ops: &OpsConfig) -> Self {
+        self.naming = ops.clone();
+        self
+    }
+
+    /// NFS instruments for a server or a client, named by the NFS profile.
+    pub fn nfs(&self, side: NfsSide) -> NfsInstruments {
+        NfsInstruments::new(
+            self,
+            side,
+            self.naming.nfs_metrics,
+            &self.naming.metrics_prefix,
+        )
+    }
+
+    /// Storage instruments for `backend` (`s3`, `fs`, `memory`, …), named by the storage
+    /// profile.
+    pub fn storage(&self, backend: &'static str) -> StorageInstruments {
+        StorageInstruments::new(self, backend, self.naming.storage_metrics)
+    }
+
+    /// Raft instruments for the node `node_id`.
+    pub fn raft(&self, node_id: u64) -> RaftInstruments {
+        RaftInstruments::new(self, node_id)
     }
 
     /// Decides sampling before building spans, with `presampler`, which must be the one the

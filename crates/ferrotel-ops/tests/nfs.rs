@@ -28,7 +28,7 @@ fn run_sequence(nfs: &ferrotel::ops::nfs::NfsInstruments, share: &Share) {
 fn server_spans_carry_the_onc_rpc_attributes_and_the_status_rules() {
     let receiver = Receiver::start();
     let telemetry = guard(&receiver, &[]);
-    let nfs = telemetry.nfs(NfsSide::Server);
+    let nfs = telemetry.ops().nfs(NfsSide::Server);
     run_sequence(&nfs, &Share::new("/export"));
     flush_and_wait(&telemetry, &receiver, 7, "nfs.server.request.duration");
 
@@ -77,10 +77,11 @@ fn a_server_fault_is_an_error_and_every_client_failure_is() {
     let telemetry = guard(&receiver, &[]);
     let share = Share::new("/export");
     telemetry
+        .ops()
         .nfs(NfsSide::Server)
         .start(Procedure::Write, &share)
         .finish(NfsStatus::IO, 0);
-    let client = telemetry.nfs(NfsSide::Client);
+    let client = telemetry.ops().nfs(NfsSide::Client);
     client
         .start(Procedure::Lookup, &share)
         .finish(NfsStatus::NOENT, 0);
@@ -115,8 +116,11 @@ fn a_server_fault_is_an_error_and_every_client_failure_is() {
 fn semconv_profile_metrics_after_a_known_sequence() {
     let receiver = Receiver::start();
     let telemetry = guard(&receiver, &[("FERROTEL_NFS_METRICS", "semconv")]);
-    run_sequence(&telemetry.nfs(NfsSide::Server), &Share::new("/export"));
-    let connection = telemetry.nfs(NfsSide::Server).connection_opened();
+    run_sequence(
+        &telemetry.ops().nfs(NfsSide::Server),
+        &Share::new("/export"),
+    );
+    let connection = telemetry.ops().nfs(NfsSide::Server).connection_opened();
     drop(connection);
     flush_and_wait(&telemetry, &receiver, 7, "nfs.server.request.duration");
 
@@ -223,7 +227,7 @@ fn dittofs_profile_is_the_dittofs_set_exactly() {
             ("FERROTEL_METRICS_PREFIX", "dittofs"),
         ],
     );
-    let nfs = telemetry.nfs(NfsSide::Server);
+    let nfs = telemetry.ops().nfs(NfsSide::Server);
     let share = Share::new("/export");
     run_sequence(&nfs, &share);
     let (a, b) = (nfs.connection_opened(), nfs.connection_opened());
@@ -333,8 +337,8 @@ fn dittofs_profile_is_the_dittofs_set_exactly() {
 fn an_op_context_parents_the_work_done_under_it() {
     let receiver = Receiver::start();
     let telemetry = guard(&receiver, &[]);
-    let nfs = telemetry.nfs(NfsSide::Server);
-    let store = telemetry.storage("memory");
+    let nfs = telemetry.ops().nfs(NfsSide::Server);
+    let store = telemetry.ops().storage("memory");
     let op = nfs.start(Procedure::Write, &Share::new("/export"));
     store
         .start_in(
@@ -365,8 +369,8 @@ fn ops_roots_carry_the_random_flag_sampled_or_not() {
     for (sampler, flags) in [("always_on", "03"), ("always_off", "02")] {
         let receiver = Receiver::start();
         let telemetry = guard(&receiver, &[("OTEL_TRACES_SAMPLER", sampler)]);
-        let nfs = telemetry.nfs(NfsSide::Server);
-        let store = telemetry.storage("memory");
+        let nfs = telemetry.ops().nfs(NfsSide::Server);
+        let store = telemetry.ops().storage("memory");
         let op = nfs.start_in(
             Procedure::Read,
             &Share::new("/export"),

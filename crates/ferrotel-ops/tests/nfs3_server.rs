@@ -22,9 +22,9 @@ async fn serve(telemetry: &ferrotel::Guard) -> u16 {
     let mut config = MemFsConfig::default();
     config.add_file("/hello.txt", b"hello, nfs\n".to_vec());
     let fs = MemFs::new(config).unwrap();
-    let traced = TracedFs::new(fs, telemetry.nfs(NfsSide::Server), Share::new("/"));
+    let traced = TracedFs::new(fs, telemetry.ops().nfs(NfsSide::Server), Share::new("/"));
     let mut listener = NFSTcpListener::bind("127.0.0.1:0", traced).await.unwrap();
-    track_mounts(&mut listener, telemetry.nfs(NfsSide::Server)).unwrap();
+    track_mounts(&mut listener, telemetry.ops().nfs(NfsSide::Server)).unwrap();
     let port = listener.get_listen_port();
     tokio::spawn(async move {
         let _ = listener.handle_forever().await;
@@ -195,7 +195,7 @@ async fn the_listener_wrapper_counts_connections_and_force_closes() {
         ],
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let listener = TrackedListener::new(listener, telemetry.nfs(NfsSide::Server));
+    let listener = TrackedListener::new(listener, telemetry.ops().nfs(NfsSide::Server));
     let addr = listener.local_addr().unwrap();
     let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
     let _b = tokio::net::TcpStream::connect(addr).await.unwrap();

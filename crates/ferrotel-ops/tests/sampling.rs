@@ -199,7 +199,7 @@ fn rules_from_the_environment_reach_the_wire() {
         &receiver,
         &[("FERROTEL_SAMPLING_RULES", "nfs.GETATTR=0,*=1")],
     );
-    let nfs = telemetry.nfs(NfsSide::Server);
+    let nfs = telemetry.ops().nfs(NfsSide::Server);
     let share = Share::new("/export");
     for _ in 0..50 {
         nfs.start(Procedure::Getattr, &share)

@@ -66,7 +66,7 @@ async fn every_operation_is_a_span_with_metrics_on_memory_and_fs() {
     ] {
         let receiver = Receiver::start();
         let telemetry = guard(&receiver, &[]);
-        let store = TracedStore::new(inner, telemetry.storage(backend));
+        let store = TracedStore::new(inner, telemetry.ops().storage(backend));
         assert!(store.to_string().starts_with("TracedStore("));
         exercise(&store).await;
         flush_and_wait(&telemetry, &receiver, 7, "storage.operation.duration");
@@ -146,7 +146,7 @@ async fn every_operation_is_a_span_with_metrics_on_memory_and_fs() {
 async fn a_get_span_ends_with_its_body() {
     let receiver = Receiver::start();
     let telemetry = guard(&receiver, &[]);
-    let store = TracedStore::new(InMemory::new(), telemetry.storage("memory"));
+    let store = TracedStore::new(InMemory::new(), telemetry.ops().storage("memory"));
     let key = Path::from("big");
     store.put(&key, vec![1u8; 64 * 1024].into()).await.unwrap();
     let got = store.get(&key).await.unwrap();
@@ -172,7 +172,7 @@ async fn a_get_span_ends_with_its_body() {
 async fn keys_on_opt_in_and_the_blixard_names() {
     let receiver = Receiver::start();
     let telemetry = guard(&receiver, &[("FERROTEL_STORAGE_METRICS", "blixard")]);
-    let instruments: StorageInstruments = telemetry.storage("memory").record_keys(true);
+    let instruments: StorageInstruments = telemetry.ops().storage("memory").record_keys(true);
     let store = TracedStore::new(InMemory::new(), instruments.clone());
     exercise(&store).await;
     instruments.cache_hit();

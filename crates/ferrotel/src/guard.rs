@@ -84,33 +84,15 @@ impl Guard {
         &self.issues
     }
 
-    /// The SDK tracer provider, unless the SDK is disabled (`OTEL_TRACES_EXPORTER=none` still
-    /// has one: spans are made and propagated, only not exported).
-    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
-        self.pipelines.tracer_provider.as_ref()
+    /// The OpenTelemetry providers this guard runs, and tracers on them.
+    pub fn providers(&self) -> Providers<'_> {
+        Providers {
+            pipelines: &self.pipelines,
+        }
     }
 
-    /// The meter provider, when a metric exporter is configured.
-    pub fn meter_provider(&self) -> Option<ferrotel_metrics::ExemplarMeterProvider> {
-        self.pipelines.meter_provider.as_ref().map(|provider| {
-            ferrotel_metrics::ExemplarMeterProvider::new(
-                provider.clone(),
-                self.pipelines.exemplars.clone(),
-            )
-        })
-    }
-
-    /// Where the `/metrics` endpoint listens, when `OTEL_METRICS_EXPORTER` includes
-    /// `prometheus`.
-    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
-        self.pipelines
-            .metrics_endpoint
-            .as_ref()
-            .map(ferrotel_prometheus::MetricsEndpoint::local_addr)
-    }
-
-    /// A server layer on this guard's providers, exemplar store and semantic-convention
-    /// choice (`OTEL_SEMCONV_STABILITY_OPT_IN`):
+    /// A server layer on this guard's providers, exemplar store, propagators and
+    /// semantic-convention choice (`OTEL_SEMCONV_STABILITY_OPT_IN`):
     /// `tonic::transport::Server::builder().layer(telemetry.server_layer())`.
     pub fn server_layer(&self) -> ferrotel_tower::ServerLayer {
         with_guard_settings!(self, ferrotel_tower::ServerLayer::new())
@@ -122,8 +104,9 @@ impl Guard {
         with_guard_settings!(self, ferrotel_tower::ClientLayer::new().target(target))
     }
 
-    /// The tracer, meter and exemplar store for ferrotel-ops' NFS, storage and Raft
-    /// instruments, on this guard's pipelines.
+    /// ferrotel-ops on this guard's pipelines: NFS, storage and Raft instruments
+    /// (`.nfs(side)`, `.storage(backend)`, `.raft(node_id)`), named by `FERROTEL_NFS_METRICS`,
+    /// `FERROTEL_STORAGE_METRICS` and `FERROTEL_METRICS_PREFIX`, and sampled like the rest.
     #[cfg(feature = "ops")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
     pub fn ops(&self) -> ferrotel_ops::OpsTelemetry {
@@ -136,49 +119,12 @@ impl Guard {
             self.pipelines.tracer_provider.as_ref(),
             meter,
             self.pipelines.exemplars.clone(),
-        );
+        )
+        .with_naming(&self.config.ops);
         match &self.pipelines.presampler {
             Some(presampler) => telemetry.with_presampler(presampler.clone()),
             None => telemetry,
         }
-    }
-
-    /// NFS instruments for a server (or client) on this guard's pipelines, with the naming
-    /// profile of `FERROTEL_NFS_METRICS` and the prefix of `FERROTEL_METRICS_PREFIX`.
-    #[cfg(feature = "ops")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
-    pub fn nfs(&self, side: ferrotel_ops::nfs::NfsSide) -> ferrotel_ops::nfs::NfsInstruments {
-        let ops = &self.config.ops;
-        ferrotel_ops::nfs::NfsInstruments::new(
-            &self.ops(),
-            side,
-            ops.nfs_metrics,
-            &ops.metrics_prefix,
-        )
-    }
-
-    /// Storage instruments for `backend` (`s3`, `fs`, `memory`, …) on this guard's pipelines,
-    /// with the naming profile of `FERROTEL_STORAGE_METRICS`.
-    #[cfg(feature = "ops")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "ops")))]
-    pub fn storage(&self, backend: &'static str) -> ferrotel_ops::storage::StorageInstruments {
-        ferrotel_ops::storage::StorageInstruments::new(
-            &self.ops(),
-            backend,
-            self.config.ops.storage_metrics,
-        )
-    }
-
-    /// A tracer from this guard's provider (a no-op tracer when the SDK is disabled). Its
-    /// spans keep the W3C random-trace-id flag ([`crate::tracer::Level2Tracer`]).
-    pub fn tracer(&self, scope: &'static str) -> crate::tracer::Level2Tracer {
-        crate::tracer::Level2Tracer::new(match &self.pipelines.tracer_provider {
-            Some(provider) => provider.tracer(scope),
-            None => SdkTracerProvider::builder()
-                .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
-                .build()
-                .tracer(scope),
-        })
     }
 
     /// The OpenTelemetry part of ferrotel's subscriber as one `tracing` layer, for a service
@@ -220,17 +166,20 @@ impl Guard {
         self.dispatch.as_ref()
     }
 
-    /// The logger provider of the logs signal, unless `OTEL_LOGS_EXPORTER=none` (or the SDK is
-    /// disabled).
-    pub fn logger_provider(&self) -> Option<&opentelemetry_sdk::logs::SdkLoggerProvider> {
-        self.pipelines.logger_provider.as_ref()
-    }
-
     /// What every exporter has done so far: per span and log record pipeline, the items
     /// queued, exported, failed, dropped and pending; per OTLP metric exporter, the data
     /// points. Nothing is lost without being counted here.
     pub fn stats(&self) -> ExportStats {
         self.pipelines.stats()
+    }
+
+    /// Where the `/metrics` endpoint listens, when `OTEL_METRICS_EXPORTER` includes
+    /// `prometheus`.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.pipelines
+            .metrics_endpoint
+            .as_ref()
+            .map(ferrotel_prometheus::MetricsEndpoint::local_addr)
     }
 
     /// Flushes what is pending without shutting down, within the shutdown bound.
@@ -253,6 +202,59 @@ impl Guard {
         }
         self.shut_down = true;
         self.pipelines.shutdown(self.shutdown_timeout)
+    }
+}
+
+/// The OpenTelemetry providers behind a [`Guard`], for code that uses OpenTelemetry directly.
+#[derive(Clone, Copy)]
+pub struct Providers<'a> {
+    pipelines: &'a Pipelines,
+}
+
+impl std::fmt::Debug for Providers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Providers")
+            .field("traces", &self.pipelines.tracer_provider.is_some())
+            .field("metrics", &self.pipelines.meter_provider.is_some())
+            .field("logs", &self.pipelines.logger_provider.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Providers<'a> {
+    /// The SDK tracer provider, unless the SDK is disabled (`OTEL_TRACES_EXPORTER=none` still
+    /// has one: spans are made and propagated, only not exported).
+    pub fn tracer_provider(&self) -> Option<&'a SdkTracerProvider> {
+        self.pipelines.tracer_provider.as_ref()
+    }
+
+    /// A tracer on the tracer provider (a no-op tracer when the SDK is disabled). Its spans
+    /// keep the W3C random-trace-id flag ([`crate::tracer::Level2Tracer`]).
+    pub fn tracer(&self, scope: &'static str) -> crate::tracer::Level2Tracer {
+        crate::tracer::Level2Tracer::new(match &self.pipelines.tracer_provider {
+            Some(provider) => provider.tracer(scope),
+            None => SdkTracerProvider::builder()
+                .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+                .build()
+                .tracer(scope),
+        })
+    }
+
+    /// The meter provider, with exemplars on every histogram and counter, when a metric
+    /// exporter is configured: what [`crate::init`] installs as the global one.
+    pub fn meter_provider(&self) -> Option<ferrotel_metrics::ExemplarMeterProvider> {
+        self.pipelines.meter_provider.as_ref().map(|provider| {
+            ferrotel_metrics::ExemplarMeterProvider::new(
+                provider.clone(),
+                self.pipelines.exemplars.clone(),
+            )
+        })
+    }
+
+    /// The logger provider of the logs signal, unless `OTEL_LOGS_EXPORTER=none` (or the SDK is
+    /// disabled).
+    pub fn logger_provider(&self) -> Option<&'a opentelemetry_sdk::logs::SdkLoggerProvider> {
+        self.pipelines.logger_provider.as_ref()
     }
 }
 

@@ -56,7 +56,7 @@ mod propagation;
 mod subscriber;
 
 pub use error::InitError;
-pub use guard::{Guard, ShutdownReport};
+pub use guard::{Guard, Providers, ShutdownReport};
 pub use init::{builder, init, try_init, Builder};
 pub use pipelines::ExportStats;
 pub use subscriber::RUST_LOG;
@@ -84,6 +84,7 @@ pub use opentelemetry;
 pub use opentelemetry_sdk;
 pub use tracing;
 pub use tracing_opentelemetry;
+pub use tracing_subscriber;
 
 /// The README's code blocks, compiled as doctests so the adoption example cannot rot (they use
 /// `ferrotel::ops`).

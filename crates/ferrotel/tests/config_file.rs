@@ -35,7 +35,7 @@ struct Wire {
 /// Starts a root span (which the parent-based sampler with an `always_off` root drops) and a
 /// child of a remote sampled parent (which it keeps), shuts down, and reads the receiver.
 fn export(receiver: &Receiver, guard: ferrotel::Guard) -> Wire {
-    let tracer = guard.tracer("config-file-test");
+    let tracer = guard.providers().tracer("config-file-test");
     tracer.start("dropped-root").end();
     let parent = SpanContext::new(
         TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
@@ -175,7 +175,10 @@ fn a_simple_processor_exports_each_span_as_it_ends() {
         ("OTEL_CONFIG_FILE", &testdata("wire-simple.yaml")),
         ("ENDPOINT", &endpoint),
     ]));
-    g.tracer("config-file-test").start("at-once").end();
+    g.providers()
+        .tracer("config-file-test")
+        .start("at-once")
+        .end();
     // No flush and no wait: the export finished inside end(). (A batch processor would
     // still hold the span for its 5 s schedule delay.)
     assert_eq!(receiver.request_count(), 1);
@@ -194,7 +197,11 @@ fn a_meter_provider_from_a_file_sends_metrics() {
         ("ENDPOINT", &endpoint),
     ]));
     assert!(g.config().traces_exporter.is_empty(), "no tracer_provider");
-    let meter = g.meter_provider().expect("meter provider").meter("test");
+    let meter = g
+        .providers()
+        .meter_provider()
+        .expect("meter provider")
+        .meter("test");
     meter
         .f64_histogram("file.latency")
         .with_unit("s")
@@ -225,7 +232,7 @@ fn parent_based_delegates_from_a_file_decide_on_the_wire() {
         ("OTEL_CONFIG_FILE", &testdata("wire-delegates.yaml")),
         ("ENDPOINT", &endpoint),
     ]));
-    let tracer = g.tracer("config-file-test");
+    let tracer = g.providers().tracer("config-file-test");
     tracer.start("dropped-root").end();
     let unsampled = SpanContext::new(
         TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c_u128),

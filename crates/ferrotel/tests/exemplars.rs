@@ -55,8 +55,9 @@ fn exemplars_of(receiver: &Receiver, name: &str) -> Vec<Exemplar> {
 }
 
 fn record_in_and_out_of_a_span(g: &ferrotel::Guard) {
-    let meter = g.meter_provider().unwrap().meter("volumes");
+    let meter = g.providers().meter_provider().unwrap().meter("volumes");
     let latency = g
+        .providers()
         .meter_provider()
         .unwrap()
         .exemplars()
@@ -188,7 +189,11 @@ fn the_metrics_page_serves_exemplars_in_openmetrics() {
     let addr = g.metrics_addr().expect("endpoint started");
     assert!(addr.ip().is_loopback());
     let page = get(addr, "/metrics", "application/openmetrics-text");
-    g.tracer_provider().unwrap().force_flush().unwrap();
+    g.providers()
+        .tracer_provider()
+        .unwrap()
+        .force_flush()
+        .unwrap();
     let spans = receiver.wait_for_spans(1, WAIT).unwrap();
     let span = the_span(&spans, "volume.write");
     assert!(page.contains("HTTP/1.1 200"), "{page}");
@@ -236,8 +241,9 @@ fn cardinality_overflow_goes_to_the_overflow_set_and_is_reported() {
         "grpc",
         &[("OTEL_METRICS_EXPORTER", "otlp")],
     ));
-    let meter = g.meter_provider().unwrap().meter("volumes");
+    let meter = g.providers().meter_provider().unwrap().meter("volumes");
     let ops = g
+        .providers()
         .meter_provider()
         .unwrap()
         .exemplars()

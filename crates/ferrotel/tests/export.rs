@@ -134,7 +134,10 @@ fn traces_exporter_none_still_makes_spans_and_ids_but_sends_nothing() {
         .log_writer(move || sink.clone())
         .try_init()
         .expect("starts");
-    assert!(g.tracer_provider().is_some(), "no exporter, but an SDK");
+    assert!(
+        g.providers().tracer_provider().is_some(),
+        "no exporter, but an SDK"
+    );
     assert!(g.stats().spans.is_empty());
     let sampled = traced(&g, || {
         use ferrotel::tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -235,7 +238,11 @@ fn metrics_reach_the_receiver_over_every_protocol() {
             ],
         ));
         use ferrotel::opentelemetry::metrics::MeterProvider as _;
-        let meter = g.meter_provider().expect("meter provider").meter("test");
+        let meter = g
+            .providers()
+            .meter_provider()
+            .expect("meter provider")
+            .meter("test");
         let histogram = meter.f64_histogram("test.latency").with_unit("s").build();
         histogram.record(0.25, &[]);
         drop(g);
@@ -264,6 +271,7 @@ fn metrics_reach_the_receiver_over_every_protocol() {
 
 fn root_spans(guard: &ferrotel::Guard, n: usize) {
     let tracer = guard
+        .providers()
         .tracer_provider()
         .expect("tracing on")
         .tracer("sampling");
@@ -527,13 +535,14 @@ fn tls_with_the_configured_ca_works_over_both_protocols() {
         one_span(&g, "over-tls");
         // Metrics take ferrotel's own exporter (the one with exemplars): TLS applies there too.
         use ferrotel::opentelemetry::metrics::MeterProvider as _;
-        let meter = g.meter_provider().unwrap().meter("tls");
+        let meter = g.providers().meter_provider().unwrap().meter("tls");
         let name = if protocol == "grpc" {
             "tls.grpc"
         } else {
             "tls.http"
         };
-        g.meter_provider()
+        g.providers()
+            .meter_provider()
             .unwrap()
             .exemplars()
             .f64_histogram(&meter, name)
@@ -670,7 +679,7 @@ fn attribute_value_length_limit_cuts_long_strings_on_the_wire() {
             ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "3"),
         ],
     ));
-    let tracer = g.tracer_provider().unwrap().tracer("limits");
+    let tracer = g.providers().tracer_provider().unwrap().tracer("limits");
     tracer.in_span("limited", |cx| {
         use ferrotel::opentelemetry::trace::TraceContextExt as _;
         use ferrotel::opentelemetry::KeyValue;
@@ -707,7 +716,7 @@ fn base2_exponential_default_histogram_aggregation_reaches_the_wire() {
             ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
         ],
     ));
-    let meter = g.meter_provider().unwrap().meter("agg");
+    let meter = g.providers().meter_provider().unwrap().meter("agg");
     let h = meter.f64_histogram("agg.latency").build();
     for v in [0.001, 0.01, 0.1, 1.0] {
         h.record(v, &[]);

@@ -28,7 +28,7 @@ fn records_carry_ids_severity_and_resource_over_every_protocol() {
                 ("OTEL_SERVICE_NAME", "logged"),
             ],
         ));
-        assert!(g.logger_provider().is_some());
+        assert!(g.providers().logger_provider().is_some());
         traced(&g, || {
             let span = tracing::info_span!("work");
             let _entered = span.enter();
@@ -93,7 +93,7 @@ fn none_exports_no_record_and_keeps_the_log_lines() {
         "grpc",
         &[("OTEL_LOGS_EXPORTER", "none")],
     ));
-    assert!(g.logger_provider().is_none());
+    assert!(g.providers().logger_provider().is_none());
     traced(&g, || {
         let span = tracing::info_span!("work");
         let _entered = span.enter();
@@ -229,7 +229,8 @@ fn log_records_dropped_on_a_full_queue_are_counted_and_reported() {
         "every record is in exactly one place: {s:?}"
     );
     // The dashboard sees them, like spans: otel.sdk.processor.log.processed{error.type}.
-    g.meter_provider()
+    g.providers()
+        .meter_provider()
         .expect("metrics on")
         .sdk()
         .force_flush()

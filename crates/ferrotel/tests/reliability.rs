@@ -126,7 +126,7 @@ fn a_black_hole_collector_loses_counted_metric_points_and_stuck_spans_are_explai
         Duration::from_millis(1500),
     );
     let meter = opentelemetry::metrics::MeterProvider::meter(
-        &g.meter_provider().expect("metrics on"),
+        &g.providers().meter_provider().expect("metrics on"),
         "test",
     );
     let counter = meter.u64_counter("work.done").build();
@@ -287,7 +287,7 @@ fn an_unusable_certificate_file_is_named_with_its_variable_over_both_protocols()
             "{protocol}: {text}"
         );
         assert!(
-            g.tracer_provider().is_none(),
+            g.providers().tracer_provider().is_none(),
             "{protocol}: trace export is off"
         );
         drop(g);

@@ -18,8 +18,8 @@ fn sdk_disabled_sends_no_request_at_all() {
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ("OTEL_METRICS_EXPORTER", "otlp"),
     ]));
-    assert!(g.tracer_provider().is_none());
-    assert!(g.meter_provider().is_none());
+    assert!(g.providers().tracer_provider().is_none());
+    assert!(g.providers().meter_provider().is_none());
     // Nothing is interested in spans, so instrumentation is skipped at the callsite.
     assert!(traced(&g, || tracing::info_span!("skipped").is_disabled()));
     one_span(&g, "disabled");
@@ -29,5 +29,8 @@ fn sdk_disabled_sends_no_request_at_all() {
 }
 
 fn root_spans_if_any(guard: &ferrotel::Guard) {
-    guard.tracer("disabled").in_span("nothing", |_| {});
+    guard
+        .providers()
+        .tracer("disabled")
+        .in_span("nothing", |_| {});
 }

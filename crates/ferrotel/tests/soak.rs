@@ -177,7 +177,11 @@ fn fault_injection_soak() {
         .log_writer(std::io::sink)
         .try_init()
         .expect("ferrotel starts");
-    let meter = g.meter_provider().expect("metrics on").meter("soak");
+    let meter = g
+        .providers()
+        .meter_provider()
+        .expect("metrics on")
+        .meter("soak");
     let latency = meter.f64_histogram("soak.request.duration").build();
     let requests = meter.u64_counter("soak.requests").build();
 

@@ -132,7 +132,7 @@ fn main() {
     // The SDK tracer without `tracing` in between, for reference.
     match start(&[]) {
         Ok(guard) => {
-            let tracer = guard.tracer("bench");
+            let tracer = guard.providers().tracer("bench");
             let ns = measure(&args, || {
                 for _ in 0..args.spans {
                     tracer.in_span("op", |_| {});

@@ -162,7 +162,7 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
             true,
         ),
     };
-    let nfs = telemetry.nfs(NfsSide::Client);
+    let nfs = telemetry.ops().nfs(NfsSide::Client);
 
     let cluster = Cluster::start(&overrides, &data_dir, telemetry.config().shutdown_bound())?;
     print_addresses(&cluster, telemetry.metrics_addr(), &data_dir, temporary);

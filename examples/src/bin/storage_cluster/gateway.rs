@@ -60,12 +60,12 @@ async fn serve(options: &GatewayOptions, guard: &ferrotel::Guard) -> Result<(), 
         leader: AtomicUsize::new(0),
         stats: Arc::clone(&stats),
     };
-    let traced = TracedFs::new(fs, guard.nfs(NfsSide::Server), Share::new("/export"));
+    let traced = TracedFs::new(fs, guard.ops().nfs(NfsSide::Server), Share::new("/export"));
     let mut listener = NFSTcpListener::bind(&options.listen.to_string(), traced)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     listener.with_export_name(EXPORT);
-    track_mounts(&mut listener, guard.nfs(NfsSide::Server))
+    track_mounts(&mut listener, guard.ops().nfs(NfsSide::Server))
         .map_err(|e| format!("cannot count connections: {e}"))?;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], listener.get_listen_port()));
     telemetry::announce(addr, guard.metrics_addr())?;

@@ -70,11 +70,11 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
         .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
     let local = LocalFileSystem::new_with_prefix(&dir)
         .map_err(|e| format!("cannot use {} for object_store: {e}", dir.display()))?;
-    let storage = guard.storage("fs");
+    let storage = guard.ops().storage("fs");
     let store = Arc::new(TracedStore::new(local, storage.clone()));
     let files = Files::new(store, storage);
 
-    let instruments = RaftInstruments::new(&guard.ops(), options.id);
+    let instruments = guard.ops().raft(options.id);
     let raft = Raft::new(
         options.id,
         raft_config()?,
