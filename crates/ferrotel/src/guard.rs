@@ -6,7 +6,7 @@ use ferrotel_config::{Config, ConfigIssue};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use crate::pipelines::{ExportStats, Pipelines};
+use crate::pipelines::{ExportStats, Pipelines, ShutdownReport};
 
 /// Keeps telemetry running; dropping it flushes every pending span, log record and metric and
 /// shuts the pipelines down within a bound ([`crate::Builder::shutdown_timeout`]). It never
@@ -25,16 +25,6 @@ pub struct Guard {
     pub(crate) propagator: std::sync::Arc<opentelemetry::propagation::TextMapCompositePropagator>,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) shut_down: bool,
-}
-
-/// What a shutdown achieved; returned by [`Guard::shutdown`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShutdownReport {
-    /// How long the shutdown took.
-    pub elapsed: Duration,
-    /// Problems met on the way (an export that failed, a bound that was reached), as messages.
-    /// Empty when everything was flushed.
-    pub problems: Vec<String>,
 }
 
 impl std::fmt::Debug for Guard {

@@ -56,9 +56,9 @@ mod propagation;
 mod subscriber;
 
 pub use error::InitError;
-pub use guard::{Guard, Providers, ShutdownReport};
+pub use guard::{Guard, Providers};
 pub use init::{builder, init, try_init, Builder};
-pub use pipelines::ExportStats;
+pub use pipelines::{ExportStats, ShutdownReport};
 pub use subscriber::RUST_LOG;
 
 /// The configuration model: every `OTEL_*` variable, its default and its allowed values.

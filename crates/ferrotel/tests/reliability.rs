@@ -1,4 +1,4 @@
-//! Issue 12: losses are counted and explained rightly, reported while they happen and exported
+//! Losses are counted and explained rightly, reported while they happen and exported
 //! as `otel.sdk.*` metrics; secrets never reach a log line or a report; setup problems that are
 //! not the service's fault leave the service running with that part off.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -49,7 +49,7 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-// --- defect 2: secrets -------------------------------------------------------------------
+// --- secrets ----------------------------------------------------------------------------
 
 #[test]
 fn secrets_reach_neither_the_logs_nor_the_reports_even_at_trace_level() {
@@ -105,7 +105,7 @@ fn secrets_reach_neither_the_logs_nor_the_reports_even_at_trace_level() {
     }
 }
 
-// --- defect 4: loss is counted and explained rightly -------------------------------------
+// --- loss is counted and explained rightly ----------------------------------------------
 
 #[test]
 fn a_black_hole_collector_loses_counted_metric_points_and_stuck_spans_are_explained() {
@@ -178,7 +178,7 @@ fn every_span_is_accounted_for_exactly() {
     assert!(s.failed > 0, "{s:?}");
 }
 
-// --- defect 5: an outage is reported while it lasts, and as otel.sdk.* metrics -----------
+// --- an outage is reported while it lasts, and as otel.sdk.* metrics --------------------
 
 #[test]
 fn an_outage_is_reported_while_it_lasts_and_counted_in_otel_sdk_metrics() {
@@ -233,7 +233,7 @@ fn an_outage_is_reported_while_it_lasts_and_counted_in_otel_sdk_metrics() {
     drop(g);
 }
 
-// --- defect 7: setup problems that are not the service's fault ---------------------------
+// --- setup problems that are not the service's fault ------------------------------------
 
 #[test]
 fn a_busy_metrics_port_leaves_the_service_running_with_metrics_off() {

@@ -1,4 +1,4 @@
-//! OTLP export rules (SPEC-NOTES §3) as seen from the receiver: retryable answers are retried
+//! The OTLP specification's export rules as seen from the receiver: retryable answers are retried
 //! with the server's hint, permanent refusals are not, partial success is not retried, and
 //! every loss is counted.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]

@@ -26,7 +26,6 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 
 use crate::error::InitError;
-use crate::guard::ShutdownReport;
 
 /// One batch pipeline (spans or log records): its exporter's name and its counters.
 #[derive(Debug, Clone)]
@@ -51,6 +50,16 @@ pub struct ExportStats {
     pub logs: Vec<PipelineStats>,
     /// One entry per OTLP metric exporter.
     pub metrics: Vec<MetricExportStats>,
+}
+
+/// What a shutdown achieved; returned by [`Guard::shutdown`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// How long the shutdown took.
+    pub elapsed: Duration,
+    /// Problems met on the way (an export that failed, a bound that was reached), as messages.
+    /// Empty when everything was flushed.
+    pub problems: Vec<String>,
 }
 
 /// Everything that carries telemetry out of the process.
