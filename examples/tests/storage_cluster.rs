@@ -155,7 +155,7 @@ fn a_killed_leader_is_replaced_and_no_acknowledged_write_is_lost() {
 
 #[test]
 fn libnfs_copies_3_mib_through_the_gateway_and_the_write_is_traced_on_every_node() {
-    if libnfs().is_none() {
+    if ferrotel_testkit::external::program("nfs-cp", "install Debian's libnfs-utils").is_none() {
         return;
     }
     let receiver = Receiver::start();
@@ -222,17 +222,6 @@ fn libnfs_copies_3_mib_through_the_gateway_and_the_write_is_traced_on_every_node
             "no {p} span in the libnfs WRITE's trace: {processes:?}"
         );
     }
-}
-
-fn libnfs() -> Option<()> {
-    if Command::new("nfs-cp").arg("--help").output().is_ok() {
-        return Some(());
-    }
-    if std::env::var("FERROTEL_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-        panic!("nfs-cp not found (Debian's libnfs-utils) and FERROTEL_REQUIRE_EXTERNAL=1");
-    }
-    println!("skipped: nfs-cp not found (install Debian's libnfs-utils)");
-    None
 }
 
 fn nfs_tool(args: &[&str]) -> String {

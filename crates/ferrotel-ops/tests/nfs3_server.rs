@@ -216,22 +216,9 @@ async fn the_listener_wrapper_counts_connections_and_force_closes() {
     assert_eq!(total("dittofs_nfs_connections_force_closed_total"), 1);
 }
 
-/// libnfs's tools, or why they cannot be used.
-fn libnfs() -> Option<()> {
-    let found = Command::new("nfs-cp").arg("--help").output().is_ok();
-    if found {
-        return Some(());
-    }
-    if std::env::var("FERROTEL_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-        panic!("nfs-cp not found (Debian's libnfs-utils) and FERROTEL_REQUIRE_EXTERNAL=1");
-    }
-    println!("skipped: nfs-cp not found (install Debian's libnfs-utils)");
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libnfs_round_trips_3_mib_through_the_traced_server() {
-    if libnfs().is_none() {
+    if ferrotel_testkit::external::program("nfs-cp", "install Debian's libnfs-utils").is_none() {
         return;
     }
     let receiver = Receiver::start();
