@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::process::Command;
 
 use ferrotel::ops::nfs::{track_mounts, NfsSide, Share, TracedFs, TrackedListener};
 use ferrotel_testkit::Receiver;
@@ -232,31 +231,17 @@ async fn libnfs_round_trips_3_mib_through_the_traced_server() {
     std::fs::write(&source, &data).unwrap();
     // The export `/`, then the file: libnfs needs the double slash, and no portmapper.
     let url = format!("nfs://127.0.0.1//big.bin?version=3&nfsport={port}&mountport={port}");
-    let run = |args: Vec<String>| {
-        let out = Command::new(args[0].clone())
-            .args(&args[1..])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let (source_s, back_s, url_c) = (
         source.display().to_string(),
         back.display().to_string(),
         url.clone(),
     );
     tokio::task::spawn_blocking(move || {
-        run(vec!["nfs-cp".into(), source_s, url_c.clone()]);
-        run(vec!["nfs-cp".into(), url_c, back_s]);
-        let listing = run(vec![
-            "nfs-ls".into(),
-            format!("nfs://127.0.0.1//?version=3&nfsport={port}&mountport={port}"),
-        ]);
+        use ferrotel_testkit::external::run;
+        run("nfs-cp", &[&source_s, &url_c]);
+        run("nfs-cp", &[&url_c, &back_s]);
+        let root = format!("nfs://127.0.0.1//?version=3&nfsport={port}&mountport={port}");
+        let listing = run("nfs-ls", &[&root]);
         assert!(listing.contains("big.bin"), "{listing}");
     })
     .await

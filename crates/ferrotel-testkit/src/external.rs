@@ -30,3 +30,20 @@ pub fn program(program: &str, hint: &str) -> Option<PathBuf> {
         None => skip(&format!("{program} not found ({hint})")),
     }
 }
+
+/// Runs `program` with `args` and returns its standard output; panics with both outputs when
+/// it cannot start or exits unsuccessfully.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
