@@ -10,6 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::process::Command;
 use std::time::Duration;
 
+use ferrotel_testkit::external::run;
 use ferrotel_testkit::{ReceivedSpan, Receiver};
 use support::demo::{self, instance, trace_spans};
 
@@ -155,7 +156,7 @@ fn a_killed_leader_is_replaced_and_no_acknowledged_write_is_lost() {
 
 #[test]
 fn libnfs_copies_3_mib_through_the_gateway_and_the_write_is_traced_on_every_node() {
-    if libnfs().is_none() {
+    if ferrotel_testkit::external::program("nfs-cp", "install Debian's libnfs-utils").is_none() {
         return;
     }
     let receiver = Receiver::start();
@@ -172,9 +173,9 @@ fn libnfs_copies_3_mib_through_the_gateway_and_the_write_is_traced_on_every_node
     let base = "nfs://127.0.0.1/export";
     let query = format!("?version=3&nfsport={port}&mountport={port}");
     let url = format!("{base}/big.bin{query}");
-    nfs_tool(&["nfs-cp", &source.display().to_string(), &url]);
-    nfs_tool(&["nfs-cp", &url, &back.display().to_string()]);
-    let listing = nfs_tool(&["nfs-ls", &format!("{base}/{query}")]);
+    run("nfs-cp", &[&source.display().to_string(), &url]);
+    run("nfs-cp", &[&url, &back.display().to_string()]);
+    let listing = run("nfs-ls", &[&format!("{base}/{query}")]);
     assert!(listing.contains("big.bin"), "{listing}");
     let finished = serving.stop();
     assert!(
@@ -222,28 +223,6 @@ fn libnfs_copies_3_mib_through_the_gateway_and_the_write_is_traced_on_every_node
             "no {p} span in the libnfs WRITE's trace: {processes:?}"
         );
     }
-}
-
-fn libnfs() -> Option<()> {
-    if Command::new("nfs-cp").arg("--help").output().is_ok() {
-        return Some(());
-    }
-    if std::env::var("FERROTEL_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-        panic!("nfs-cp not found (Debian's libnfs-utils) and FERROTEL_REQUIRE_EXTERNAL=1");
-    }
-    println!("skipped: nfs-cp not found (install Debian's libnfs-utils)");
-    None
-}
-
-fn nfs_tool(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

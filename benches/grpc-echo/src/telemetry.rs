@@ -341,7 +341,9 @@ impl Telemetry {
         }
     }
 
-    /// ferrotel's server layer, on this case's provider.
+    /// ferrotel's server layer, on this case's provider: the guard's for the OTLP cases. The
+    /// no-op cases share one bare SDK provider with davidB's no-op case, which a guard cannot
+    /// take, so their layers are set up by hand as the guard would (provider, presampler).
     pub(crate) fn ferrotel_server(&self) -> Option<ServerLayer> {
         match self {
             Telemetry::Ferrotel(Provider::Otlp(guard)) => Some(guard.server_layer()),

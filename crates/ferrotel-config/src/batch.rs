@@ -6,11 +6,7 @@ use std::time::Duration;
 use crate::bounds;
 use crate::issue::{ConfigIssue, Severity};
 use crate::precedence::Resolver;
-use crate::vars::{
-    OTEL_BLRP_EXPORT_TIMEOUT, OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BLRP_MAX_QUEUE_SIZE,
-    OTEL_BLRP_SCHEDULE_DELAY, OTEL_BSP_EXPORT_TIMEOUT, OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
-    OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY,
-};
+use crate::vars::{BatchNames, LOG_BATCH, SPAN_BATCH};
 
 /// What a large queue costs, for the report of a value above [`bounds::MAX_QUEUE_SIZE`].
 const QUEUE_COST: &str = "the queue is reserved up front at ~368 bytes a slot";
@@ -19,15 +15,24 @@ const QUEUE_COST: &str = "the queue is reserved up front at ~368 bytes a slot";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchConfig {
     /// Delay between two exports ([`OTEL_BSP_SCHEDULE_DELAY`], default 5000 ms).
+    ///
+    /// [`OTEL_BSP_SCHEDULE_DELAY`]: crate::vars::OTEL_BSP_SCHEDULE_DELAY
     pub schedule_delay: Duration,
-    /// Spans kept waiting before new ones are dropped ([`OTEL_BSP_MAX_QUEUE_SIZE`], default 2048,
-    /// at most [`bounds::MAX_QUEUE_SIZE`]; reserved up front at [`bounds::QUEUE_SLOT_BYTES`] a slot).
+    /// Spans kept waiting before new ones are dropped ([`OTEL_BSP_MAX_QUEUE_SIZE`], default
+    /// 2048, at most [`bounds::MAX_QUEUE_SIZE`]; reserved up front at
+    /// [`bounds::QUEUE_SLOT_BYTES`] a slot).
+    ///
+    /// [`OTEL_BSP_MAX_QUEUE_SIZE`]: crate::vars::OTEL_BSP_MAX_QUEUE_SIZE
     pub max_queue_size: usize,
     /// Spans per export ([`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`], default 512), never more than
     /// `max_queue_size`.
+    ///
+    /// [`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`]: crate::vars::OTEL_BSP_MAX_EXPORT_BATCH_SIZE
     pub max_export_batch_size: usize,
     /// Maximum time of one export ([`OTEL_BSP_EXPORT_TIMEOUT`], default 30000 ms); `None`
     /// means no limit (`0`).
+    ///
+    /// [`OTEL_BSP_EXPORT_TIMEOUT`]: crate::vars::OTEL_BSP_EXPORT_TIMEOUT
     pub export_timeout: Option<Duration>,
 }
 
@@ -51,32 +56,19 @@ pub(crate) struct BatchOverrides {
     pub(crate) export_timeout: Option<Option<Duration>>,
 }
 
-/// The variables and code setting names of one batch processor.
-struct Names {
-    schedule_delay: (&'static str, &'static str),
-    max_queue_size: (&'static str, &'static str),
-    max_export_batch_size: (&'static str, &'static str),
-    export_timeout: (&'static str, &'static str),
-}
-
-const SPANS: Names = Names {
-    schedule_delay: ("batch_schedule_delay", OTEL_BSP_SCHEDULE_DELAY),
-    max_queue_size: ("batch_max_queue_size", OTEL_BSP_MAX_QUEUE_SIZE),
-    max_export_batch_size: (
-        "batch_max_export_batch_size",
-        OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
-    ),
-    export_timeout: ("batch_export_timeout", OTEL_BSP_EXPORT_TIMEOUT),
+/// The code settings of each processor, named in messages.
+const SPANS_CODE: BatchNames = BatchNames {
+    schedule_delay: "batch_schedule_delay",
+    export_timeout: "batch_export_timeout",
+    max_queue_size: "batch_max_queue_size",
+    max_export_batch_size: "batch_max_export_batch_size",
 };
 
-const LOGS: Names = Names {
-    schedule_delay: ("logs_batch_schedule_delay", OTEL_BLRP_SCHEDULE_DELAY),
-    max_queue_size: ("logs_batch_max_queue_size", OTEL_BLRP_MAX_QUEUE_SIZE),
-    max_export_batch_size: (
-        "logs_batch_max_export_batch_size",
-        OTEL_BLRP_MAX_EXPORT_BATCH_SIZE,
-    ),
-    export_timeout: ("logs_batch_export_timeout", OTEL_BLRP_EXPORT_TIMEOUT),
+const LOGS_CODE: BatchNames = BatchNames {
+    schedule_delay: "logs_batch_schedule_delay",
+    export_timeout: "logs_batch_export_timeout",
+    max_queue_size: "logs_batch_max_queue_size",
+    max_export_batch_size: "logs_batch_max_export_batch_size",
 };
 
 /// The batch log record processor's defaults: as for spans, but a 1000 ms schedule delay.
@@ -89,12 +81,22 @@ pub(crate) fn logs_defaults() -> BatchConfig {
 
 /// Resolves the batch span processor settings (`OTEL_BSP_*`).
 pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &BatchOverrides) -> BatchConfig {
-    resolve_with(resolver, code, &SPANS, BatchConfig::default())
+    resolve_with(
+        resolver,
+        code,
+        (&SPAN_BATCH, &SPANS_CODE),
+        BatchConfig::default(),
+    )
 }
 
 /// Resolves the batch log record processor settings (`OTEL_BLRP_*`).
 pub(crate) fn resolve_logs(resolver: &mut Resolver<'_>) -> BatchConfig {
-    resolve_with(resolver, &BatchOverrides::default(), &LOGS, logs_defaults())
+    resolve_with(
+        resolver,
+        &BatchOverrides::default(),
+        (&LOG_BATCH, &LOGS_CODE),
+        logs_defaults(),
+    )
 }
 
 /// Resolves one processor's settings. A batch size above the queue size is clamped to it: an
@@ -103,20 +105,20 @@ pub(crate) fn resolve_logs(resolver: &mut Resolver<'_>) -> BatchConfig {
 fn resolve_with(
     resolver: &mut Resolver<'_>,
     code: &BatchOverrides,
-    names: &Names,
+    (vars, code_names): (&BatchNames, &BatchNames),
     defaults: BatchConfig,
 ) -> BatchConfig {
     let schedule_delay = resolver.millis_at_least(
         code.schedule_delay,
-        names.schedule_delay.0,
-        &[names.schedule_delay.1],
+        code_names.schedule_delay,
+        &[vars.schedule_delay],
         defaults.schedule_delay,
         bounds::MIN_SCHEDULE_DELAY,
     );
     let candidates = resolver.chain(
         code.max_queue_size,
-        names.max_queue_size.0,
-        &[names.max_queue_size.1],
+        code_names.max_queue_size,
+        &[vars.max_queue_size],
     );
     let queue = resolver.count_at_most(
         candidates,
@@ -128,8 +130,8 @@ fn resolve_with(
     let max_queue_size = queue.value;
     let candidates = resolver.chain(
         code.max_export_batch_size,
-        names.max_export_batch_size.0,
-        &[names.max_export_batch_size.1],
+        code_names.max_export_batch_size,
+        &[vars.max_export_batch_size],
     );
     let batch = resolver.count_at_most(
         candidates,
@@ -152,7 +154,7 @@ fn resolve_with(
                 reason: Some(format!(
                     "the queue is smaller than the default batch size \
                      {max_export_batch_size} ({})",
-                    names.max_export_batch_size.1
+                    vars.max_export_batch_size
                 )),
             }
         } else {
@@ -170,8 +172,8 @@ fn resolve_with(
     }
     let export_timeout = resolver.timeout(
         code.export_timeout,
-        names.export_timeout.0,
-        &[names.export_timeout.1],
+        code_names.export_timeout,
+        &[vars.export_timeout],
         defaults.export_timeout,
     );
     BatchConfig {

@@ -21,7 +21,7 @@ use crate::endpoint;
 use crate::issue::{ConfigIssue, Severity};
 use crate::parse::{self, keyword_enum};
 use crate::precedence::{Candidate, Origin, Rejection, Resolver};
-use crate::vars;
+use crate::vars::{self, OtlpNames};
 
 keyword_enum! {
     /// OTLP transport.
@@ -186,120 +186,33 @@ pub(crate) enum Signal {
     Logs,
 }
 
-/// The names of one layer's settings: variables, or code settings for messages.
-struct Names {
-    endpoint: &'static str,
-    protocol: &'static str,
-    headers: &'static str,
-    timeout: &'static str,
-    compression: &'static str,
-    insecure: &'static str,
-    certificate: &'static str,
-    client_key: &'static str,
-    client_certificate: &'static str,
+/// The code settings of one layer (`traces_otlp.endpoint`, …), named in messages.
+macro_rules! code_names {
+    ($layer:literal) => {
+        OtlpNames {
+            endpoint: concat!($layer, ".endpoint"),
+            protocol: concat!($layer, ".protocol"),
+            headers: concat!($layer, ".headers"),
+            timeout: concat!($layer, ".timeout"),
+            compression: concat!($layer, ".compression"),
+            insecure: concat!($layer, ".insecure"),
+            certificate: concat!($layer, ".certificate"),
+            client_key: concat!($layer, ".client_key"),
+            client_certificate: concat!($layer, ".client_certificate"),
+        }
+    };
 }
 
-const GENERIC_VARS: Names = Names {
-    endpoint: vars::OTEL_EXPORTER_OTLP_ENDPOINT,
-    protocol: vars::OTEL_EXPORTER_OTLP_PROTOCOL,
-    headers: vars::OTEL_EXPORTER_OTLP_HEADERS,
-    timeout: vars::OTEL_EXPORTER_OTLP_TIMEOUT,
-    compression: vars::OTEL_EXPORTER_OTLP_COMPRESSION,
-    insecure: vars::OTEL_EXPORTER_OTLP_INSECURE,
-    certificate: vars::OTEL_EXPORTER_OTLP_CERTIFICATE,
-    client_key: vars::OTEL_EXPORTER_OTLP_CLIENT_KEY,
-    client_certificate: vars::OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
-};
-
-const TRACES_VARS: Names = Names {
-    endpoint: vars::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-    protocol: vars::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-    headers: vars::OTEL_EXPORTER_OTLP_TRACES_HEADERS,
-    timeout: vars::OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
-    compression: vars::OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
-    insecure: vars::OTEL_EXPORTER_OTLP_TRACES_INSECURE,
-    certificate: vars::OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
-    client_key: vars::OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
-    client_certificate: vars::OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
-};
-
-const METRICS_VARS: Names = Names {
-    endpoint: vars::OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
-    protocol: vars::OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
-    headers: vars::OTEL_EXPORTER_OTLP_METRICS_HEADERS,
-    timeout: vars::OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
-    compression: vars::OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
-    insecure: vars::OTEL_EXPORTER_OTLP_METRICS_INSECURE,
-    certificate: vars::OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
-    client_key: vars::OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
-    client_certificate: vars::OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
-};
-
-const LOGS_VARS: Names = Names {
-    endpoint: vars::OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
-    protocol: vars::OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
-    headers: vars::OTEL_EXPORTER_OTLP_LOGS_HEADERS,
-    timeout: vars::OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
-    compression: vars::OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
-    insecure: vars::OTEL_EXPORTER_OTLP_LOGS_INSECURE,
-    certificate: vars::OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
-    client_key: vars::OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
-    client_certificate: vars::OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
-};
-
-const LOGS_CODE: Names = Names {
-    endpoint: "logs_otlp.endpoint",
-    protocol: "logs_otlp.protocol",
-    headers: "logs_otlp.headers",
-    timeout: "logs_otlp.timeout",
-    compression: "logs_otlp.compression",
-    insecure: "logs_otlp.insecure",
-    certificate: "logs_otlp.certificate",
-    client_key: "logs_otlp.client_key",
-    client_certificate: "logs_otlp.client_certificate",
-};
-
-const GENERIC_CODE: Names = Names {
-    endpoint: "otlp.endpoint",
-    protocol: "otlp.protocol",
-    headers: "otlp.headers",
-    timeout: "otlp.timeout",
-    compression: "otlp.compression",
-    insecure: "otlp.insecure",
-    certificate: "otlp.certificate",
-    client_key: "otlp.client_key",
-    client_certificate: "otlp.client_certificate",
-};
-
-const TRACES_CODE: Names = Names {
-    endpoint: "traces_otlp.endpoint",
-    protocol: "traces_otlp.protocol",
-    headers: "traces_otlp.headers",
-    timeout: "traces_otlp.timeout",
-    compression: "traces_otlp.compression",
-    insecure: "traces_otlp.insecure",
-    certificate: "traces_otlp.certificate",
-    client_key: "traces_otlp.client_key",
-    client_certificate: "traces_otlp.client_certificate",
-};
-
-const METRICS_CODE: Names = Names {
-    endpoint: "metrics_otlp.endpoint",
-    protocol: "metrics_otlp.protocol",
-    headers: "metrics_otlp.headers",
-    timeout: "metrics_otlp.timeout",
-    compression: "metrics_otlp.compression",
-    insecure: "metrics_otlp.insecure",
-    certificate: "metrics_otlp.certificate",
-    client_key: "metrics_otlp.client_key",
-    client_certificate: "metrics_otlp.client_certificate",
-};
+const GENERIC_CODE: OtlpNames = code_names!("otlp");
+const TRACES_CODE: OtlpNames = code_names!("traces_otlp");
+const METRICS_CODE: OtlpNames = code_names!("metrics_otlp");
+const LOGS_CODE: OtlpNames = code_names!("logs_otlp");
 
 /// The four layers of one field, in precedence order.
 fn layers<'e, T>(
     env: &'e crate::Env,
-    field: impl Fn(&Names) -> &'static str,
-    (signal_vars, signal_code): (&Names, &Names),
+    field: impl Fn(&OtlpNames) -> &'static str,
+    (signal_vars, signal_code): (&OtlpNames, &OtlpNames),
     signal_value: Option<T>,
     generic_value: Option<T>,
 ) -> [Candidate<'e, T>; 4] {
@@ -307,7 +220,7 @@ fn layers<'e, T>(
         Candidate::code(field(signal_code), signal_value),
         Candidate::code(field(&GENERIC_CODE), generic_value),
         Candidate::env(env, field(signal_vars)),
-        Candidate::env(env, field(&GENERIC_VARS)),
+        Candidate::env(env, field(&vars::OTLP)),
     ]
 }
 
@@ -320,9 +233,9 @@ pub(crate) fn resolve(
 ) -> OtlpConfig {
     let env = resolver.env();
     let names = match signal {
-        Signal::Traces => (&TRACES_VARS, &TRACES_CODE),
-        Signal::Metrics => (&METRICS_VARS, &METRICS_CODE),
-        Signal::Logs => (&LOGS_VARS, &LOGS_CODE),
+        Signal::Traces => (&vars::TRACES.otlp, &TRACES_CODE),
+        Signal::Metrics => (&vars::METRICS.otlp, &METRICS_CODE),
+        Signal::Logs => (&vars::LOGS.otlp, &LOGS_CODE),
     };
     let signal_path = match signal {
         Signal::Traces => "v1/traces",
@@ -435,7 +348,7 @@ pub(crate) fn resolve(
         )
         .value;
 
-    let mut path = |field: fn(&Names) -> &'static str,
+    let mut path = |field: fn(&OtlpNames) -> &'static str,
                     signal_value: &Option<PathBuf>,
                     generic_value: &Option<PathBuf>| {
         resolver
@@ -493,7 +406,7 @@ struct ResolvedEndpoint {
 
 fn resolve_endpoint(
     resolver: &mut Resolver<'_>,
-    names: (&Names, &Names),
+    names: (&OtlpNames, &OtlpNames),
     signal_path: &str,
     protocol: Protocol,
     insecure: bool,
@@ -506,11 +419,10 @@ fn resolve_endpoint(
         Candidate::code_text(signal_code.endpoint, specific.endpoint.as_deref()),
         Candidate::code_text(GENERIC_CODE.endpoint, generic.endpoint.as_deref()),
         Candidate::env(env, signal_vars.endpoint),
-        Candidate::env(env, GENERIC_VARS.endpoint),
+        Candidate::env(env, vars::OTLP.endpoint),
     ];
     let is_generic = |origin: Origin| {
-        origin == Origin::Code(GENERIC_CODE.endpoint)
-            || origin == Origin::Env(GENERIC_VARS.endpoint)
+        origin == Origin::Code(GENERIC_CODE.endpoint) || origin == Origin::Env(vars::OTLP.endpoint)
     };
     let default = if protocol.is_http() {
         endpoint::append_path(DEFAULT_HTTP_ENDPOINT, signal_path)

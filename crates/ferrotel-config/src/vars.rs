@@ -219,3 +219,116 @@ pub const FERROTEL_METRICS_PREFIX: &str = "FERROTEL_METRICS_PREFIX";
 /// [`SAMPLING_RULES_GRAMMAR`](crate::SAMPLING_RULES_GRAMMAR)). A child always follows its parent.
 /// Default: none, the configured sampler decides.
 pub const FERROTEL_SAMPLING_RULES: &str = "FERROTEL_SAMPLING_RULES";
+
+/// The names of the nine OTLP settings of one layer: its variables, or (for messages) its
+/// code settings.
+pub(crate) struct OtlpNames {
+    pub(crate) endpoint: &'static str,
+    pub(crate) protocol: &'static str,
+    pub(crate) headers: &'static str,
+    pub(crate) timeout: &'static str,
+    pub(crate) compression: &'static str,
+    pub(crate) insecure: &'static str,
+    pub(crate) certificate: &'static str,
+    pub(crate) client_key: &'static str,
+    pub(crate) client_certificate: &'static str,
+}
+
+/// The names of a batch processor's four settings: its variables, or its code settings.
+pub(crate) struct BatchNames {
+    pub(crate) schedule_delay: &'static str,
+    pub(crate) export_timeout: &'static str,
+    pub(crate) max_queue_size: &'static str,
+    pub(crate) max_export_batch_size: &'static str,
+}
+
+/// The variables of one signal's pipeline: the one table that the variable resolution (OTLP
+/// and batch settings) and the configuration file's translation read.
+pub(crate) struct SignalVars {
+    /// `OTEL_{TRACES,METRICS,LOGS}_EXPORTER`.
+    pub(crate) exporter: &'static str,
+    /// `OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_*`.
+    pub(crate) otlp: OtlpNames,
+    /// The batch processor's variables; metrics are read periodically, not batched.
+    pub(crate) batch: Option<&'static BatchNames>,
+}
+
+/// The generic `OTEL_EXPORTER_OTLP_*` variables, below every signal's own.
+pub(crate) const OTLP: OtlpNames = OtlpNames {
+    endpoint: OTEL_EXPORTER_OTLP_ENDPOINT,
+    protocol: OTEL_EXPORTER_OTLP_PROTOCOL,
+    headers: OTEL_EXPORTER_OTLP_HEADERS,
+    timeout: OTEL_EXPORTER_OTLP_TIMEOUT,
+    compression: OTEL_EXPORTER_OTLP_COMPRESSION,
+    insecure: OTEL_EXPORTER_OTLP_INSECURE,
+    certificate: OTEL_EXPORTER_OTLP_CERTIFICATE,
+    client_key: OTEL_EXPORTER_OTLP_CLIENT_KEY,
+    client_certificate: OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE,
+};
+
+/// The batch span processor's `OTEL_BSP_*`.
+pub(crate) const SPAN_BATCH: BatchNames = BatchNames {
+    schedule_delay: OTEL_BSP_SCHEDULE_DELAY,
+    export_timeout: OTEL_BSP_EXPORT_TIMEOUT,
+    max_queue_size: OTEL_BSP_MAX_QUEUE_SIZE,
+    max_export_batch_size: OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+};
+
+/// The batch log record processor's `OTEL_BLRP_*`.
+pub(crate) const LOG_BATCH: BatchNames = BatchNames {
+    schedule_delay: OTEL_BLRP_SCHEDULE_DELAY,
+    export_timeout: OTEL_BLRP_EXPORT_TIMEOUT,
+    max_queue_size: OTEL_BLRP_MAX_QUEUE_SIZE,
+    max_export_batch_size: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE,
+};
+
+/// Traces.
+pub(crate) const TRACES: SignalVars = SignalVars {
+    exporter: OTEL_TRACES_EXPORTER,
+    otlp: OtlpNames {
+        endpoint: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+        protocol: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+        headers: OTEL_EXPORTER_OTLP_TRACES_HEADERS,
+        timeout: OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+        compression: OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
+        insecure: OTEL_EXPORTER_OTLP_TRACES_INSECURE,
+        certificate: OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
+        client_key: OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
+        client_certificate: OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+    },
+    batch: Some(&SPAN_BATCH),
+};
+
+/// Metrics.
+pub(crate) const METRICS: SignalVars = SignalVars {
+    exporter: OTEL_METRICS_EXPORTER,
+    otlp: OtlpNames {
+        endpoint: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+        protocol: OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+        headers: OTEL_EXPORTER_OTLP_METRICS_HEADERS,
+        timeout: OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
+        compression: OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
+        insecure: OTEL_EXPORTER_OTLP_METRICS_INSECURE,
+        certificate: OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
+        client_key: OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
+        client_certificate: OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+    },
+    batch: None,
+};
+
+/// Logs.
+pub(crate) const LOGS: SignalVars = SignalVars {
+    exporter: OTEL_LOGS_EXPORTER,
+    otlp: OtlpNames {
+        endpoint: OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
+        protocol: OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+        headers: OTEL_EXPORTER_OTLP_LOGS_HEADERS,
+        timeout: OTEL_EXPORTER_OTLP_LOGS_TIMEOUT,
+        compression: OTEL_EXPORTER_OTLP_LOGS_COMPRESSION,
+        insecure: OTEL_EXPORTER_OTLP_LOGS_INSECURE,
+        certificate: OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE,
+        client_key: OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY,
+        client_certificate: OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
+    },
+    batch: Some(&LOG_BATCH),
+};

@@ -5,8 +5,6 @@
 
 mod support;
 
-use std::process::Command;
-
 use ferrotel::ops::nfs::{track_mounts, NfsSide, Share, TracedFs, TrackedListener};
 use ferrotel_testkit::Receiver;
 use nfs3_client::nfs3_types::nfs3;
@@ -216,22 +214,9 @@ async fn the_listener_wrapper_counts_connections_and_force_closes() {
     assert_eq!(total("dittofs_nfs_connections_force_closed_total"), 1);
 }
 
-/// libnfs's tools, or why they cannot be used.
-fn libnfs() -> Option<()> {
-    let found = Command::new("nfs-cp").arg("--help").output().is_ok();
-    if found {
-        return Some(());
-    }
-    if std::env::var("FERROTEL_REQUIRE_EXTERNAL").as_deref() == Ok("1") {
-        panic!("nfs-cp not found (Debian's libnfs-utils) and FERROTEL_REQUIRE_EXTERNAL=1");
-    }
-    println!("skipped: nfs-cp not found (install Debian's libnfs-utils)");
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libnfs_round_trips_3_mib_through_the_traced_server() {
-    if libnfs().is_none() {
+    if ferrotel_testkit::external::program("nfs-cp", "install Debian's libnfs-utils").is_none() {
         return;
     }
     let receiver = Receiver::start();
@@ -245,31 +230,17 @@ async fn libnfs_round_trips_3_mib_through_the_traced_server() {
     std::fs::write(&source, &data).unwrap();
     // The export `/`, then the file: libnfs needs the double slash, and no portmapper.
     let url = format!("nfs://127.0.0.1//big.bin?version=3&nfsport={port}&mountport={port}");
-    let run = |args: Vec<String>| {
-        let out = Command::new(args[0].clone())
-            .args(&args[1..])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let (source_s, back_s, url_c) = (
         source.display().to_string(),
         back.display().to_string(),
         url.clone(),
     );
     tokio::task::spawn_blocking(move || {
-        run(vec!["nfs-cp".into(), source_s, url_c.clone()]);
-        run(vec!["nfs-cp".into(), url_c, back_s]);
-        let listing = run(vec![
-            "nfs-ls".into(),
-            format!("nfs://127.0.0.1//?version=3&nfsport={port}&mountport={port}"),
-        ]);
+        use ferrotel_testkit::external::run;
+        run("nfs-cp", &[&source_s, &url_c]);
+        run("nfs-cp", &[&url_c, &back_s]);
+        let root = format!("nfs://127.0.0.1//?version=3&nfsport={port}&mountport={port}");
+        let listing = run("nfs-ls", &[&root]);
         assert!(listing.contains("big.bin"), "{listing}");
     })
     .await

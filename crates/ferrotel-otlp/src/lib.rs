@@ -26,7 +26,7 @@
 //! provider.tracer("docs").in_span("checkout", |_cx| {});
 //!
 //! let spans = collector.wait_for_spans(1, Duration::from_secs(10))?;
-//! assert_eq!(spans[0].name, "checkout");
+//! assert_eq!(spans[0].name(), "checkout");
 //! # Ok(())
 //! # }
 //! ```

@@ -15,6 +15,7 @@ use ferrotel_prometheus::{
     EndpointConfig, MetricsEndpoint, MetricsSource, HEADER_READ_TIMEOUT, OPENMETRICS_CONTENT_TYPE,
     PROMETHEUS_TEXT_CONTENT_TYPE, WRITE_STALL_TIMEOUT,
 };
+use ferrotel_testkit::raw_http::{get, request};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -23,7 +24,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
 };
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use support::{get, request, SharedReader};
+use support::SharedReader;
 
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -123,7 +124,7 @@ fn start(
     (rt, endpoint)
 }
 
-fn assert_security_headers(response: &support::HttpResponse, what: &str) {
+fn assert_security_headers(response: &ferrotel_testkit::raw_http::Response, what: &str) {
     assert_eq!(
         response.header("x-content-type-options"),
         Some("nosniff"),
@@ -176,7 +177,8 @@ fn routes_statuses_and_headers() {
     ];
     for (method, path, status) in cases {
         let what = format!("{method} {path}");
-        let response = request(addr, method, path, &[]).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let response =
+            request(addr, method, path, &[], None).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(response.status, status, "{what}: {response:?}");
         assert_security_headers(&response, &what);
         if status == 405 {
@@ -188,7 +190,14 @@ fn routes_statuses_and_headers() {
     }
     let health = get(addr, "/health", None);
     assert_eq!(health.body, "ok");
-    let head = request(addr, "HEAD", "/metrics", &[("Accept", PROMETHEUS_ACCEPT)]).unwrap();
+    let head = request(
+        addr,
+        "HEAD",
+        "/metrics",
+        &[("Accept", PROMETHEUS_ACCEPT)],
+        None,
+    )
+    .unwrap();
     assert_eq!(head.header("content-type"), Some(OPENMETRICS_CONTENT_TYPE));
 }
 
@@ -344,7 +353,7 @@ fn idle_connections_give_their_slot_and_time_out() {
 
     let mut idle = TcpStream::connect(addr).unwrap();
     let health = eventually("a new connection to evict the idle one", || {
-        request(addr, "GET", "/health", &[]).ok()
+        request(addr, "GET", "/health", &[], None).ok()
     });
     assert_eq!(health.status, 200);
     idle.set_read_timeout(Some(HEADER_READ_TIMEOUT * 3))
@@ -365,7 +374,7 @@ fn sixteen_idle_sockets_do_not_deny_health_or_metrics() {
         // The attacker takes a slot again before every request.
         held.push(TcpStream::connect(addr).unwrap());
         let answer = eventually("an answer under idle-socket attack", || {
-            request(addr, "GET", path, &[]).ok()
+            request(addr, "GET", path, &[], None).ok()
         });
         assert_eq!(answer.status, 200, "{path}");
     }
@@ -391,13 +400,13 @@ fn a_scraper_that_never_reads_is_disconnected() {
     // The response has begun (peeked, not read): the connection is busy, not idle.
     stalled.peek(&mut [0u8; 1]).unwrap();
     assert!(
-        request(addr, "GET", "/health", &[]).is_err(),
+        request(addr, "GET", "/health", &[], None).is_err(),
         "the stalled scraper holds the only slot"
     );
 
     let started = Instant::now();
     let health = eventually("the stalled connection to be dropped", || {
-        request(addr, "GET", "/health", &[]).ok()
+        request(addr, "GET", "/health", &[], None).ok()
     });
     assert_eq!(health.status, 200);
     assert!(started.elapsed() < WRITE_STALL_TIMEOUT * 4);

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrotel_prometheus::{EndpointConfig, MetricsEndpoint, MetricsSource};
+use ferrotel_testkit::raw_http::request;
 use ferrotel_testkit::Receiver;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
@@ -23,7 +24,7 @@ use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, Exemplar};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use serde_json::Value;
-use support::{request, SharedReader};
+use support::SharedReader;
 
 const HISTOGRAM: &str = "request.latency";
 const SERIES: &str = "request_latency_seconds_bucket";
@@ -109,7 +110,7 @@ impl PrometheusGuard {
     }
 
     fn api_json(&self, path: &str) -> Option<Value> {
-        let response = request(self.api, "GET", path, &[]).ok()?;
+        let response = request(self.api, "GET", path, &[], None).ok()?;
         if response.status != 200 {
             return None;
         }
@@ -128,7 +129,9 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn prometheus_stores_exemplars_with_real_trace_ids() {
-    let Some(binary) = support::external("prometheus", "apt-get install prometheus") else {
+    let Some(binary) =
+        ferrotel_testkit::external::program("prometheus", "apt-get install prometheus")
+    else {
         return;
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -221,7 +224,7 @@ fn prometheus_stores_exemplars_with_real_trace_ids() {
 
     let mut prometheus = PrometheusGuard::start(&binary, endpoint.local_addr());
     prometheus.wait_for("/-/ready", |p| {
-        request(p.api, "GET", "/-/ready", &[])
+        request(p.api, "GET", "/-/ready", &[], None)
             .ok()
             .filter(|r| r.status == 200)
     });

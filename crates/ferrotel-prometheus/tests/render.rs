@@ -3,8 +3,6 @@
 //! outputs fed to `promtool` when it is installed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test reports failure by panicking
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -584,7 +582,7 @@ const PROMTOOL_HINT: &str = "apt-get install prometheus";
 /// timestamp on every sample, so the test adds one to each sample line first.
 #[test]
 fn promtool_accepts_both_formats() {
-    let Some(promtool) = support::external("promtool", PROMTOOL_HINT) else {
+    let Some(promtool) = ferrotel_testkit::external::program("promtool", PROMTOOL_HINT) else {
         return;
     };
     let request = kitchen_sink();

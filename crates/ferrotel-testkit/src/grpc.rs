@@ -35,7 +35,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::fault::{decide, Decision};
 use crate::record::{header_map, Outcome, RequestRecord, Signal, Transport};
-use crate::store::{AbandonGuard, Items, Store};
+use crate::store::{hold, Items, Store};
 use crate::MAX_MESSAGE_BYTES;
 
 /// A tonic server builder, with TLS when configured (validated here, before anything runs).
@@ -200,14 +200,7 @@ async fn handle<T, R>(
             Err(status)
         }
         Decision::Accept { delay, partial } => {
-            if let Some(delay) = delay {
-                let guard = AbandonGuard {
-                    store,
-                    record: Some(record.clone()),
-                };
-                tokio::time::sleep(delay).await;
-                guard.disarm();
-            }
+            hold(store, &record, delay).await;
             record.outcome = Decision::accepted_outcome(&partial);
             store.record(record, items);
             Ok(Response::new(respond(partial)))

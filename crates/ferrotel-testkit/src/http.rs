@@ -30,7 +30,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::fault::{decide, Decision};
 use crate::record::{header_map, Outcome, RequestRecord, Signal, Transport};
-use crate::store::{AbandonGuard, Items, Store};
+use crate::store::{hold, Items, Store};
 use crate::MAX_MESSAGE_BYTES;
 
 const PROTOBUF: &str = "application/x-protobuf";
@@ -181,14 +181,7 @@ async fn handle(request: http::Request<Incoming>, store: &Store) -> Response<Ful
             response
         }
         Decision::Accept { delay, partial } => {
-            if let Some(delay) = delay {
-                let guard = AbandonGuard {
-                    store,
-                    record: Some(record.clone()),
-                };
-                tokio::time::sleep(delay).await;
-                guard.disarm();
-            }
+            hold(store, &record, delay).await;
             record.outcome = Decision::accepted_outcome(&partial);
             let body = match signal {
                 Signal::Traces => encode(

@@ -28,6 +28,11 @@
 //! return as soon as the condition holds and otherwise fail with a [`WaitTimeout`] that lists
 //! what did arrive.
 //!
+//! Beside the receiver, what ferrotel's tests share: [`external`] (the rule for programs from
+//! outside Cargo), [`raw_http`] (an HTTP/1.1 client over a plain socket), `guard` (feature
+//! `guard`: a ferrotel guard from a variable map) and `openraft` (feature `openraft`: an
+//! in-memory log store).
+//!
 //! A [`Fault`] makes the receiver misbehave on both transports (unavailable, throttled, slow,
 //! refusing, partially accepting), and [`ReceiverBuilder::tls`] with [`TestCerts`] serves both
 //! endpoints over TLS, optionally requiring client certificates.
@@ -39,10 +44,16 @@
 mod builder;
 mod certs;
 pub mod echo;
+pub mod external;
 mod fault;
 mod grpc;
+#[cfg(feature = "guard")]
+pub mod guard;
 mod hostile;
 mod http;
+#[cfg(feature = "openraft")]
+pub mod openraft;
+pub mod raw_http;
 mod record;
 mod store;
 mod tls;

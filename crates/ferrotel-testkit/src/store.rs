@@ -303,14 +303,28 @@ fn flatten_logs(req: ExportLogsServiceRequest) -> impl Iterator<Item = ReceivedL
     })
 }
 
+/// Holds a request for `delay` (a slow collector). A client that gives up meanwhile drops the
+/// handler's future, and the request is recorded as [`Outcome::Abandoned`].
+pub(crate) async fn hold(store: &Store, record: &RequestRecord, delay: Option<Duration>) {
+    let Some(delay) = delay else {
+        return;
+    };
+    let guard = AbandonGuard {
+        store,
+        record: Some(record.clone()),
+    };
+    tokio::time::sleep(delay).await;
+    guard.disarm();
+}
+
 /// Records an `Abandoned` request if the client goes away while the answer is delayed.
-pub(crate) struct AbandonGuard<'a> {
-    pub(crate) store: &'a Store,
-    pub(crate) record: Option<RequestRecord>,
+struct AbandonGuard<'a> {
+    store: &'a Store,
+    record: Option<RequestRecord>,
 }
 
 impl AbandonGuard<'_> {
-    pub(crate) fn disarm(mut self) {
+    fn disarm(mut self) {
         self.record = None;
     }
 }

@@ -1,7 +1,5 @@
-use std::sync::Arc;
-
 use crate::service::ClientService;
-use crate::shared::{Settings, Shared, Side};
+use crate::shared::{Built, Settings, Side};
 
 /// Instruments a gRPC (tonic) or HTTP client:
 /// `ServiceBuilder::new().layer(ClientLayer::new().target(&uri)).service(channel)`.
@@ -12,13 +10,14 @@ use crate::shared::{Settings, Shared, Side};
 /// and records `rpc.client.call.duration` (or `http.client.request.duration`) when the response
 /// body ends, with the status from the trailers. Every non-OK gRPC status is an error here.
 ///
-/// Tracer and meter are taken from the OpenTelemetry globals when the layer is built, unless set
-/// with [`ClientLayer::tracer_provider`] / [`ClientLayer::meter_provider`]: build layers after
-/// `ferrotel::init()`.
+/// Setters only store values. The tracer, the duration instruments and the rest of what
+/// requests share are built once, when the layer first wraps a service; tracer and meter come
+/// from the OpenTelemetry globals at that moment unless set with [`ClientLayer::tracer_provider`] /
+/// [`ClientLayer::meter_provider`], so apply layers after `ferrotel::init()`.
 #[derive(Clone, Debug)]
 pub struct ClientLayer {
-    shared: Arc<Shared>,
     settings: Settings,
+    built: Built,
 }
 
 crate::layer_methods::layer_methods!(
@@ -33,6 +32,6 @@ impl ClientLayer {
     /// `server.port`, which a tonic channel does not put on the request.
     pub fn target(self, target: &http::Uri) -> Self {
         let target = target.clone();
-        self.rebuild(|s| s.target = Some(target))
+        self.set(|s| s.target = Some(target))
     }
 }

@@ -1,7 +1,8 @@
 //! The builder methods the server and client layers share, written once.
 
 /// Expands the constructor, the shared setters, `Default` and `tower::Layer` for a layer type
-/// with fields `shared: Arc<Shared>` and `settings: Settings`.
+/// with fields `settings: Settings` and `built: Built`. A setter stores a value and forgets
+/// what an earlier `layer` built; the shared state is built at the next `layer`.
 macro_rules! layer_methods {
     ($layer:ident, $service:ident, $side:expr, $propagator_doc:literal) => {
         impl Default for $layer {
@@ -13,16 +14,15 @@ macro_rules! layer_methods {
         impl $layer {
             /// A layer on the global tracer, meter, exemplar store and propagator.
             pub fn new() -> Self {
-                let settings = $crate::shared::Settings::default();
                 $layer {
-                    shared: settings.build($side),
-                    settings,
+                    settings: $crate::shared::Settings::default(),
+                    built: $crate::shared::Built::default(),
                 }
             }
 
-            fn rebuild(mut self, f: impl FnOnce(&mut $crate::shared::Settings)) -> Self {
+            fn set(mut self, f: impl FnOnce(&mut $crate::shared::Settings)) -> Self {
                 f(&mut self.settings);
-                self.shared = self.settings.build($side);
+                self.built = $crate::shared::Built::default();
                 self
             }
 
@@ -33,7 +33,7 @@ macro_rules! layer_methods {
                 P::Tracer: opentelemetry::trace::Tracer + Send + Sync + 'static,
                 <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
             {
-                self.rebuild(|s| s.tracer_provider(provider))
+                self.set(|s| s.tracer_provider(provider))
             }
 
             /// Decides sampling with `presampler` before a span is built, so an unsampled
@@ -42,7 +42,7 @@ macro_rules! layer_methods {
             /// one the provider does not use is noticed at the first kept span, and the
             /// provider decides alone from then on.
             pub fn presampler(self, presampler: ferrotel_tracer::Presampler) -> Self {
-                self.rebuild(|s| s.presampler(presampler))
+                self.set(|s| s.presampler(presampler))
             }
 
             /// Metrics go to this provider instead of the global one.
@@ -50,14 +50,14 @@ macro_rules! layer_methods {
                 self,
                 provider: &M,
             ) -> Self {
-                self.rebuild(|s| s.meter_provider(provider))
+                self.set(|s| s.meter_provider(provider))
             }
 
             /// Duration samples offer exemplars to this store instead of the global one
             /// (`ferrotel::init()` installs the global store with
             /// `OTEL_METRICS_EXEMPLAR_FILTER`).
             pub fn exemplars(self, exemplars: ferrotel_metrics::Exemplars) -> Self {
-                self.rebuild(|s| s.exemplars(exemplars))
+                self.set(|s| s.exemplars(exemplars))
             }
 
             #[doc = $propagator_doc]
@@ -67,14 +67,14 @@ macro_rules! layer_methods {
                     dyn opentelemetry::propagation::TextMapPropagator + Send + Sync,
                 >,
             ) -> Self {
-                self.rebuild(|s| s.propagator(propagator))
+                self.set(|s| s.propagator(propagator))
             }
 
             /// `RpcSemconv::Dup` also emits the pre-1.37 names (`rpc.system`, `rpc.service`,
             /// integer `rpc.grpc.status_code`, `rpc.*.duration` in ms); see
             /// `OTEL_SEMCONV_STABILITY_OPT_IN`.
             pub fn semconv(self, semconv: ferrotel_config::RpcSemconv) -> Self {
-                self.rebuild(|s| s.semconv = semconv)
+                self.set(|s| s.semconv = semconv)
             }
 
             /// Also skips requests for which `skip` returns `true`.
@@ -83,12 +83,12 @@ macro_rules! layer_methods {
                 skip: impl Fn(&http::request::Parts) -> bool + Send + Sync + 'static,
             ) -> Self {
                 let skip: $crate::shared::SkipFn = std::sync::Arc::new(skip);
-                self.rebuild(|s| s.skip = Some(skip))
+                self.set(|s| s.skip = Some(skip))
             }
 
             /// Instruments health checks and reflection too (skipped by default).
             pub fn include_health_and_reflection(self) -> Self {
-                self.rebuild(|s| s.skip_defaults = false)
+                self.set(|s| s.skip_defaults = false)
             }
         }
 
@@ -96,7 +96,7 @@ macro_rules! layer_methods {
             type Service = $service<S>;
 
             fn layer(&self, inner: S) -> Self::Service {
-                $service::new(inner, std::sync::Arc::clone(&self.shared))
+                $service::new(inner, self.built.get_or_build(&self.settings, $side))
             }
         }
     };

@@ -1,7 +1,5 @@
-use std::sync::Arc;
-
 use crate::service::ServerService;
-use crate::shared::{Settings, Shared, Side, Trust};
+use crate::shared::{Built, Settings, Side, Trust};
 
 /// Instruments a gRPC (tonic) or HTTP server: `Server::builder().layer(ServerLayer::new())`.
 ///
@@ -11,13 +9,14 @@ use crate::shared::{Settings, Shared, Side, Trust};
 /// and records `rpc.server.call.duration` (or `http.server.request.duration`) when the response
 /// body ends, with the status from the trailers. Health checks and reflection are skipped.
 ///
-/// Tracer and meter are taken from the OpenTelemetry globals when the layer is built, unless set
-/// with [`ServerLayer::tracer_provider`] / [`ServerLayer::meter_provider`]: build layers after
-/// `ferrotel::init()`.
+/// Setters only store values. The tracer, the duration instruments and the rest of what
+/// requests share are built once, when the layer first wraps a service; tracer and meter come
+/// from the OpenTelemetry globals at that moment unless set with [`ServerLayer::tracer_provider`] /
+/// [`ServerLayer::meter_provider`], so apply layers after `ferrotel::init()`.
 #[derive(Clone, Debug)]
 pub struct ServerLayer {
-    shared: Arc<Shared>,
     settings: Settings,
+    built: Built,
 }
 
 crate::layer_methods::layer_methods!(
@@ -30,6 +29,36 @@ crate::layer_methods::layer_methods!(
 impl ServerLayer {
     /// How far to trust callers; [`Trust::Untrusted`] for public endpoints.
     pub fn trust(self, trust: Trust) -> Self {
-        self.rebuild(|s| s.trust = trust)
+        self.set(|s| s.trust = trust)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tower::Layer as _;
+
+    use super::*;
+
+    #[test]
+    fn setters_build_nothing_and_the_first_layer_call_builds_for_all() {
+        let layer = ServerLayer::new()
+            .semconv(ferrotel_config::RpcSemconv::Dup)
+            .include_health_and_reflection();
+        assert!(format!("{:?}", layer.built).contains("false"), "{layer:?}");
+        let first = layer.layer(());
+        let again = layer.layer(());
+        let from_clone = layer.clone().layer(());
+        assert!(Arc::ptr_eq(first.shared(), again.shared()));
+        assert!(Arc::ptr_eq(first.shared(), from_clone.shared()));
+        assert!(first.shared().instruments.rpc_old_ms.is_some());
+        assert!(!first.shared().skip_defaults);
+
+        // A setter after `layer` stands for a new configuration: built afresh, with it.
+        let edge = layer.trust(Trust::Untrusted).layer(());
+        assert!(!Arc::ptr_eq(first.shared(), edge.shared()));
+        assert_eq!(edge.shared().trust, Trust::Untrusted);
+        assert_eq!(first.shared().trust, Trust::Trusted);
     }
 }

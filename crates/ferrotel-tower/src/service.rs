@@ -32,6 +32,11 @@ impl<S> InstrumentedService<S> {
     pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
         InstrumentedService { inner, shared }
     }
+
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for InstrumentedService<S>

@@ -1,8 +1,8 @@
 //! What a layer and its services share: tracer, meter instruments, propagator and policies.
-//! Built once per layer; every request reads it through an `Arc`.
+//! Built once per layer, at its first `Layer::layer`; every request reads it through an `Arc`.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ferrotel_config::RpcSemconv;
 use ferrotel_metrics::{Exemplars, Histogram};
@@ -167,7 +167,8 @@ impl Shared {
     }
 }
 
-/// The settings both layers share, with their builder methods.
+/// The settings both layers share: plain values, stored by the setters. Nothing is built
+/// from them until [`Built::get_or_build`] runs, at the layer's first `Layer::layer`.
 #[derive(Clone)]
 pub(crate) struct Settings {
     tracer: Option<Arc<BoxedTracer>>,
@@ -210,6 +211,27 @@ impl fmt::Debug for Settings {
     }
 }
 
+/// The state a layer builds from its settings, once: the first `Layer::layer` builds it and
+/// every later call (and every clone of the layer made before a setter ran) shares it, so a
+/// layer registers its instruments once whatever number of services it wraps.
+#[derive(Clone, Default)]
+pub(crate) struct Built(Arc<OnceLock<Arc<Shared>>>);
+
+impl Built {
+    /// The shared state of `settings`, built now if this is the first call.
+    pub(crate) fn get_or_build(&self, settings: &Settings, side: Side) -> Arc<Shared> {
+        Arc::clone(self.0.get_or_init(|| settings.build(side)))
+    }
+}
+
+impl fmt::Debug for Built {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Built")
+            .field(&self.0.get().is_some())
+            .finish()
+    }
+}
+
 /// The instrumentation scope of every span and metric the layers make.
 const SCOPE: &str = "ferrotel-tower";
 
@@ -244,8 +266,8 @@ impl Settings {
         self.propagator = Some(propagator);
     }
 
-    /// Freezes the settings; the globals are read now for what was not set.
-    pub(crate) fn build(&self, side: Side) -> Arc<Shared> {
+    /// Builds the shared state; the globals are read now for what was not set.
+    fn build(&self, side: Side) -> Arc<Shared> {
         let tracer = match &self.tracer {
             Some(t) => Arc::clone(t),
             None => Arc::new(global::tracer_provider().tracer_with_scope(scope())),

@@ -32,8 +32,8 @@ use tonic::transport::{Endpoint, Server};
 use tower::ServiceBuilder;
 
 const WAIT: Duration = Duration::from_secs(30);
-const REQUIRE_EXTERNAL: &str = "FERROTEL_REQUIRE_EXTERNAL";
-const PYTHON_MISSING: &str = "skipped: python packages missing (pip install -r crates/ferrotel-tower/tests/python/requirements.txt)";
+const PYTHON_MISSING: &str =
+    "python packages missing (pip install -r crates/ferrotel-tower/tests/python/requirements.txt)";
 const IMPORTS: &str = "import grpc, grpc_tools, opentelemetry.instrumentation.grpc, \
                        opentelemetry.exporter.otlp.proto.grpc";
 const SPAN_KIND_INTERNAL: i32 = 1;
@@ -208,14 +208,10 @@ impl Python {
             .map(|mut check| check.finish(WAIT).0.is_some_and(|s| s.success()))
             .unwrap_or(false);
         if !usable {
-            if std::env::var(REQUIRE_EXTERNAL).as_deref() == Ok("1") {
-                panic!(
-                    "{PYTHON_MISSING} for {}, and {REQUIRE_EXTERNAL}=1 makes that a failure",
-                    exe.display()
-                );
-            }
-            println!("{PYTHON_MISSING}");
-            return None;
+            return ferrotel_testkit::external::skip(&format!(
+                "{PYTHON_MISSING} for {}",
+                exe.display()
+            ));
         }
         let dir = std::env::temp_dir().join(format!(
             "ferrotel-interop-python-{}-{test}",

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use ferrotel_testkit::raw_http::get;
 
 use ferrotel::opentelemetry::metrics::MeterProvider as _;
 use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::{exemplar, metric::Data, Exemplar};
@@ -188,7 +188,7 @@ fn the_metrics_page_serves_exemplars_in_openmetrics() {
     record_in_and_out_of_a_span(&g);
     let addr = g.metrics_addr().expect("endpoint started");
     assert!(addr.ip().is_loopback());
-    let page = get(addr, "/metrics", "application/openmetrics-text");
+    let page = get(addr, "/metrics", Some("application/openmetrics-text"));
     g.providers()
         .tracer_provider()
         .unwrap()
@@ -196,12 +196,9 @@ fn the_metrics_page_serves_exemplars_in_openmetrics() {
         .unwrap();
     let spans = receiver.wait_for_spans(1, WAIT).unwrap();
     let span = the_span(&spans, "volume.write");
-    assert!(page.contains("HTTP/1.1 200"), "{page}");
-    assert!(
-        page.to_ascii_lowercase()
-            .contains("x-content-type-options: nosniff"),
-        "{page}"
-    );
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    let page = page.body;
     assert!(
         page.contains(&format!("trace_id=\"{}\"", span.trace_id_hex())),
         "{page}"
@@ -211,26 +208,11 @@ fn the_metrics_page_serves_exemplars_in_openmetrics() {
         "{page}"
     );
     assert!(page.trim_end().ends_with("# EOF"), "{page}");
-    let plain = get(addr, "/metrics", "text/plain");
+    let plain = get(addr, "/metrics", Some("text/plain")).body;
     assert!(
         !plain.contains("trace_id"),
         "no exemplars in Prometheus text"
     );
-}
-
-fn get(addr: std::net::SocketAddr, path: &str, accept: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! another client and for scraping every process's `/metrics` page; always exporting to a
 //! test receiver, with the marker secret in its headers.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -179,21 +179,10 @@ impl Drop for Serving {
 
 /// One `/metrics` page in OpenMetrics.
 pub fn metrics_page(addr: SocketAddr) -> String {
-    use std::io::Write as _;
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to /metrics");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_string()
+    let response =
+        ferrotel_testkit::raw_http::get(addr, "/metrics", Some("application/openmetrics-text"));
+    assert_eq!(response.status, 200, "{response:?}");
+    response.body
 }
 
 /// The spans of one trace at the receiver.

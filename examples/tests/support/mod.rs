@@ -1,6 +1,6 @@
-//! The live stack for the tests that run it: `collector/run-local` on free loopback ports, a
-//! minimal HTTP/1.0 client for the Jaeger and Prometheus APIs and OTLP/HTTP JSON, and the
-//! skip-or-fail rule for programs from outside Cargo.
+//! The live stack for the tests that run it: `collector/run-local` on free loopback ports, the
+//! Jaeger and Prometheus API calls and OTLP/HTTP JSON over ferrotel-testkit's raw HTTP client,
+//! and the cached Go tools (skipped by ferrotel-testkit's rule when they are not built).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,8 +10,6 @@
 )]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,8 +17,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 pub mod demo;
-
-pub const REQUIRE_EXTERNAL: &str = "FERROTEL_REQUIRE_EXTERNAL";
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,12 +38,9 @@ pub fn tool_or_skip(tool: &str) -> Option<PathBuf> {
             String::from_utf8_lossy(&output.stdout).trim(),
         ));
     }
-    let why = format!("skipped: {tool} is not built (run collector/build-tools; needs Go)");
-    if std::env::var(REQUIRE_EXTERNAL).as_deref() == Ok("1") {
-        panic!("{why}, and {REQUIRE_EXTERNAL}=1 makes that a failure");
-    }
-    println!("{why}");
-    None
+    ferrotel_testkit::external::skip(&format!(
+        "{tool} is not built (run collector/build-tools; needs Go)"
+    ))
 }
 
 /// The whole stack's binaries, or `None` after a skip line.
@@ -249,39 +242,18 @@ pub fn urlencode(s: &str) -> String {
     out
 }
 
-/// One HTTP/1.0 request to a loopback `http://host:port/path` URL: `(status, body)`.
-/// HTTP/1.0 keeps it simple: the server closes the connection and sends no chunked body.
+/// One request to a loopback `http://host:port/path` URL with a JSON body: `(status, body)`,
+/// `(0, empty)` when nothing answered.
 pub fn http(method: &str, url: &str, body: Option<&[u8]>) -> (u16, Vec<u8>) {
     let rest = url.strip_prefix("http://").expect("http:// URL");
     let (authority, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let Ok(mut stream) = TcpStream::connect(authority) else {
-        return (0, Vec::new());
-    };
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let body = body.unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err() {
-        return (0, Vec::new());
+    let headers = [("Content-Type", "application/json")];
+    match ferrotel_testkit::raw_http::request(authority, method, &path, &headers, body) {
+        Ok(response) => (response.status, response.body.into_bytes()),
+        Err(_) => (0, Vec::new()),
     }
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(response.len());
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response.get(split + 4..).unwrap_or_default().to_vec();
-    (status, body)
 }
 
 /// Polls `probe` until it returns `Some`, for at most `limit`; `None` at the deadline.

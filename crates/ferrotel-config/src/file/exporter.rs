@@ -6,62 +6,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use super::walk::{Section, Walk};
 use super::yaml::{Node, Value};
 use crate::parse;
-use crate::vars;
-
-/// The variables of one signal.
-pub(crate) struct SignalVars {
-    pub(crate) exporter: &'static str,
-    pub(crate) endpoint: &'static str,
-    pub(crate) protocol: &'static str,
-    pub(crate) headers: &'static str,
-    pub(crate) timeout: &'static str,
-    pub(crate) compression: &'static str,
-    pub(crate) insecure: &'static str,
-    pub(crate) certificate: &'static str,
-    pub(crate) client_key: &'static str,
-    pub(crate) client_certificate: &'static str,
-}
-
-pub(crate) const TRACES: SignalVars = SignalVars {
-    exporter: vars::OTEL_TRACES_EXPORTER,
-    endpoint: vars::OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-    protocol: vars::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-    headers: vars::OTEL_EXPORTER_OTLP_TRACES_HEADERS,
-    timeout: vars::OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
-    compression: vars::OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
-    insecure: vars::OTEL_EXPORTER_OTLP_TRACES_INSECURE,
-    certificate: vars::OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE,
-    client_key: vars::OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY,
-    client_certificate: vars::OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
-};
-
-pub(crate) const METRICS: SignalVars = SignalVars {
-    exporter: vars::OTEL_METRICS_EXPORTER,
-    endpoint: vars::OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
-    protocol: vars::OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
-    headers: vars::OTEL_EXPORTER_OTLP_METRICS_HEADERS,
-    timeout: vars::OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
-    compression: vars::OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
-    insecure: vars::OTEL_EXPORTER_OTLP_METRICS_INSECURE,
-    certificate: vars::OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE,
-    client_key: vars::OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY,
-    client_certificate: vars::OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
-};
-
-/// The logs signal's variables, spelled out: they belong to the logs pipeline, which reads
-/// them under these names (`OTEL_LOGS_EXPORTER`, `OTEL_EXPORTER_OTLP_LOGS_*`).
-pub(crate) const LOGS: SignalVars = SignalVars {
-    exporter: "OTEL_LOGS_EXPORTER",
-    endpoint: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-    protocol: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
-    headers: "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
-    timeout: "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
-    compression: "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
-    insecure: "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
-    certificate: "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
-    client_key: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
-    client_certificate: "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
-};
+use crate::vars::{BatchNames, SignalVars};
 
 /// What is escaped in values written into `key=value` list variables, which percent-decode
 /// and trim them.
@@ -173,20 +118,25 @@ fn otlp(
             }
         }
     };
-    walk.set(signal.protocol, protocol, line, &section.path);
-    walk.text_to(section, "endpoint", signal.endpoint);
-    walk.text_to(section, "compression", signal.compression);
-    walk.integer_to(section, "timeout", signal.timeout);
+    walk.set(signal.otlp.protocol, protocol, line, &section.path);
+    walk.text_to(section, "endpoint", signal.otlp.endpoint);
+    walk.text_to(section, "compression", signal.otlp.compression);
+    walk.integer_to(section, "timeout", signal.otlp.timeout);
     headers(walk, section, signal);
     if let Some(mut tls) = walk.child_section(section, "tls") {
-        walk.text_to(&mut tls, "ca_file", signal.certificate);
+        walk.text_to(&mut tls, "ca_file", signal.otlp.certificate);
         let key = walk.text(&mut tls, "key_file");
         let cert = walk.text(&mut tls, "cert_file");
         match (key, cert) {
             (Some((key, key_line)), Some((cert, cert_line))) => {
-                walk.set(signal.client_key, key, key_line, &tls.child("key_file"));
+                walk.set(
+                    signal.otlp.client_key,
+                    key,
+                    key_line,
+                    &tls.child("key_file"),
+                );
                 let path = tls.child("cert_file");
-                walk.set(signal.client_certificate, cert, cert_line, &path);
+                walk.set(signal.otlp.client_certificate, cert, cert_line, &path);
             }
             (None, None) => {}
             (Some((_, line)), None) | (None, Some((_, line))) => walk.invalid(
@@ -201,7 +151,7 @@ fn otlp(
         if grpc {
             if let Some((insecure, line)) = walk.boolean(&mut tls, "insecure") {
                 let path = tls.child("insecure");
-                walk.set(signal.insecure, insecure.to_string(), line, &path);
+                walk.set(signal.otlp.insecure, insecure.to_string(), line, &path);
             }
             known.push("insecure");
         }
@@ -272,19 +222,17 @@ fn headers(walk: &mut Walk<'_>, section: &mut Section<'_>, signal: &SignalVars) 
             .join(",");
         let path = section.child("headers");
         if !text.is_empty() {
-            walk.set(signal.headers, text, line, &path);
+            walk.set(signal.otlp.headers, text, line, &path);
         }
     }
 }
 
-/// The batch settings of a batch processor, into `vars` (schedule delay, export timeout,
-/// queue size, batch size).
-pub(crate) fn batch(walk: &mut Walk<'_>, section: &mut Section<'_>, vars: [&'static str; 4]) {
-    let [delay, timeout, queue, size] = vars;
-    walk.integer_to(section, "schedule_delay", delay);
-    walk.integer_to(section, "export_timeout", timeout);
-    walk.integer_to(section, "max_queue_size", queue);
-    walk.integer_to(section, "max_export_batch_size", size);
+/// The settings of a batch processor, into its variables.
+fn batch(walk: &mut Walk<'_>, section: &mut Section<'_>, vars: &BatchNames) {
+    walk.integer_to(section, "schedule_delay", vars.schedule_delay);
+    walk.integer_to(section, "export_timeout", vars.export_timeout);
+    walk.integer_to(section, "max_queue_size", vars.max_queue_size);
+    walk.integer_to(section, "max_export_batch_size", vars.max_export_batch_size);
 }
 
 /// The `processors` list of the tracer or logger provider: `batch` and `simple` entries, each
@@ -294,7 +242,6 @@ pub(crate) fn processors(
     walk: &mut Walk<'_>,
     provider: &mut Section<'_>,
     signal: &SignalVars,
-    batch_vars: [&'static str; 4],
     unsupported: &[&str],
     simple_spans: bool,
 ) {
@@ -315,7 +262,10 @@ pub(crate) fn processors(
                 };
                 let mut known = vec!["exporter"];
                 if entry.key == "batch" {
-                    batch(walk, &mut processor, batch_vars);
+                    // Only the signals with a batch processor have a processors list.
+                    if let Some(vars) = signal.batch {
+                        batch(walk, &mut processor, vars);
+                    }
                     known.extend([
                         "schedule_delay",
                         "export_timeout",

@@ -2,19 +2,12 @@
 //! signal. A provider that is absent means no exporter for that signal (the schema's noop
 //! provider).
 
-use super::exporter::{self, Exporters, LOGS, METRICS, TRACES};
+use super::exporter::{self, Exporters};
 use super::sampler;
 use super::walk::{Section, Walk};
 use super::yaml::Value;
-use crate::vars;
+use crate::vars::{self, LOGS, LOG_BATCH, METRICS, TRACES};
 
-/// The batch log record processor variables (`OTEL_BLRP_*`), read by the logs pipeline.
-const BLRP: [&str; 4] = [
-    "OTEL_BLRP_SCHEDULE_DELAY",
-    "OTEL_BLRP_EXPORT_TIMEOUT",
-    "OTEL_BLRP_MAX_QUEUE_SIZE",
-    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
-];
 /// The log record limit variables, read by the logs pipeline.
 pub(crate) const LOG_RECORD_LIMITS: [&str; 2] = [
     "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
@@ -32,19 +25,7 @@ pub(crate) fn tracer(walk: &mut Walk<'_>, root: &mut Section<'_>) {
         );
         return;
     };
-    exporter::processors(
-        walk,
-        &mut provider,
-        &TRACES,
-        [
-            vars::OTEL_BSP_SCHEDULE_DELAY,
-            vars::OTEL_BSP_EXPORT_TIMEOUT,
-            vars::OTEL_BSP_MAX_QUEUE_SIZE,
-            vars::OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
-        ],
-        &[],
-        true,
-    );
+    exporter::processors(walk, &mut provider, &TRACES, &[], true);
     if let Some(mut limits) = walk.child_section(&mut provider, "limits") {
         for (key, var) in [
             (
@@ -275,7 +256,6 @@ pub(crate) fn logger(walk: &mut Walk<'_>, root: &mut Section<'_>) {
         walk,
         &mut provider,
         &LOGS,
-        BLRP,
         &["event_to_span_event_bridge/development"],
         false,
     );
@@ -300,6 +280,12 @@ pub(crate) fn logger(walk: &mut Walk<'_>, root: &mut Section<'_>) {
 pub(crate) fn is_logs_var(var: &str) -> bool {
     var == LOGS.exporter
         || var.starts_with("OTEL_EXPORTER_OTLP_LOGS_")
-        || BLRP.contains(&var)
+        || [
+            LOG_BATCH.schedule_delay,
+            LOG_BATCH.export_timeout,
+            LOG_BATCH.max_queue_size,
+            LOG_BATCH.max_export_batch_size,
+        ]
+        .contains(&var)
         || LOG_RECORD_LIMITS.contains(&var)
 }

@@ -2,12 +2,9 @@
 //! receiver, one "process" of pipelines per Raft node, and readers for what reached it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
-
 #[cfg(feature = "openraft")]
 pub(crate) mod openraft_mem;
 
-use ferrotel::config::Env;
 use ferrotel::Guard;
 use ferrotel_testkit::opentelemetry_proto::tonic::common::v1::KeyValue;
 use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::{
@@ -25,34 +22,25 @@ use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 
-/// How long a test waits for data to reach the receiver.
-pub(crate) const WAIT: Duration = Duration::from_secs(20);
+#[allow(unused_imports)] // each test file uses its own subset
+pub(crate) use ferrotel_testkit::guard::WAIT;
 
 /// A guard sending traces and metrics over OTLP/gRPC to `receiver`, with `extra` variables,
-/// nothing installed globally.
+/// nothing installed globally; metrics leave on flush only. Strict: a test's bad variable
+/// fails it.
 pub(crate) fn guard(receiver: &Receiver, extra: &[(&str, &str)]) -> Guard {
-    let mut pairs: Vec<(String, String)> = vec![
-        ("OTEL_SERVICE_NAME".into(), "ops-test".into()),
-        (
-            "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
-            receiver.grpc_endpoint(),
-        ),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "grpc".into()),
-        ("OTEL_BSP_SCHEDULE_DELAY".into(), "50".into()),
-        ("OTEL_METRIC_EXPORT_INTERVAL".into(), "100000".into()),
-        ("OTEL_METRICS_EXPORTER".into(), "otlp".into()),
+    let mut pairs = vec![
+        ("OTEL_SERVICE_NAME", "ops-test"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "100000"),
+        ("OTEL_METRICS_EXPORTER", "otlp"),
     ];
-    for (k, v) in extra {
-        pairs.retain(|(name, _)| name != k);
-        pairs.push(((*k).to_string(), (*v).to_string()));
-    }
-    ferrotel::builder()
-        .env(Env::from_pairs(pairs).with_executable_name("ferrotel-ops-test"))
-        .install_subscriber(false)
-        .install_globals(false)
-        .strict(true)
-        .try_init()
-        .expect("ferrotel starts")
+    pairs.extend_from_slice(extra);
+    ferrotel_testkit::guard::builder(ferrotel_testkit::guard::sending_to(
+        receiver, "grpc", &pairs,
+    ))
+    .strict(true)
+    .try_init()
+    .expect("ferrotel starts")
 }
 
 /// Flushes the guard and waits until `spans` spans and the metric `metric` have arrived.

@@ -1,11 +1,9 @@
-//! An in-memory openraft 0.9 node for the tests: log store, state machine (the applied
+//! An in-memory openraft 0.9 node for the tests: log store (`ferrotel-testkit`'s), state machine (the applied
 //! values, in order) and an in-process router that delivers RPCs by calling the target
 //! node's `Raft` directly, and can cut a node off.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
 use std::io::{self, Cursor};
-use std::ops::RangeBounds;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use ferrotel_ops::raft::openraft::Traced;
@@ -15,10 +13,10 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
+use openraft::storage::RaftStateMachine;
 use openraft::{
-    BasicNode, Entry, EntryPayload, LogId, LogState, OptionalSend, Raft, RaftLogReader,
-    RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError, StoredMembership, Vote,
+    BasicNode, Entry, EntryPayload, LogId, OptionalSend, Raft, RaftSnapshotBuilder, Snapshot,
+    SnapshotMeta, StorageError, StoredMembership,
 };
 use opentelemetry::trace::{SpanContext, TraceContextExt as _};
 use opentelemetry::Context;
@@ -34,101 +32,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap()
 }
 
-#[derive(Default)]
-struct LogInner {
-    vote: Option<Vote<u64>>,
-    committed: Option<LogId<u64>>,
-    last_purged: Option<LogId<u64>>,
-    log: BTreeMap<u64, Entry<TypeConfig>>,
-}
-
 /// The log and vote, in memory; clones share it (the log reader is a clone).
-#[derive(Clone, Default)]
-pub(crate) struct MemLog {
-    inner: Arc<Mutex<LogInner>>,
-}
-
-impl RaftLogReader<TypeConfig> for MemLog {
-    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
-        &mut self,
-        range: RB,
-    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<u64>> {
-        Ok(lock(&self.inner)
-            .log
-            .range(range)
-            .map(|(_, e)| e.clone())
-            .collect())
-    }
-}
-
-impl RaftLogStorage<TypeConfig> for MemLog {
-    type LogReader = MemLog;
-
-    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<u64>> {
-        let inner = lock(&self.inner);
-        let last = inner.log.values().next_back().map(|e| e.log_id);
-        Ok(LogState {
-            last_purged_log_id: inner.last_purged,
-            last_log_id: last.or(inner.last_purged),
-        })
-    }
-
-    async fn get_log_reader(&mut self) -> Self::LogReader {
-        self.clone()
-    }
-
-    async fn save_vote(&mut self, vote: &Vote<u64>) -> Result<(), StorageError<u64>> {
-        lock(&self.inner).vote = Some(*vote);
-        Ok(())
-    }
-
-    async fn read_vote(&mut self) -> Result<Option<Vote<u64>>, StorageError<u64>> {
-        Ok(lock(&self.inner).vote)
-    }
-
-    async fn save_committed(
-        &mut self,
-        committed: Option<LogId<u64>>,
-    ) -> Result<(), StorageError<u64>> {
-        lock(&self.inner).committed = committed;
-        Ok(())
-    }
-
-    async fn read_committed(&mut self) -> Result<Option<LogId<u64>>, StorageError<u64>> {
-        Ok(lock(&self.inner).committed)
-    }
-
-    async fn append<I>(
-        &mut self,
-        entries: I,
-        callback: LogFlushed<TypeConfig>,
-    ) -> Result<(), StorageError<u64>>
-    where
-        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
-        I::IntoIter: OptionalSend,
-    {
-        {
-            let mut inner = lock(&self.inner);
-            for entry in entries {
-                inner.log.insert(entry.log_id.index, entry);
-            }
-        }
-        callback.log_io_completed(Ok(()));
-        Ok(())
-    }
-
-    async fn truncate(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        lock(&self.inner).log.split_off(&log_id.index);
-        Ok(())
-    }
-
-    async fn purge(&mut self, log_id: LogId<u64>) -> Result<(), StorageError<u64>> {
-        let mut inner = lock(&self.inner);
-        inner.last_purged = Some(log_id);
-        inner.log = inner.log.split_off(&(log_id.index + 1));
-        Ok(())
-    }
-}
+pub(crate) type MemLog = ferrotel_testkit::openraft::MemLog<TypeConfig>;
 
 #[derive(Default)]
 struct SmInner {

@@ -26,7 +26,7 @@ use crate::args::DriveOptions;
 use crate::cluster::{Cluster, Member};
 use crate::gateway::EXPORT;
 use crate::proto::StorageClient;
-use crate::telemetry;
+use crate::telemetry::{self, Channels};
 use crate::{tree, Error};
 
 /// How long to wait for the chosen trace's spans at the embedded receiver. Every process has
@@ -170,11 +170,20 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     let gateway = cluster.gateway;
     // Shared with the failover task, which kills the leader through it.
     let cluster = Arc::new(Mutex::new(cluster));
+    let channels = telemetry::Channels::new(&telemetry);
     let runtime = telemetry::runtime()?;
     let started = Instant::now();
     let outcome = runtime.block_on(async {
-        elect(&members).await?;
-        let run = drive(gateway, &options, &nfs, &members, Arc::clone(&cluster)).await?;
+        elect(&channels, &members).await?;
+        let run = drive(
+            gateway,
+            &options,
+            &nfs,
+            &channels,
+            &members,
+            Arc::clone(&cluster),
+        )
+        .await?;
         let verified = verify(gateway, &run.acked).await;
         let raft_lines = raft_metrics(&members, run.failover.as_ref());
         if options.serve {
@@ -305,21 +314,17 @@ fn print_addresses(
     );
 }
 
-fn storage_client(addr: SocketAddr) -> Result<StorageClient<telemetry::TracedChannel>, Error> {
-    Ok(StorageClient::new(telemetry::channel(addr)?))
-}
-
-async fn status(addr: SocketAddr) -> Option<Status> {
-    let mut client = storage_client(addr).ok()?;
+async fn status(channels: &Channels, addr: SocketAddr) -> Option<Status> {
+    let mut client = StorageClient::new(channels.open(addr).ok()?);
     let reply = client.status(crate::proto::Payload::default()).await.ok()?;
     api::decode(reply.get_ref()).ok()
 }
 
 /// Initializes the cluster with its three members and waits until every node follows one leader.
-async fn elect(members: &[Member]) -> Result<(), Error> {
+async fn elect(channels: &Channels, members: &[Member]) -> Result<(), Error> {
     let first = members.first().ok_or("no storage nodes")?;
     let list = Members(members.iter().map(|m| (m.id, m.addr.to_string())).collect());
-    storage_client(first.addr)?
+    StorageClient::new(channels.open(first.addr)?)
         .initialize(api::encode(&list)?)
         .await
         .map_err(|e| format!("cannot initialize the cluster: {}", e.message()))?;
@@ -327,7 +332,7 @@ async fn elect(members: &[Member]) -> Result<(), Error> {
     loop {
         let mut leaders = Vec::new();
         for m in members {
-            leaders.push(status(m.addr).await.and_then(|s| s.leader));
+            leaders.push(status(channels, m.addr).await.and_then(|s| s.leader));
         }
         if leaders.iter().all(|l| l.is_some() && *l == leaders[0]) {
             return Ok(());
@@ -394,6 +399,7 @@ async fn drive(
     gateway: SocketAddr,
     options: &DriveOptions,
     nfs: &NfsInstruments,
+    channels: &Channels,
     members: &[Member],
     cluster: Arc<Mutex<Cluster>>,
 ) -> Result<Run, Error> {
@@ -414,9 +420,10 @@ async fn drive(
     };
     let failover = options.kill_leader_after.map(|after| {
         let (kill_now, members) = (Arc::clone(&kill_now), members.to_vec());
+        let channels = channels.clone();
         tokio::spawn(async move {
             kill_now.notified().await;
-            fail_over(&members, cluster, after).await
+            fail_over(&channels, &members, cluster, after).await
         })
     });
     let share = Share::new("/export");
@@ -531,13 +538,14 @@ fn raft_metrics(members: &[Member], failover: Option<&Failover>) -> String {
 
 /// Kills the current leader and waits for the survivors to elect a new one.
 async fn fail_over(
+    channels: &Channels,
     members: &[Member],
     cluster: Arc<Mutex<Cluster>>,
     after_ops: usize,
 ) -> Result<Failover, Error> {
     let mut leader = None;
     for m in members {
-        if let Some(s) = status(m.addr).await {
+        if let Some(s) = status(channels, m.addr).await {
             if s.leader == Some(s.id) {
                 leader = Some(s);
                 break;
@@ -559,7 +567,7 @@ async fn fail_over(
     let survivors: Vec<&Member> = members.iter().filter(|m| m.id != killed).collect();
     loop {
         for m in &survivors {
-            if let Some(s) = status(m.addr).await {
+            if let Some(s) = status(channels, m.addr).await {
                 if let Some(new) = s.leader.filter(|&l| l != killed && s.term > old.term) {
                     let without_leader = killed_at.elapsed();
                     eprintln!(
@@ -962,18 +970,9 @@ fn wait_for_trace(receiver: &Receiver, trace_id: &str) -> Vec<ferrotel_testkit::
 
 /// The driver's own `/metrics` page in OpenMetrics (the format that carries exemplars).
 fn metrics_page(addr: SocketAddr) -> Option<String> {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAccept: application/openmetrics-text\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (_, body) = response.split_once("\r\n\r\n")?;
-    Some(body.to_string())
+    let accept = [("Accept", "application/openmetrics-text")];
+    let response = ferrotel_testkit::raw_http::request(addr, "GET", "/metrics", &accept, None);
+    Some(response.ok()?.body)
 }
 
 /// The NFS client latency buckets of the page that carry an exemplar: each names the trace

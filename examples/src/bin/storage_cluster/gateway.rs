@@ -47,9 +47,10 @@ pub(crate) fn run(options: GatewayOptions) -> Result<ExitCode, Error> {
 }
 
 async fn serve(options: &GatewayOptions, guard: &ferrotel::Guard) -> Result<(), Error> {
+    let channels = telemetry::Channels::new(guard);
     let mut nodes = Vec::new();
     for (id, addr) in &options.nodes {
-        let client = StorageClient::new(telemetry::channel(*addr)?)
+        let client = StorageClient::new(channels.open(*addr)?)
             .max_decoding_message_size(4 << 20)
             .max_encoding_message_size(4 << 20);
         nodes.push((*id, client));

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ferrotel::config::{vars, Env};
-use ferrotel_tower::{ClientLayer, ClientService, ServerLayer};
+use ferrotel_tower::{ClientLayer, ClientService};
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Channel, Endpoint};
 use tower::ServiceBuilder;
@@ -128,22 +128,30 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .build()?)
 }
 
-/// The server layer every role's gRPC server runs behind.
-pub(crate) fn server_layer() -> ServerLayer {
-    ServerLayer::new()
-}
+/// Opens the process's traced channels, each behind the guard's client layer (its providers,
+/// presampler and `OTEL_SEMCONV_STABILITY_OPT_IN` choice) with the channel's own target.
+#[derive(Clone, Debug)]
+pub(crate) struct Channels(ClientLayer);
 
-/// A lazily connecting channel to `addr`, traced by the client layer.
-pub(crate) fn channel(addr: SocketAddr) -> Result<TracedChannel, Error> {
-    let uri: http::Uri = format!("http://{addr}").parse()?;
-    let channel = Endpoint::from(uri.clone())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
-        .tcp_nodelay(true)
-        .connect_lazy();
-    Ok(ServiceBuilder::new()
-        .layer(ClientLayer::new().target(&uri))
-        .service(channel))
+impl Channels {
+    /// Channels on `guard`'s pipelines.
+    pub(crate) fn new(guard: &ferrotel::Guard) -> Self {
+        // No peer yet: `open` names each channel's target.
+        Channels(guard.client_layer(&http::Uri::default()))
+    }
+
+    /// A lazily connecting channel to `addr`.
+    pub(crate) fn open(&self, addr: SocketAddr) -> Result<TracedChannel, Error> {
+        let uri: http::Uri = format!("http://{addr}").parse()?;
+        let channel = Endpoint::from(uri.clone())
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        Ok(ServiceBuilder::new()
+            .layer(self.0.clone().target(&uri))
+            .service(channel))
+    }
 }
 
 /// Binds `listen` and writes the ready line with the bound address (and this process's

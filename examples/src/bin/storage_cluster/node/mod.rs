@@ -7,7 +7,6 @@
 //! span and a sample, and each entry carries its proposer's trace context through the log.
 
 mod files;
-mod log_store;
 mod network;
 
 use std::collections::BTreeMap;
@@ -30,8 +29,8 @@ use crate::proto::{self, Payload, RaftServer, StorageServer};
 use crate::telemetry;
 use crate::Error;
 
+use ferrotel_testkit::openraft::MemLog;
 use files::Files;
-use log_store::LogStore;
 use network::{Network, MAX_MESSAGE};
 
 type Raft = openraft::Raft<TypeConfig>;
@@ -78,8 +77,12 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
     let raft = Raft::new(
         options.id,
         raft_config()?,
-        TracedNetworkFactory::new(Network, instruments.clone()),
-        TracedLogStore::new(LogStore::default(), instruments.clone()),
+        TracedNetworkFactory::new(
+            Network::new(telemetry::Channels::new(guard)),
+            instruments.clone(),
+        ),
+        // In memory: the demo's nodes live as long as one run, and a killed leader stays down.
+        TracedLogStore::new(MemLog::<TypeConfig>::default(), instruments.clone()),
         TracedStateMachine::new(files.clone(), instruments.clone()),
     )
     .await
@@ -94,7 +97,7 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
         files,
     };
     let served = tonic::transport::Server::builder()
-        .layer(telemetry::server_layer())
+        .layer(guard.server_layer())
         .add_service(
             RaftServer::new(raft_service)
                 .max_decoding_message_size(MAX_MESSAGE)

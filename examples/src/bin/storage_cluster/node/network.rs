@@ -16,14 +16,22 @@ use serde::Serialize;
 
 use crate::api::{decode, encode, TypeConfig};
 use crate::proto::{Payload, RaftClient};
-use crate::telemetry::{self, TracedChannel};
+use crate::telemetry::{Channels, TracedChannel};
 
 /// Messages may carry batches of 1 MiB writes.
 pub(crate) const MAX_MESSAGE: usize = 64 << 20;
 
 /// Makes one [`Peer`] per target node.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Network;
+#[derive(Debug, Clone)]
+pub(crate) struct Network {
+    channels: Channels,
+}
+
+impl Network {
+    pub(crate) fn new(channels: Channels) -> Self {
+        Network { channels }
+    }
+}
 
 /// The connection to one peer (connected lazily, reconnecting by itself).
 pub(crate) struct Peer {
@@ -39,7 +47,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             .addr
             .parse()
             .map_err(|e| format!("node {target} has a bad address {:?}: {e}", node.addr))
-            .and_then(|addr| telemetry::channel(addr).map_err(|e| e.to_string()))
+            .and_then(|addr| self.channels.open(addr).map_err(|e| e.to_string()))
             .map(|channel| {
                 RaftClient::new(channel)
                     .max_decoding_message_size(MAX_MESSAGE)
