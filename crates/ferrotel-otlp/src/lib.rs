@@ -51,6 +51,7 @@
 //!   Error messages carry no header value and no endpoint userinfo or query.
 
 mod error;
+mod exporter;
 mod logs;
 mod loss;
 mod metrics;
@@ -64,6 +65,7 @@ mod tls;
 mod transport;
 
 pub use error::SetupError;
+pub use exporter::OtlpBatchExporter;
 pub use logs::OtlpLogExporter;
 pub use loss::{LossReporter, REPORT_INTERVAL};
 pub use metrics::{MetricExportStats, OtlpMetricExporter};

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotel_config::{Config, LogsExporter};
-use ferrotel_otlp::{
-    BatchSignal, LossReporter, OnExportRuntime, OtlpLogExporter, PipelineCounters,
-};
+use ferrotel_otlp::{BatchSignal, LossReporter, OtlpLogExporter, PipelineCounters};
 use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{
@@ -32,7 +30,7 @@ pub(crate) fn logger_provider(
     config: &Config,
     resource: Resource,
     handle: &Handle,
-    reporter: Option<Arc<LossReporter>>,
+    reporter: &Arc<LossReporter>,
 ) -> Result<(Option<SdkLoggerProvider>, Vec<Pipeline>), InitError> {
     if config.logs_exporter.is_empty() {
         return Ok((None, Vec::new()));
@@ -41,50 +39,34 @@ pub(crate) fn logger_provider(
     let mut builder = SdkLoggerProvider::builder().with_resource(resource);
     let batch = &config.logs_batch;
     for choice in &config.logs_exporter {
-        // As for spans: export errors are scrubbed of secrets and losses reported while
-        // they happen.
-        let counters = Arc::new(PipelineCounters::new(
-            BatchSignal::Logs,
-            batch.max_queue_size,
-            ferrotel_config::redact::Redactor::from_config(config),
-            reporter.clone(),
-        ));
-        let (name, exporter) = match choice {
-            LogsExporter::Otlp => (
-                "otlp",
-                AnyLogExporter::Otlp(Box::new(OtlpLogExporter::new(
-                    &config.logs_otlp,
-                    handle,
-                    Arc::clone(&counters),
-                )?)),
-            ),
-            LogsExporter::Console => (
-                "console",
-                AnyLogExporter::Console(opentelemetry_stdout::LogExporter::default()),
-            ),
+        let (name, otlp) = match choice {
+            LogsExporter::Otlp => ("otlp", true),
+            LogsExporter::Console => ("console", false),
+        };
+        let pipeline = Pipeline::new(BatchSignal::Logs, name, batch, config, reporter);
+        let exporter = if otlp {
+            AnyLogExporter::Otlp(Box::new(OtlpLogExporter::new(
+                &config.logs_otlp,
+                handle,
+                Arc::clone(&pipeline.counters),
+            )?))
+        } else {
+            AnyLogExporter::Console(opentelemetry_stdout::LogExporter::default())
         };
         let batch_config = BatchConfigBuilder::default()
             .with_max_queue_size(batch.max_queue_size)
             .with_max_export_batch_size(batch.max_export_batch_size)
             .with_scheduled_delay(batch.schedule_delay)
             .build();
-        let exporter = OnExportRuntime::new(
-            exporter,
-            handle.clone(),
-            batch.export_timeout,
-            Arc::clone(&counters),
-        );
+        let exporter = pipeline.on_runtime(exporter, handle, batch);
         builder = builder.with_log_processor(Counted {
             inner: BatchLogProcessor::builder(exporter)
                 .with_batch_config(batch_config)
                 .build(),
-            counters: Arc::clone(&counters),
+            counters: Arc::clone(&pipeline.counters),
             shut_down: AtomicBool::new(false),
         });
-        pipelines.push(Pipeline {
-            exporter: name,
-            counters,
-        });
+        pipelines.push(pipeline);
     }
     Ok((Some(builder.build()), pipelines))
 }

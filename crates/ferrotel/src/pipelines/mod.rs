@@ -11,11 +11,11 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ferrotel_config::{Config, ExemplarFilter, Protocol};
+use ferrotel_config::{BatchConfig, Config, ExemplarFilter, Protocol};
 use ferrotel_metrics::Exemplars;
 use ferrotel_otlp::{
-    ExportRuntime, LossReporter, MetricExportStats, OtlpMetricExporter, PipelineCounters,
-    PipelineStats, REPORT_INTERVAL,
+    BatchSignal, ExportRuntime, LossReporter, MetricExportStats, OnExportRuntime,
+    OtlpMetricExporter, PipelineCounters, PipelineStats, REPORT_INTERVAL,
 };
 use ferrotel_prometheus::MetricsEndpoint;
 use ferrotel_tracer::Presampler;
@@ -35,6 +35,42 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
+    /// A pipeline of `signal` through the exporter named `exporter`, with fresh counters for a
+    /// queue of `batch.max_queue_size`: export errors are scrubbed of the configuration's
+    /// secrets and losses reported while they happen.
+    fn new(
+        signal: BatchSignal,
+        exporter: &'static str,
+        batch: &BatchConfig,
+        config: &Config,
+        reporter: &Arc<LossReporter>,
+    ) -> Self {
+        Self {
+            exporter,
+            counters: Arc::new(PipelineCounters::new(
+                signal,
+                batch.max_queue_size,
+                ferrotel_config::redact::Redactor::from_config(config),
+                Some(Arc::clone(reporter)),
+            )),
+        }
+    }
+
+    /// `exporter` run on the export runtime within `batch.export_timeout`, counted here.
+    fn on_runtime<E: Send + Sync + 'static>(
+        &self,
+        exporter: E,
+        handle: &tokio::runtime::Handle,
+        batch: &BatchConfig,
+    ) -> OnExportRuntime<E> {
+        OnExportRuntime::new(
+            exporter,
+            handle.clone(),
+            batch.export_timeout,
+            Arc::clone(&self.counters),
+        )
+    }
+
     fn snapshot(&self) -> PipelineStats {
         self.counters.snapshot(self.exporter)
     }
@@ -118,25 +154,17 @@ impl Pipelines {
         let _enter = handle.enter();
         // Built even when OTEL_TRACES_EXPORTER=none: that means no exporter, not no SDK, so
         // spans are still created, sampled and propagated, and log lines carry their ids.
-        let (tracer_provider, presampler, spans) = match traces::tracer_provider(
-            config,
-            resource.clone(),
-            &handle,
-            Some(Arc::clone(&reporter)),
-        ) {
-            Ok((provider, presampler, spans)) => (Some(provider), Some(presampler), spans),
-            Err(e) if !config.strict => {
-                notes.push(format!("trace export is off for this run: {e}"));
-                (None, None, Vec::new())
-            }
-            Err(e) => return Err(e),
-        };
-        let (logger_provider, logs) = logs::logger_provider(
-            config,
-            resource.clone(),
-            &handle,
-            Some(Arc::clone(&reporter)),
-        )?;
+        let (tracer_provider, presampler, spans) =
+            match traces::tracer_provider(config, resource.clone(), &handle, &reporter) {
+                Ok((provider, presampler, spans)) => (Some(provider), Some(presampler), spans),
+                Err(e) if !config.strict => {
+                    notes.push(format!("trace export is off for this run: {e}"));
+                    (None, None, Vec::new())
+                }
+                Err(e) => return Err(e),
+            };
+        let (logger_provider, logs) =
+            logs::logger_provider(config, resource.clone(), &handle, &reporter)?;
         let metrics = metrics::pipeline(config, resource, &handle, Some(Arc::clone(&reporter)))?;
         notes.extend(metrics.notes);
         if let Some(provider) = &metrics.provider {

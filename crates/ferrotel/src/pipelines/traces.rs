@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use ferrotel_config::{Config, OtlpConfig, Sampler as SamplerConfig, TracesExporter};
 use ferrotel_otlp::{
-    BatchSignal, LossReporter, OnExportRuntime, OtlpSpanExporter, PipelineCounters,
-    RuntimeHttpClient,
+    BatchSignal, LossReporter, OtlpSpanExporter, PipelineCounters, RuntimeHttpClient,
 };
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
@@ -28,7 +27,7 @@ pub(crate) fn tracer_provider(
     config: &Config,
     resource: Resource,
     handle: &Handle,
-    reporter: Option<Arc<LossReporter>>,
+    reporter: &Arc<LossReporter>,
 ) -> Result<(SdkTracerProvider, Presampler, Vec<Pipeline>), InitError> {
     let mut pipelines = Vec::new();
     let configured = sampler(&config.sampler, config, handle)?;
@@ -46,40 +45,29 @@ pub(crate) fn tracer_provider(
         .with_id_generator(presampler.id_generator());
     let mut builder = builder.with_span_limits(span_limits(config));
     for choice in &config.traces_exporter {
-        // One set of counters per pipeline: the exporter's transport counts rejected spans
-        // into the same set the processor admits spans into.
-        let counters = Arc::new(PipelineCounters::new(
-            BatchSignal::Spans,
-            config.batch.max_queue_size,
-            ferrotel_config::redact::Redactor::from_config(config),
-            reporter.clone(),
-        ));
-        let (name, exporter) = match choice {
-            TracesExporter::Otlp => (
-                "otlp",
-                AnySpanExporter::Otlp(Box::new(OtlpSpanExporter::new(
-                    &config.traces_otlp,
-                    handle,
-                    Arc::clone(&counters),
-                )?)),
-            ),
-            TracesExporter::Console => (
-                "console",
-                AnySpanExporter::Console(opentelemetry_stdout::SpanExporter::default()),
-            ),
-        };
         let batch = &config.batch;
+        // One set of counters per pipeline: the exporter counts rejected spans into the same
+        // set the processor admits spans into.
+        let (name, otlp) = match choice {
+            TracesExporter::Otlp => ("otlp", true),
+            TracesExporter::Console => ("console", false),
+        };
+        let pipeline = Pipeline::new(BatchSignal::Spans, name, batch, config, reporter);
+        let exporter = if otlp {
+            AnySpanExporter::Otlp(Box::new(OtlpSpanExporter::new(
+                &config.traces_otlp,
+                handle,
+                Arc::clone(&pipeline.counters),
+            )?))
+        } else {
+            AnySpanExporter::Console(opentelemetry_stdout::SpanExporter::default())
+        };
         let batch_config = BatchConfigBuilder::default()
             .with_max_queue_size(batch.max_queue_size)
             .with_max_export_batch_size(batch.max_export_batch_size)
             .with_scheduled_delay(batch.schedule_delay)
             .build();
-        let exporter = OnExportRuntime::new(
-            exporter,
-            handle.clone(),
-            batch.export_timeout,
-            Arc::clone(&counters),
-        );
+        let exporter = pipeline.on_runtime(exporter, handle, batch);
         // A configuration file's `simple` processor exports each span as it ends.
         let simple = config.simple_span_exporters.contains(choice);
         let inner: Box<dyn SpanProcessor> = if simple {
@@ -90,14 +78,11 @@ pub(crate) fn tracer_provider(
         builder = builder.with_span_processor(Counted {
             inner,
             simple,
-            counters: Arc::clone(&counters),
+            counters: Arc::clone(&pipeline.counters),
             value_length_limit: config.limits.span_attribute_value_length,
             shut_down: AtomicBool::new(false),
         });
-        pipelines.push(Pipeline {
-            exporter: name,
-            counters,
-        });
+        pipelines.push(pipeline);
     }
     Ok((builder.build(), presampler, pipelines))
 }
