@@ -1,8 +1,8 @@
 //! Log lines that name their trace: a `tracing_subscriber::fmt` event format that appends the
 //! OpenTelemetry `trace_id` and `span_id` of the span an event is written in, in text or JSON.
 //!
-//! Getting that id out of a `tracing` span is what tracing-opentelemetry users keep asking for
-//! (its issues #119, #233, #251); here it is on every line, matching the exported span.
+//! `tracing_subscriber::fmt` alone never prints that id (it lives in tracing-opentelemetry's span
+//! extensions); here it is on every line, matching the exported span.
 
 use std::fmt::{self, Write as _};
 use std::io;
