@@ -102,8 +102,8 @@ pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// Level of ferrotel's own diagnostics: `trace`, `debug`, `info`, `warn`, `error`, `off`.
 /// Default `info`.
 pub const OTEL_LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
-/// Comma-separated propagators: `tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `none`
-/// (`xray` and `ottrace` are known to the specification but not supported by ferrotel).
+/// Comma-separated propagators: `tracecontext`, `baggage`, `b3`, `b3multi`, `jaeger`, `xray`,
+/// `none` (`ottrace` is known to the specification but not supported by ferrotel).
 /// Default `tracecontext,baggage`.
 pub const OTEL_PROPAGATORS: &str = "OTEL_PROPAGATORS";
 /// Sampler: `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`,
