@@ -293,3 +293,82 @@ fn bad_arguments_are_reported_not_panicked() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Spans of the trace of each span, grouped by trace id.
+fn traces(spans: &[ReceivedSpan]) -> HashMap<String, Vec<&ReceivedSpan>> {
+    let mut by_trace: HashMap<String, Vec<&ReceivedSpan>> = HashMap::new();
+    for span in spans {
+        by_trace.entry(span.trace_id_hex()).or_default().push(span);
+    }
+    by_trace
+}
+
+/// A trace that holds nothing but a leader's empty AppendEntries: the heartbeat span, or the
+/// RPC's own client and server spans.
+fn is_heartbeat(trace: &[&ReceivedSpan]) -> bool {
+    trace
+        .iter()
+        .all(|s| s.name() == "raft.heartbeat" || s.name().ends_with("/AppendEntries"))
+        && !trace
+            .iter()
+            .any(|s| s.attr("raft.log.first_index").is_some())
+}
+
+#[test]
+fn heartbeats_start_no_trace_unless_a_rule_names_them() {
+    // The default sampler (parent-based, always on) and no rules.
+    let receiver = Receiver::start();
+    let run = demo::run(demo::command(&receiver, &["--ops", "200"]));
+    run.assert_success();
+    receiver.wait_for_spans(1, WAIT).unwrap();
+    let spans = receiver.spans();
+    let all = traces(&spans);
+    let heartbeats = all.values().filter(|t| is_heartbeat(t)).count();
+    assert!(
+        heartbeats * 100 < all.len(),
+        "{heartbeats} of {} traces are heartbeats",
+        all.len()
+    );
+    assert!(
+        spans.iter().all(|s| s.name() != "raft.heartbeat"),
+        "no heartbeat span by default"
+    );
+    // A replicate span says which log range its AppendEntries carried.
+    let replicates: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| s.name() == "raft.replicate")
+        .collect();
+    assert!(!replicates.is_empty());
+    for span in replicates {
+        let first: u64 = span.attr("raft.log.first_index").unwrap().parse().unwrap();
+        let last: u64 = span.attr("raft.log.last_index").unwrap().parse().unwrap();
+        let index: u64 = span.attr("raft.log.index").unwrap().parse().unwrap();
+        assert!(
+            first <= index && index <= last,
+            "{first} <= {index} <= {last}"
+        );
+    }
+
+    // A rule that names them brings them back, each a trace of its own.
+    let receiver = Receiver::start();
+    let mut command = demo::command(&receiver, &["--ops", "200"]);
+    command.env("FERROTEL_SAMPLING_RULES", "raft.heartbeat=1");
+    let run = demo::run(command);
+    run.assert_success();
+    receiver.wait_for_spans(1, WAIT).unwrap();
+    let spans = receiver.spans();
+    let all = traces(&spans);
+    let rooted: Vec<&Vec<&ReceivedSpan>> = all
+        .values()
+        .filter(|t| {
+            t.iter()
+                .any(|s| s.name() == "raft.heartbeat" && s.parent_span_id_hex().is_none())
+        })
+        .collect();
+    assert!(rooted.len() > 10, "{} heartbeat traces", rooted.len());
+    // The RPC's own spans sit under the heartbeat span.
+    assert!(
+        rooted.iter().any(|t| t.len() >= 2 && is_heartbeat(t)),
+        "heartbeat traces hold their AppendEntries spans"
+    );
+}

@@ -49,6 +49,6 @@ mod tracer;
 
 pub use presampler::{Presampled, PresampledIds, PresampledSampler, Presampler};
 pub use random_flag::{random_under, with_random_flag, RandomFlagSpan};
-pub use rule_sampler::RuleSampler;
+pub use rule_sampler::{RuleSampler, QUIET_ROOTS};
 pub use scope::{scope, SCHEMA_URL};
 pub use tracer::{Level2Span, Level2Tracer, Level2TracerProvider};

@@ -75,6 +75,12 @@ fn keeps(bound: u64, ratio: f64, trace_id: TraceId) -> bool {
     (u64::from_be_bytes(low) >> 1) < bound
 }
 
+/// Root spans that start no trace unless a rule names them exactly: a Raft leader's empty
+/// AppendEntries (`raft.heartbeat`) runs several times a second per follower and would
+/// outnumber every other trace. Still counted in the metrics; `raft.heartbeat=0.001` in
+/// `FERROTEL_SAMPLING_RULES` brings a fraction back.
+pub const QUIET_ROOTS: &[&str] = &["raft.heartbeat"];
+
 /// A sampler that applies the first matching rule to root spans and the configured sampler
 /// to everything else.
 ///
@@ -101,18 +107,26 @@ pub struct RuleSampler {
 
 impl RuleSampler {
     /// Rules in order (first match wins) over the `fallback` sampler (the one
-    /// `OTEL_TRACES_SAMPLER` configures).
+    /// `OTEL_TRACES_SAMPLER` configures). Each of the [`QUIET_ROOTS`] that no rule names
+    /// exactly comes first, with ratio 0.
     pub fn new(rules: &[SamplingRule], fallback: impl Into<Box<dyn ShouldSample>>) -> Self {
+        let quiet = QUIET_ROOTS
+            .iter()
+            .filter(|name| !rules.iter().any(|rule| rule.name == **name))
+            .map(|name| Rule {
+                glob: name.as_bytes().into(),
+                attribute: None,
+                bound: 0,
+                ratio: 0.0,
+            });
+        let given = rules.iter().map(|rule| Rule {
+            glob: rule.name.as_bytes().into(),
+            attribute: rule.attribute.clone(),
+            bound: ratio_bound(rule.ratio),
+            ratio: rule.ratio,
+        });
         RuleSampler {
-            rules: rules
-                .iter()
-                .map(|rule| Rule {
-                    glob: rule.name.as_bytes().into(),
-                    attribute: rule.attribute.clone(),
-                    bound: ratio_bound(rule.ratio),
-                    ratio: rule.ratio,
-                })
-                .collect(),
+            rules: quiet.chain(given).collect(),
             fallback: fallback.into(),
         }
     }

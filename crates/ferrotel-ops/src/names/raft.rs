@@ -18,6 +18,9 @@ pub const SPAN_VOTE: &str = "raft.vote";
 pub const SPAN_ELECTION: &str = "raft.election";
 /// Span: a snapshot is built, sent or installed.
 pub const SPAN_SNAPSHOT: &str = "raft.snapshot";
+/// Span: the leader's AppendEntries with no entries, to one follower. A root by nature, it
+/// starts no trace unless a sampling rule names it (`ferrotel_tracer::QUIET_ROOTS`).
+pub const SPAN_HEARTBEAT: &str = "raft.heartbeat";
 
 /// Counter: proposals made on this node.
 pub const PROPOSALS: &str = "raft.proposals";
@@ -56,6 +59,10 @@ pub const ROLE: &str = "raft.role";
 pub const TERM_ATTR: &str = "raft.term";
 /// Attribute: a log index (the first of a batch).
 pub const LOG_INDEX: &str = "raft.log.index";
+/// Attribute: the first log index an AppendEntries carried.
+pub const LOG_FIRST_INDEX: &str = "raft.log.first_index";
+/// Attribute: the last log index an AppendEntries carried.
+pub const LOG_LAST_INDEX: &str = "raft.log.last_index";
 /// Attribute: how many entries a span covers.
 pub const ENTRY_COUNT: &str = "raft.entry.count";
 

@@ -312,10 +312,33 @@ impl RaftInstruments {
             root_opened: false,
             finished: false,
         };
+        let mut range: Option<(u64, u64)> = None;
         for (index, context) in entries {
+            range = Some(range.map_or((index, index), |(first, _)| (first, index)));
             batch.entry(index, context);
         }
+        // A replicate span stands for one traced entry, but its AppendEntries carried the
+        // whole range: say so, or a span whose RPC moved other traces' entries looks empty.
+        if let (BatchOp::Replicate(_), Some((first, last))) = (op, range) {
+            for cx in &batch.spans {
+                let span = cx.span();
+                span.set_attribute(KeyValue::new(names::LOG_FIRST_INDEX, node_id_value(first)));
+                span.set_attribute(KeyValue::new(names::LOG_LAST_INDEX, node_id_value(last)));
+                span.set_attribute(KeyValue::new(names::ENTRY_COUNT, batch.entries as i64));
+            }
+        }
         batch
+    }
+
+    /// The leader's AppendEntries to `peer` carrying no entry. It starts no trace unless a
+    /// sampling rule names `raft.heartbeat`; run the RPC under [`RaftSpan::context`] so the
+    /// transport's own spans follow that decision.
+    pub fn heartbeat(&self, peer: u64) -> RaftSpan {
+        let mut span = self.span(names::SPAN_HEARTBEAT, SpanKind::Client, &Context::new());
+        if span.recording {
+            span.set(KeyValue::new(names::PEER, node_id_value(peer)));
+        }
+        span
     }
 
     /// This node asking `peer` for its vote in `term`.
@@ -681,6 +704,11 @@ pub struct RaftSpan {
 impl RaftSpan {
     fn set(&mut self, kv: KeyValue) {
         self.span.set_attribute(kv);
+    }
+
+    /// A context with this span as the parent, sampled or not, for the work it covers.
+    pub fn context(&self) -> Context {
+        Context::new().with_remote_span_context(self.span.span_context().clone())
     }
 
     /// Whether the span is recorded (sampled).

@@ -32,11 +32,9 @@ pub(crate) fn tracer_provider(
     let mut pipelines = Vec::new();
     let configured = sampler(&config.sampler, config, handle)?;
     // FERROTEL_SAMPLING_RULES take the configured sampler's place for the roots they match.
-    let presampler = if config.ops.sampling_rules.is_empty() {
-        Presampler::boxed(configured)
-    } else {
-        Presampler::new(RuleSampler::new(&config.ops.sampling_rules, configured))
-    };
+    // Always a rule sampler, even with no rules: the quiet roots (Raft heartbeats) start no
+    // trace unless a rule names them.
+    let presampler = Presampler::new(RuleSampler::new(&config.ops.sampling_rules, configured));
     // The Tower layers and ferrotel-ops' instruments decide with the same sampler before
     // they build a span (Guard::server_layer, client_layer, ops).
     let builder = SdkTracerProvider::builder()

@@ -59,8 +59,11 @@ where
 
 /// A [`RaftNetwork`] client to one peer, tracing its RPCs:
 ///
+/// - `append_entries` with no entries: a `raft.heartbeat` span (CLIENT), which starts no trace
+///   unless a sampling rule names it; the RPC runs under its (unsampled) context, so the
+///   transport's layers start no trace either. Metrics count it all the same.
 /// - `append_entries`: a `raft.replicate` span (CLIENT) per traced entry, children of the
-///   proposers' spans. The inner call runs with the first such span as the current
+///   proposers' spans, with the log range the RPC carried. The inner call runs with the first such span as the current
 ///   OpenTelemetry context, so a tonic or HTTP client layer under it propagates that trace
 ///   to the peer; with no traced entry (heartbeats, unsampled entries) the caller's context
 ///   is kept.
@@ -133,6 +136,16 @@ where
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<C::NodeId>, RPCError<C::NodeId, C::Node, RaftError<C::NodeId>>>
     {
+        if rpc.entries.is_empty() {
+            let span = self.instruments.heartbeat(self.peer);
+            let result = self
+                .inner
+                .append_entries(rpc, option)
+                .with_context(span.context())
+                .await;
+            span.finish(result.as_ref().map(|_| ()).map_err(rpc_error_type));
+            return result;
+        }
         let batch = self.instruments.replicate(
             self.peer,
             rpc.entries
