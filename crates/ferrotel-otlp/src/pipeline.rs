@@ -71,6 +71,9 @@ pub struct PipelineCounters {
     rejected: AtomicU64,
     /// The last export error, for the report (secrets scrubbed).
     last_error: Mutex<Option<String>>,
+    /// Why the latest attempt of an export failed, while it may still be retried: the only
+    /// account of an export that is still retrying when shutdown cuts it off.
+    last_attempt_error: Mutex<Option<String>>,
     redactor: Redactor,
     reporter: Option<Arc<LossReporter>>,
 }
@@ -98,8 +101,18 @@ impl PipelineCounters {
             in_flight: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            last_attempt_error: Mutex::new(None),
             redactor,
             reporter,
+        }
+    }
+
+    /// Records why one attempt of an export failed (it may still be retried), naming where it
+    /// was sent.
+    pub fn record_attempt_failure(&self, message: &str) {
+        let message = self.redactor.scrub(message).into_owned();
+        if let Ok(mut last) = self.last_attempt_error.lock() {
+            *last = Some(message);
         }
     }
 
@@ -199,6 +212,9 @@ impl PipelineCounters {
         match &result {
             Ok(()) => {
                 self.exported.fetch_add(items, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_attempt_error.lock() {
+                    *last = None;
+                }
             }
             Err(e) => {
                 let timed_out = matches!(e, OTelSdkError::Timeout(_));
@@ -238,6 +254,7 @@ impl PipelineCounters {
             unaccounted: in_queue + in_flight + dropped_queue_full + dropped_after_shutdown,
             capacity: self.capacity,
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+            last_attempt_error: self.last_attempt_error.lock().ok().and_then(|e| e.clone()),
         }
     }
 }
@@ -278,6 +295,9 @@ pub struct PipelineStats {
     pub capacity: u64,
     /// The last export error, if any (secrets redacted).
     pub last_error: Option<String>,
+    /// Why the latest attempt of an export failed, if it did and no export has succeeded
+    /// since (secrets redacted): what an export still retrying is up against.
+    pub last_attempt_error: Option<String>,
 }
 
 impl PipelineStats {
@@ -321,10 +341,13 @@ impl PipelineStats {
             ));
         }
         if self.in_flight > 0 {
+            let why = match &self.last_attempt_error {
+                Some(error) => format!("it was still retrying; its last attempt failed: {error}"),
+                None => "the collector did not answer".to_owned(),
+            };
             problems.push(format!(
                 "{} of {queued} {items} were lost in an export that had not returned when \
-                 shutdown hit its {bound:?} bound ({exporter} exporter): the collector did not \
-                 answer",
+                 shutdown hit its {bound:?} bound ({exporter} exporter): {why}",
                 self.in_flight
             ));
         }

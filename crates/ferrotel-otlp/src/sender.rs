@@ -11,6 +11,7 @@ use prost::Message as _;
 use tokio::runtime::Handle;
 
 use crate::error::SetupError;
+use crate::pipeline::PipelineCounters;
 use crate::retry::with_retries;
 use crate::signal::{Accepted, Signal};
 use crate::transport::Transport;
@@ -23,6 +24,9 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 pub(crate) struct Sender<S> {
     transport: Arc<Transport>,
     runtime: Handle,
+    /// Where each failed attempt is recorded, so that an export cut off while retrying can
+    /// be explained.
+    attempts: Option<Arc<PipelineCounters>>,
     signal: PhantomData<fn() -> S>,
 }
 
@@ -31,8 +35,15 @@ impl<S: Signal> Sender<S> {
         Ok(Self {
             transport: Arc::new(Transport::new::<S>(otlp, runtime)?),
             runtime: runtime.clone(),
+            attempts: None,
             signal: PhantomData,
         })
+    }
+
+    /// Records every failed attempt's reason in `counters`.
+    pub(crate) fn counting_attempts(mut self, counters: Arc<PipelineCounters>) -> Self {
+        self.attempts = Some(counters);
+        self
     }
 
     /// The endpoint, secrets hidden.
@@ -73,10 +84,22 @@ impl<S: Signal> Sender<S> {
         started: Instant,
     ) -> Result<Accepted, String> {
         let transport = Arc::clone(&self.transport);
+        let attempts = self.attempts.clone();
         let task = self.runtime.spawn(async move {
             let deadline = transport.timeout().map(|t| started + t);
             let prepared = transport.prepare::<S>(request)?;
-            let send = with_retries(deadline, |left| transport.send(&prepared, left));
+            let send = with_retries(deadline, |left| {
+                let attempt = transport.send(&prepared, left);
+                let (attempts, target) = (attempts.as_deref(), transport.target());
+                async move {
+                    let outcome = attempt.await;
+                    if let (Err(failure), Some(counters)) = (&outcome, attempts) {
+                        counters
+                            .record_attempt_failure(&format!("{target}: {}", failure.message()));
+                    }
+                    outcome
+                }
+            });
             let report = match transport.timeout() {
                 // Also bounds an attempt that hangs past its own timeout.
                 Some(limit) => match tokio::time::timeout(limit, send).await {

@@ -37,7 +37,7 @@ impl OtlpSpanExporter {
         counters: Arc<PipelineCounters>,
     ) -> Result<Self, SetupError> {
         Ok(Self {
-            sender: Sender::new(otlp, runtime)?,
+            sender: Sender::new(otlp, runtime)?.counting_attempts(Arc::clone(&counters)),
             resource: ResourceAttributesWithSchema::default(),
             counters,
             shut_down: AtomicBool::new(false),
