@@ -33,6 +33,7 @@ pub(crate) fn logger_provider(
     resource: Resource,
     handle: &Handle,
     reporter: Option<Arc<LossReporter>>,
+    notes: &mut Vec<String>,
 ) -> Result<(Option<SdkLoggerProvider>, Vec<Pipeline>), InitError> {
     if config.logs_exporter.is_empty() {
         return Ok((None, Vec::new()));
@@ -50,14 +51,18 @@ pub(crate) fn logger_provider(
             reporter.clone(),
         ));
         let (name, exporter) = match choice {
-            LogsExporter::Otlp => (
-                "otlp",
-                AnyLogExporter::Otlp(Box::new(OtlpLogExporter::new(
-                    &config.logs_otlp,
-                    handle,
-                    Arc::clone(&counters),
-                )?)),
-            ),
+            LogsExporter::Otlp => {
+                match OtlpLogExporter::new(&config.logs_otlp, handle, Arc::clone(&counters)) {
+                    Ok(otlp) => ("otlp", AnyLogExporter::Otlp(Box::new(otlp))),
+                    // Not the service's fault (an unreadable TLS file): outside strict mode
+                    // this exporter is off and the problem reported, as for spans and metrics.
+                    Err(e) if !config.strict => {
+                        notes.push(format!("OTLP log export is off for this run: {e}"));
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
             LogsExporter::Console => (
                 "console",
                 AnyLogExporter::Console(opentelemetry_stdout::LogExporter::default()),

@@ -136,6 +136,7 @@ impl Pipelines {
             resource.clone(),
             &handle,
             Some(Arc::clone(&reporter)),
+            notes,
         )?;
         let metrics = metrics::pipeline(config, resource, &handle, Some(Arc::clone(&reporter)))?;
         notes.extend(metrics.notes);
