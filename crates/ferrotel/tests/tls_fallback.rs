@@ -68,8 +68,7 @@ fn a_hostile_tls_path_is_printed_escaped_and_bounded() {
         .install_subscriber(false)
         .install_globals(false)
         .try_init()
-        .err()
-        .expect("strict refuses");
+        .expect_err("strict refuses");
     let text = err.to_string();
     assert!(text.contains(r"a\r\nFORGED LINE\u{1b}[2J"), "{text:?}");
     assert!(!text.contains(['\r', '\n', '\u{1b}']), "{text:?}");
@@ -88,7 +87,6 @@ fn a_device_as_a_tls_file_is_refused_without_reading_it() {
         .install_subscriber(false)
         .install_globals(false)
         .try_init()
-        .err()
-        .expect("strict refuses");
+        .expect_err("strict refuses");
     assert!(err.to_string().contains("not a regular file"), "{err}");
 }
