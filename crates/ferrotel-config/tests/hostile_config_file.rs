@@ -147,3 +147,45 @@ fn a_hostile_variable_value_is_printed_escaped_and_bounded() {
     assert!(!text.contains(['\r', '\n', '\u{1b}']), "{text:?}");
     assert!(text.len() < 4_000, "{} bytes", text.len());
 }
+
+#[test]
+fn garbage_in_the_semconv_opt_in_draws_a_warning_and_other_domains_do_not() {
+    let issues = |value: &str| {
+        Config::builder()
+            .resolve(&env(&[("OTEL_SEMCONV_STABILITY_OPT_IN", value)]))
+            .unwrap()
+            .issues
+    };
+    let garbage = issues("rpc/dup, ;;; \u{1b}[2J, 42");
+    let text: Vec<String> = garbage.iter().map(ToString::to_string).collect();
+    assert_eq!(garbage.len(), 1, "{text:?}");
+    assert!(
+        text[0].contains("OTEL_SEMCONV_STABILITY_OPT_IN"),
+        "{text:?}"
+    );
+    assert!(
+        text[0].contains("not an opt-in: ;;; \\u{1b}[2J, 42"),
+        "{text:?}"
+    );
+    assert!(
+        issues("http/dup,database,rpc_latest_experimental,gen_ai_latest_experimental").is_empty()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_invalid_utf8_rust_log_draws_a_warning() {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt as _;
+    let env = Env::from_os_pairs([(
+        OsString::from("RUST_LOG"),
+        OsString::from_vec(b"info,\xff\xfe".to_vec()),
+    )]);
+    let issues = Config::builder().resolve(&env).unwrap().issues;
+    assert!(
+        issues
+            .iter()
+            .any(|i| i.variable == "RUST_LOG" && i.to_string().contains("not UTF-8")),
+        "{issues:?}"
+    );
+}
