@@ -67,6 +67,16 @@ pub fn request(
     parse(&raw)
 }
 
+/// Sends `bytes` as they are (a malformed or oversized head, say) and reads the whole answer.
+pub fn raw_request(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(bytes)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse(&raw)
+}
+
 /// `GET path` with optional `Accept`; panics unless answered.
 pub fn get(addr: SocketAddr, path: &str, accept: Option<&str>) -> HttpResponse {
     let headers: Vec<(&str, &str)> = accept.map(|a| ("Accept", a)).into_iter().collect();
