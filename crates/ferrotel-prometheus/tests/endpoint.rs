@@ -134,6 +134,11 @@ fn assert_security_headers(response: &support::HttpResponse, what: &str) {
         Some("DENY"),
         "{what}: {response:?}"
     );
+    assert_eq!(
+        response.header("x-xss-protection"),
+        Some("1; mode=block"),
+        "{what}: {response:?}"
+    );
 }
 
 /// Polls `f` until it returns `Some` or the deadline passes.
