@@ -107,6 +107,11 @@ impl PipelineCounters {
         }
     }
 
+    /// Why the latest attempt of an export failed, while no export has succeeded since.
+    fn last_attempt_error(&self) -> Option<String> {
+        self.last_attempt_error.lock().ok().and_then(|e| e.clone())
+    }
+
     /// Records why one attempt of an export failed (it may still be retried), naming where it
     /// was sent.
     pub fn record_attempt_failure(&self, message: &str) {
@@ -254,7 +259,7 @@ impl PipelineCounters {
             unaccounted: in_queue + in_flight + dropped_queue_full + dropped_after_shutdown,
             capacity: self.capacity,
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
-            last_attempt_error: self.last_attempt_error.lock().ok().and_then(|e| e.clone()),
+            last_attempt_error: self.last_attempt_error(),
         }
     }
 }
@@ -414,9 +419,15 @@ impl<E: Send + Sync + 'static> OnExportRuntime<E> {
             match task.await {
                 Ok(result) => result,
                 Err(e) if e.is_cancelled() => Err(OTelSdkError::InternalFailure(
-                    "the export had not returned when shutdown hit its bound (the collector \
-                     did not answer); cut off"
-                        .to_owned(),
+                    match self.counters.last_attempt_error() {
+                        Some(error) => format!(
+                            "the export had not returned when shutdown hit its bound (it was \
+                             still retrying; its last attempt failed: {error}); cut off"
+                        ),
+                        None => "the export had not returned when shutdown hit its bound (the \
+                                 collector did not answer); cut off"
+                            .to_owned(),
+                    },
                 )),
                 Err(e) => Err(OTelSdkError::InternalFailure(format!(
                     "export task failed: {e}"

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{one_span, quick, WAIT};
+use support::{guard_logging, one_span, quick, Captured, WAIT};
 
 #[test]
 fn a_refused_connection_is_named_with_its_address_in_the_loss_explanation() {
@@ -23,13 +23,8 @@ fn a_refused_connection_is_named_with_its_address_in_the_loss_explanation() {
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "60000"),
             ("OTEL_BSP_EXPORT_TIMEOUT", "0"),
         ]);
-        let guard = ferrotel::builder()
-            .env(env)
-            .install_subscriber(false)
-            .install_globals(false)
-            .shutdown_timeout(Duration::from_millis(200))
-            .try_init()
-            .expect("ferrotel starts");
+        let logs = Captured::default();
+        let guard = guard_logging(env, &logs, Duration::from_millis(200));
         one_span(&guard, "refused");
         // Ready when the first attempt has failed (the export then retries with back-off).
         let deadline = Instant::now() + WAIT;
@@ -50,5 +45,8 @@ fn a_refused_connection_is_named_with_its_address_in_the_loss_explanation() {
             "{protocol}: names where: {text}"
         );
         assert!(!text.contains("did not answer"), "{protocol}: {text}");
+        // The loss line logged at shutdown says the same.
+        let logged = logs.text();
+        assert!(!logged.contains("did not answer"), "{protocol}: {logged}");
     }
 }
