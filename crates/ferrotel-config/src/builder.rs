@@ -451,6 +451,25 @@ impl ConfigBuilder {
                 |_, text| Ok(semconv::parse_opt_in(text)),
             )
             .value;
+        // Other domains' entries are not ferrotel's to judge, but garbage is nobody's.
+        if let (None, Some(text)) = (
+            self.rpc_semconv,
+            env.get(vars::OTEL_SEMCONV_STABILITY_OPT_IN),
+        ) {
+            let malformed = semconv::malformed(text);
+            if !malformed.is_empty() {
+                r.report(ConfigIssue {
+                    variable: vars::OTEL_SEMCONV_STABILITY_OPT_IN.to_owned(),
+                    value: text.to_owned(),
+                    allowed: "a comma list of opt-ins, each a domain such as rpc or http, \
+                              optionally followed by /dup"
+                        .to_owned(),
+                    fallback: "the well-formed entries".to_owned(),
+                    severity: Severity::Advice,
+                    reason: Some(format!("not an opt-in: {}", malformed.join(", "))),
+                });
+            }
+        }
         let ops = crate::ops::resolve(r, &self.ops);
         let config_file = file.map(str::to_owned);
         if let (None, Some(path)) = (file, env.get(vars::OTEL_CONFIG_FILE)) {

@@ -64,7 +64,12 @@ impl Env {
                 Ok(value) => {
                     env.vars.insert(name.to_owned(), value);
                 }
-                Err(raw) if name.starts_with("OTEL_") || name.starts_with("FERROTEL_") => {
+                // RUST_LOG too: ferrotel's filter reads it.
+                Err(raw)
+                    if name.starts_with("OTEL_")
+                        || name.starts_with("FERROTEL_")
+                        || name == "RUST_LOG" =>
+                {
                     env.issues.push(ConfigIssue {
                         variable: name.to_owned(),
                         value: shown_non_utf8(name, &raw.to_string_lossy()),

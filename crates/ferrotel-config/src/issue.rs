@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::escape::printable;
+
 /// How serious a [`ConfigIssue`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Severity {
@@ -45,14 +47,20 @@ impl fmt::Display for ConfigIssue {
             Severity::Invalid => "is not valid",
             Severity::Advice => "is probably a mistake",
         };
+        // Names, values and reasons can quote the environment or a file: printed escaped.
         if self.value.is_empty() {
             // A key of a configuration file, not a variable with a value.
-            write!(f, "{} {verdict}", self.variable)?;
+            write!(f, "{} {verdict}", printable(&self.variable))?;
         } else {
-            write!(f, "{}={:?} {verdict}", self.variable, self.value)?;
+            write!(
+                f,
+                "{}=\"{}\" {verdict}",
+                printable(&self.variable),
+                printable(&self.value)
+            )?;
         }
         if let Some(reason) = &self.reason {
-            write!(f, ": {reason}")?;
+            write!(f, ": {}", printable(reason))?;
         }
         if !self.allowed.is_empty() {
             write!(f, " (allowed: {})", self.allowed)?;
@@ -139,7 +147,12 @@ impl fmt::Display for ConfigError {
                 file,
                 line,
                 message,
-            } => write!(f, "configuration file {file}:{line}: {message}"),
+            } => write!(
+                f,
+                "configuration file {}:{line}: {}",
+                printable(file),
+                printable(message)
+            ),
         }
     }
 }

@@ -63,6 +63,7 @@ pub mod bounds;
 mod builder;
 mod endpoint;
 mod env;
+pub mod escape;
 mod exporter;
 mod file;
 mod issue;

@@ -35,6 +35,22 @@ pub struct SemconvStability {
     pub rpc: RpcSemconv,
 }
 
+/// The entries of the comma list that cannot be an opt-in of any domain: an opt-in is a
+/// domain name (`rpc`, `http`, `database`, `gen_ai_latest_experimental`, …), optionally
+/// followed by `/dup`. Such entries are typos or garbage, never another instrumentation's.
+pub(crate) fn malformed(text: &str) -> Vec<&str> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .filter(|entry| {
+            let domain = entry.strip_suffix("/dup").unwrap_or(entry);
+            let mut chars = domain.chars();
+            !(chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-'))
+        })
+        .collect()
+}
+
 /// Reads the comma list. `rpc/dup` wins over `rpc_latest_experimental`, which wins over `rpc`:
 /// dashboards that query the old names keep working whatever else is asked. Entries of other
 /// domains (`http`, `database`, …) and unknown entries are ignored without an issue: the

@@ -18,6 +18,8 @@ use std::fmt::Write as _;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use ferrotel::config::escape::printable;
+use ferrotel::config::redact::{redact_header_list, redact_url, Redactor, REDACTED};
 use ferrotel::config::{vars, Config, Env, Protocol, Severity};
 use ferrotel::opentelemetry::metrics::MeterProvider as _;
 use ferrotel::opentelemetry::trace::{Span as _, Tracer as _};
@@ -37,7 +39,7 @@ pub struct Report {
     pub trace_id: Option<String>,
 }
 
-/// Every variable name ferrotel reads.
+/// Every variable name ferrotel reads: `ferrotel::config::vars::ALL`.
 pub fn known_variables() -> Vec<&'static str> {
     ferrotel::config::vars::ALL.to_vec()
 }
@@ -48,19 +50,6 @@ pub fn is_secret(name: &str) -> bool {
     ["HEADERS", "TOKEN", "PASSWORD", "SECRET", "API_KEY"]
         .iter()
         .any(|word| upper.contains(word))
-}
-
-/// `key=<redacted>` for every member of a `k=v,k2=v2` header list: the keys help, the values
-/// are credentials.
-pub fn redact_headers(value: &str) -> String {
-    value
-        .split(',')
-        .map(|member| match member.split_once('=') {
-            Some((key, _)) => format!("{}=<redacted>", key.trim()),
-            None => "<redacted>".to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// Levenshtein distance, for "did you mean".
@@ -108,6 +97,7 @@ pub fn host_port(endpoint: &str) -> Option<(String, u16)> {
 /// The 4317/4318 trap: gRPC sent to the HTTP port or HTTP to the gRPC port.
 pub fn protocol_trap(endpoint: &str, protocol: Protocol) -> Option<String> {
     let (_, port) = host_port(endpoint)?;
+    let endpoint = shown_url(endpoint);
     match (port, protocol.is_http()) {
         (4317, true) => Some(format!(
             "{endpoint} is port 4317, the OTLP gRPC port, but the protocol is {protocol:?}: set OTEL_EXPORTER_OTLP_PROTOCOL=grpc, or use port 4318 for HTTP"
@@ -127,12 +117,45 @@ fn source(env: &Env, name: &str) -> &'static str {
     }
 }
 
+/// A variable's value as the listing shows it: with the library's redaction (header values,
+/// endpoint userinfo and query), escaped and bounded.
 fn shown(env: &Env, name: &str) -> String {
-    match env.get(name) {
-        Some(value) if is_secret(name) => redact_headers(value),
-        Some(value) => value.to_owned(),
-        None => String::new(),
+    let Some(value) = env.get(name) else {
+        return String::new();
+    };
+    let redacted = if name.contains("HEADERS") {
+        redact_header_list(value)
+    } else if is_secret(name) {
+        REDACTED.to_owned()
+    } else if name.contains("ENDPOINT") {
+        redact_url(value)
+    } else {
+        value.to_owned()
+    };
+    printable(&redacted).to_string()
+}
+
+/// An endpoint as messages show it: no userinfo or query, escaped.
+fn shown_url(url: &str) -> String {
+    printable(&redact_url(url)).to_string()
+}
+
+/// Every secret the environment and the resolved configuration hold, for a last pass over
+/// the whole report (a dependency's error may quote one).
+fn redactor(env: &Env, config: Option<&Config>) -> Redactor {
+    let mut redactor = config.map(Redactor::from_config).unwrap_or_default();
+    for name in env_names(env) {
+        let value = env.get(&name).unwrap_or_default();
+        if is_secret(&name) {
+            for member in value.split(',') {
+                redactor.add(member.split_once('=').map_or(member, |(_, v)| v));
+            }
+        }
+        if name.contains("ENDPOINT") || name == vars::OTEL_TRACES_SAMPLER_ARG {
+            redactor.add_url(value);
+        }
     }
+    redactor
 }
 
 /// Diagnoses the configuration `env` describes and probes its endpoints.
@@ -171,7 +194,11 @@ pub fn diagnose(env: &Env) -> Report {
         }
     }
     if let Some(config) = &config {
-        let _ = writeln!(out, "  effective: service.name = {}", config.service_name);
+        let _ = writeln!(
+            out,
+            "  effective: service.name = {}",
+            printable(&config.service_name)
+        );
         let _ = writeln!(
             out,
             "  effective: traces exporter = {:?}, metrics exporter = {:?}",
@@ -189,14 +216,15 @@ pub fn diagnose(env: &Env) -> Report {
             let _ = writeln!(
                 out,
                 "  effective: {signal} OTLP endpoint = {} protocol = {:?}{} timeout = {:?} headers = [{}]",
-                otlp.endpoint,
+                shown_url(&otlp.endpoint),
                 otlp.protocol,
                 if otlp.protocol_explicit { "" } else { " (default)" },
                 otlp.timeout,
                 headers.join(",")
             );
         }
-        let _ = writeln!(out, "  effective: sampler = {:?}", config.sampler);
+        let sampler = format!("{:?}", config.sampler);
+        let _ = writeln!(out, "  effective: sampler = {}", printable(&sampler));
     }
 
     // Unknown names.
@@ -205,12 +233,13 @@ pub fn diagnose(env: &Env) -> Report {
         if (name.starts_with("OTEL_") || name.starts_with("FERROTEL_"))
             && !known.contains(&name.as_str())
         {
+            let shown_name = printable(&name);
             match nearest_known(&name) {
                 Some(near) => problems.push(format!(
-                    "{name} is not a variable ferrotel knows: did you mean {near}?"
+                    "{shown_name} is not a variable ferrotel knows: did you mean {near}?"
                 )),
                 None => problems.push(format!(
-                    "(advice) {name} is not a variable ferrotel knows; it is ignored"
+                    "(advice) {shown_name} is not a variable ferrotel knows; it is ignored"
                 )),
             }
         }
@@ -226,19 +255,21 @@ pub fn diagnose(env: &Env) -> Report {
             }
             if let Some((host, port)) = host_port(&otlp.endpoint) {
                 if let Err(why) = reachable(&host, port) {
-                    problems.push(format!("{signal}: {} is unreachable ({why}): is the collector running, and is this the right host and port?", otlp.endpoint));
+                    problems.push(format!("{signal}: {} is unreachable ({}): is the collector running, and is this the right host and port?", shown_url(&otlp.endpoint), printable(&why)));
                 }
             }
             if otlp.endpoint.starts_with("https://") || otlp.certificate.is_some() {
                 if let Some(path) = &otlp.certificate {
-                    match std::fs::read_to_string(path) {
-                        Err(e) => problems.push(format!("{signal}: TLS: the CA file {} cannot be read ({e}): the server's certificate cannot be checked, so every export will fail", path.display())),
-                        Ok(pem) if !pem.contains("-----BEGIN CERTIFICATE-----") => problems.push(format!("{signal}: TLS: the CA file {} holds no PEM certificate (no -----BEGIN CERTIFICATE----- block)", path.display())),
+                    let shown_path = path.display().to_string();
+                    let shown_path = printable(&shown_path);
+                    match read_ca(path) {
+                        Err(e) => problems.push(format!("{signal}: TLS: the CA file {shown_path} cannot be read ({e}): the server's certificate cannot be checked, so every export will fail")),
+                        Ok(pem) if !pem.contains("-----BEGIN CERTIFICATE-----") => problems.push(format!("{signal}: TLS: the CA file {shown_path} holds no PEM certificate (no -----BEGIN CERTIFICATE----- block)")),
                         Ok(_) => {}
                     }
                 }
                 if !otlp.endpoint.starts_with("https://") && otlp.certificate.is_some() {
-                    problems.push(format!("(advice) {signal}: a CA certificate is set but {} is not https://: TLS is not used", otlp.endpoint));
+                    problems.push(format!("(advice) {signal}: a CA certificate is set but {} is not https://: TLS is not used", shown_url(&otlp.endpoint)));
                 }
             }
         }
@@ -331,27 +362,24 @@ pub fn diagnose(env: &Env) -> Report {
     let healthy = probe_ok && problems.iter().all(|p| p.starts_with("(advice)"));
     let _ = writeln!(out, "\n{}", if healthy { "healthy" } else { "NOT healthy" });
     Report {
-        text: scrub(env, &out),
+        text: redactor(env, config.as_ref()).scrub(&out).into_owned(),
         healthy,
         trace_id,
     }
 }
 
-/// Removes every secret value from `text`, wherever an error message may have echoed it.
-fn scrub(env: &Env, text: &str) -> String {
-    let mut text = text.to_owned();
-    for name in env_names(env) {
-        if !is_secret(&name) {
-            continue;
-        }
-        for member in env.get(&name).unwrap_or_default().split(',') {
-            let value = member.split_once('=').map_or(member, |(_, v)| v).trim();
-            if value.len() >= 3 {
-                text = text.replace(value, "<redacted>");
-            }
-        }
+/// A CA file's text: a regular file only (a FIFO would hang the doctor), at most 4 MiB.
+fn read_ca(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".to_owned());
     }
-    text
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(4 << 20).read_to_string(&mut text))
+        .map_err(|e| e.to_string())?;
+    Ok(text)
 }
 
 fn env_names(env: &Env) -> Vec<String> {
@@ -406,11 +434,49 @@ mod tests {
     }
 
     #[test]
-    fn redacts_header_values() {
+    fn knows_every_constant_of_the_vars_module() {
+        let known = known_variables();
+        for name in [
+            vars::OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+            vars::OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION,
+            vars::OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE,
+            vars::OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE,
+            vars::OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE,
+            vars::OTEL_CONFIG_FILE,
+            vars::FERROTEL_SAMPLING_RULES,
+        ] {
+            assert!(known.contains(&name), "{name} unknown");
+        }
+        // Complete and without repeats (ferrotel-config's own test checks ALL against the
+        // constants).
+        let mut unique = known.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), known.len());
+    }
+
+    #[test]
+    fn shows_values_with_the_library_redaction() {
+        let env = Env::from_pairs([
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "authorization=Bearer abc,x-team=t",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "http://u:pw@h:4318/?api_key=k",
+            ),
+            ("OTEL_SERVICE_NAME", "a\r\nb"),
+        ]);
         assert_eq!(
-            redact_headers("authorization=Bearer abc,x-team=t"),
+            shown(&env, "OTEL_EXPORTER_OTLP_HEADERS"),
             "authorization=<redacted>,x-team=<redacted>"
         );
+        assert_eq!(
+            shown(&env, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            "http://<redacted>@h:4318/?<redacted>"
+        );
+        assert_eq!(shown(&env, "OTEL_SERVICE_NAME"), r"a\r\nb");
         assert!(is_secret("OTEL_EXPORTER_OTLP_TRACES_HEADERS"));
         assert!(!is_secret("OTEL_EXPORTER_OTLP_ENDPOINT"));
         assert_eq!(

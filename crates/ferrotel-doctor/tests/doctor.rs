@@ -130,3 +130,92 @@ fn unknown_variable_gets_the_nearest_name_and_secrets_stay_hidden() {
     );
     assert!(!text.contains(SECRET), "the secret leaked:\n{text}");
 }
+
+#[test]
+fn endpoint_userinfo_and_query_secrets_are_redacted_in_every_listing() {
+    let port = dead_port();
+    let endpoint = format!("http://doctor:hunter2PASSWORD@127.0.0.1:{port}/?api_key=APIKEYvalue42");
+    let traces = format!("http://127.0.0.1:{port}/v1/traces?api_key=APIKEYvalue42");
+    let (output, text) = doctor(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &traces),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+    ]);
+    assert!(!output.status.success(), "{text}");
+    assert!(
+        !text.contains("hunter2PASSWORD"),
+        "the password leaked:\n{text}"
+    );
+    assert!(
+        !text.contains("APIKEYvalue42"),
+        "the api key leaked:\n{text}"
+    );
+    assert!(text.contains("<redacted>"), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}")),
+        "still says where: {text}"
+    );
+}
+
+#[test]
+fn every_documented_variable_is_known() {
+    let (_, text) = doctor(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            &format!("http://127.0.0.1:{}", dead_port()),
+        ),
+        ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+            "explicit_bucket_histogram",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+            "/nonexistent/c.pem",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+            "/nonexistent/c.pem",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+            "/nonexistent/c.pem",
+        ),
+    ]);
+    assert!(!text.contains("is not a variable ferrotel knows"), "{text}");
+    assert!(
+        text.contains("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE = delta"),
+        "{text}"
+    );
+}
+
+#[test]
+fn hostile_values_cannot_forge_lines_or_drive_the_terminal() {
+    let hostile = format!(
+        "x\r\nFORGED healthy\u{1b}[2J\u{7}\u{8}{}",
+        "y".repeat(32 << 10)
+    );
+    let (_, text) = doctor(&[
+        (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            &format!("http://127.0.0.1:{}", dead_port()),
+        ),
+        ("OTEL_SERVICE_NAME", &hostile),
+        ("OTEL_RESOURCE_ATTRIBUTES", &format!("a={hostile}")),
+        (
+            "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            &format!("/nonexistent/{hostile}"),
+        ),
+        ("OTEL_TRACES_SAMPLER", &hostile),
+        ("OTEL_SOMETHING_UNKNOWN", &hostile),
+    ]);
+    assert!(
+        !text.contains(['\r', '\u{1b}', '\u{7}', '\u{8}']),
+        "{text:?}"
+    );
+    assert!(
+        !text.lines().any(|line| line.starts_with("FORGED")),
+        "a forged line: {text}"
+    );
+    assert!(text.len() < 32 << 10, "bounded: {} bytes", text.len());
+}

@@ -38,7 +38,7 @@ impl<S: Signal> OtlpBatchExporter<S> {
         counters: Arc<PipelineCounters>,
     ) -> Result<Self, SetupError> {
         Ok(Self {
-            sender: Sender::new(otlp, runtime)?,
+            sender: Sender::new(otlp, runtime)?.counting_attempts(Arc::clone(&counters)),
             resource: ResourceAttributesWithSchema::default(),
             counters,
             shut_down: AtomicBool::new(false),

@@ -71,6 +71,9 @@ pub struct PipelineCounters {
     rejected: AtomicU64,
     /// The last export error, for the report (secrets scrubbed).
     last_error: Mutex<Option<String>>,
+    /// Why the latest attempt of an export failed, while it may still be retried: the only
+    /// account of an export that is still retrying when shutdown cuts it off.
+    last_attempt_error: Mutex<Option<String>>,
     redactor: Redactor,
     reporter: Option<Arc<LossReporter>>,
     /// Set when the endpoint does not serve the signal: the message with the fix, told once.
@@ -100,6 +103,7 @@ impl PipelineCounters {
             in_flight: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            last_attempt_error: Mutex::new(None),
             redactor,
             reporter,
             unsupported: OnceLock::new(),
@@ -114,6 +118,20 @@ impl PipelineCounters {
             if let Some(reporter) = &self.reporter {
                 reporter.warn_now(&message);
             }
+        }
+    }
+
+    /// Why the latest attempt of an export failed, while no export has succeeded since.
+    fn last_attempt_error(&self) -> Option<String> {
+        self.last_attempt_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// Records why one attempt of an export failed (it may still be retried), naming where it
+    /// was sent.
+    pub fn record_attempt_failure(&self, message: &str) {
+        let message = self.redactor.scrub(message).into_owned();
+        if let Ok(mut last) = self.last_attempt_error.lock() {
+            *last = Some(message);
         }
     }
 
@@ -213,6 +231,9 @@ impl PipelineCounters {
         match &result {
             Ok(()) => {
                 self.exported.fetch_add(items, Ordering::Relaxed);
+                if let Ok(mut last) = self.last_attempt_error.lock() {
+                    *last = None;
+                }
             }
             Err(e) => {
                 let timed_out = matches!(e, OTelSdkError::Timeout(_));
@@ -253,6 +274,7 @@ impl PipelineCounters {
             capacity: self.capacity,
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
             unsupported: self.unsupported.get().cloned(),
+            last_attempt_error: self.last_attempt_error(),
         }
     }
 }
@@ -296,6 +318,9 @@ pub struct PipelineStats {
     /// Why the endpoint took none of these items, when it does not serve the signal (gRPC
     /// `UNIMPLEMENTED`, HTTP 404: a bare Jaeger takes traces only), with the fix.
     pub unsupported: Option<String>,
+    /// Why the latest attempt of an export failed, if it did and no export has succeeded
+    /// since (secrets redacted): what an export still retrying is up against.
+    pub last_attempt_error: Option<String>,
 }
 
 impl PipelineStats {
@@ -345,10 +370,13 @@ impl PipelineStats {
             ));
         }
         if self.in_flight > 0 {
+            let why = match &self.last_attempt_error {
+                Some(error) => format!("it was still retrying; its last attempt failed: {error}"),
+                None => "the collector did not answer".to_owned(),
+            };
             problems.push(format!(
                 "{} of {queued} {items} were lost in an export that had not returned when \
-                 shutdown hit its {bound:?} bound ({exporter} exporter): the collector did not \
-                 answer",
+                 shutdown hit its {bound:?} bound ({exporter} exporter): {why}",
                 self.in_flight
             ));
         }
@@ -415,9 +443,15 @@ impl<E: Send + Sync + 'static> OnExportRuntime<E> {
             match task.await {
                 Ok(result) => result,
                 Err(e) if e.is_cancelled() => Err(OTelSdkError::InternalFailure(
-                    "the export had not returned when shutdown hit its bound (the collector \
-                     did not answer); cut off"
-                        .to_owned(),
+                    match self.counters.last_attempt_error() {
+                        Some(error) => format!(
+                            "the export had not returned when shutdown hit its bound (it was \
+                             still retrying; its last attempt failed: {error}); cut off"
+                        ),
+                        None => "the export had not returned when shutdown hit its bound (the \
+                                 collector did not answer); cut off"
+                            .to_owned(),
+                    },
                 )),
                 Err(e) => Err(OTelSdkError::InternalFailure(format!(
                     "export task failed: {e}"

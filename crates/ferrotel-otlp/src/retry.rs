@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
+use ferrotel_config::escape::printable;
 use tonic_types::StatusExt;
 
 /// Retries after the first attempt.
@@ -49,7 +50,19 @@ impl Failure {
 /// RetryInfo delay is honoured.
 pub(crate) fn classify_grpc(status: &tonic::Status) -> Failure {
     use tonic::Code;
-    let message = format!("gRPC status {:?}: {}", status.code(), status.message());
+    // The causes say what a bare "tcp connect error" hides: "Connection refused".
+    let mut text = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    // The collector's text is foreign: escaped and bounded before it reaches a log line.
+    let message = format!("gRPC status {:?}: {}", status.code(), printable(&text));
     let retry_delay = status
         .get_details_retry_info()
         .and_then(|info| info.retry_delay);
@@ -78,7 +91,7 @@ pub(crate) fn classify_http(status: u16, retry_after: Option<&str>, body: &str) 
     let message = if body.is_empty() {
         format!("HTTP status {status}")
     } else {
-        format!("HTTP status {status}: {body}")
+        format!("HTTP status {status}: {}", printable(body))
     };
     match status {
         429 | 502 | 503 | 504 => match retry_after.and_then(parse_retry_after) {

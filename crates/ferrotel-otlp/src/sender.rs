@@ -11,6 +11,7 @@ use prost::Message as _;
 use tokio::runtime::Handle;
 
 use crate::error::SetupError;
+use crate::pipeline::PipelineCounters;
 use crate::retry::with_retries;
 use crate::signal::{Accepted, Signal};
 use crate::transport::Transport;
@@ -32,6 +33,9 @@ pub(crate) struct SendError {
 pub(crate) struct Sender<S> {
     transport: Arc<Transport>,
     runtime: Handle,
+    /// Where each failed attempt is recorded, so that an export cut off while retrying can
+    /// be explained.
+    attempts: Option<Arc<PipelineCounters>>,
     signal: PhantomData<fn() -> S>,
 }
 
@@ -40,8 +44,15 @@ impl<S: Signal> Sender<S> {
         Ok(Self {
             transport: Arc::new(Transport::new::<S>(otlp, runtime)?),
             runtime: runtime.clone(),
+            attempts: None,
             signal: PhantomData,
         })
+    }
+
+    /// Records every failed attempt's reason in `counters`.
+    pub(crate) fn counting_attempts(mut self, counters: Arc<PipelineCounters>) -> Self {
+        self.attempts = Some(counters);
+        self
     }
 
     /// The endpoint, secrets hidden.
@@ -101,12 +112,24 @@ impl<S: Signal> Sender<S> {
         started: Instant,
     ) -> Result<Accepted, (String, bool)> {
         let transport = Arc::clone(&self.transport);
+        let attempts = self.attempts.clone();
         let task = self.runtime.spawn(async move {
             let deadline = transport.timeout().map(|t| started + t);
             let prepared = transport
                 .prepare::<S>(request)
                 .map_err(|message| (message, false))?;
-            let send = with_retries(deadline, |left| transport.send(&prepared, left));
+            let send = with_retries(deadline, |left| {
+                let attempt = transport.send(&prepared, left);
+                let (attempts, target) = (attempts.as_deref(), transport.target());
+                async move {
+                    let outcome = attempt.await;
+                    if let (Err(failure), Some(counters)) = (&outcome, attempts) {
+                        counters
+                            .record_attempt_failure(&format!("{target}: {}", failure.message()));
+                    }
+                    outcome
+                }
+            });
             let report = match transport.timeout() {
                 // Also bounds an attempt that hangs past its own timeout.
                 Some(limit) => match tokio::time::timeout(limit, send).await {

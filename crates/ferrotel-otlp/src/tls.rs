@@ -117,13 +117,32 @@ impl TlsFiles {
     }
 }
 
+/// The most of a PEM file read: a CA bundle is a few hundred kilobytes.
+const MAX_PEM_BYTES: u64 = 4 << 20;
+
 fn read_pem(path: &Path, variable: &str) -> Result<Vec<u8>, SetupError> {
-    std::fs::read(path).map_err(|e| {
+    use std::io::Read as _;
+    // The path is foreign text: printed escaped and bounded.
+    let shown = PathBuf::from(path).display().to_string();
+    let fail = |why: String| {
         SetupError::tls(format!(
-            "{variable}={} cannot be read: {e}",
-            PathBuf::from(path).display()
+            "{variable}={} cannot be read: {why}",
+            ferrotel_config::escape::printable(&shown)
         ))
-    })
+    };
+    // Only a regular file: a FIFO would block start-up, a device might never end.
+    let metadata = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if !metadata.is_file() {
+        return Err(fail("not a regular file".to_owned()));
+    }
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_PEM_BYTES + 1).read_to_end(&mut pem))
+        .map_err(|e| fail(e.to_string()))?;
+    if pem.len() as u64 > MAX_PEM_BYTES {
+        return Err(fail(format!("larger than {} MiB", MAX_PEM_BYTES >> 20)));
+    }
+    Ok(pem)
 }
 
 fn parse_certs(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {

@@ -225,7 +225,7 @@ async fn send_grpc<S: Signal>(
     }
     grpc.ready()
         .await
-        .map_err(|e| Failure::Retryable(format!("gRPC channel not ready: {e}")))?;
+        .map_err(|e| Failure::Retryable(format!("gRPC channel not ready: {}", error_chain(&e))))?;
     let mut request = tonic::Request::new(message.clone());
     *request.metadata_mut() = metadata.clone();
     if let Some(left) = left {

@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use ferrotel_testkit::{secret, HostilePeer, Hostility, Receiver, Signal};
-use support::export_one_with;
+use support::{export_one, export_one_with};
 
 const SIGNALS: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
 
@@ -126,5 +126,54 @@ fn credentials_echoed_back_by_the_collector_are_scrubbed() {
         );
         assert!(!error.contains(&api_key), "{error}");
         assert!(!error.contains(&password), "{error}");
+    }
+}
+
+/// A collector's error text with a forged log line, terminal controls and 64 KiB of padding.
+fn forged_text() -> String {
+    format!(
+        "bad\r\n2026-12-07T00:00:00Z ERROR forged line\u{1b}[2J\u{7}\u{8}\u{9b}{}",
+        "z".repeat(64 << 10)
+    )
+}
+
+fn assert_printable(error: &str, what: &str) {
+    assert!(
+        !error.contains(['\r', '\n', '\u{1b}', '\u{7}', '\u{8}', '\u{9b}']),
+        "{what}: a raw control character reaches the message: {error:?}"
+    );
+    assert!(
+        error.contains(r"bad\r\n2026"),
+        "{what}: shown escaped: {error:?}"
+    );
+    assert!(error.len() < 2_048, "{what}: {} bytes", error.len());
+}
+
+#[test]
+fn a_collectors_error_text_cannot_forge_a_log_line_or_drive_the_terminal() {
+    for signal in SIGNALS {
+        let peer = HostilePeer::start(Hostility::Text {
+            status: 400,
+            body: forged_text(),
+        })
+        .unwrap();
+        let out = export_one(
+            signal,
+            &peer.endpoint(),
+            "http/protobuf",
+            Duration::from_secs(5),
+        );
+        let error = out.last_error.unwrap_or_default();
+        assert!(error.contains("HTTP status 400"), "{error}");
+        assert_printable(&error, &format!("HTTP {signal:?}"));
+
+        // gRPC percent-encodes its message, so any byte can arrive; a long one is cut short
+        // by the header size limits, so 2 KiB here.
+        let message = forged_text()[..2_048].to_owned();
+        let peer = HostilePeer::start(Hostility::GrpcStatus { code: 3, message }).unwrap();
+        let out = export_one(signal, &peer.endpoint(), "grpc", Duration::from_secs(5));
+        let error = out.last_error.unwrap_or_default();
+        assert!(error.contains("InvalidArgument"), "{error}");
+        assert_printable(&error, &format!("gRPC {signal:?}"));
     }
 }

@@ -21,7 +21,8 @@ use crate::MetricsSource;
 
 /// How long a client may take to send a request head, counted from when the server starts
 /// waiting for it — on a fresh connection and between keep-alive requests alike. Short, so
-/// idle sockets cannot hold slots for long (a scraper sends its head at once).
+/// idle sockets cannot hold slots for long (a scraper sends its head at once); within it, a
+/// connection still waiting for its head gives its slot up to a new one when none is free.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a new connection waits for the slot of an idle connection it evicted.
 const EVICTION_WAIT: Duration = Duration::from_millis(500);
@@ -47,15 +48,16 @@ pub struct EndpointConfig {
     /// `429 Too Many Requests` with `Retry-After: 1`. `/health` is not limited. `0` turns the
     /// limit off. Default 10.
     pub max_requests_per_second: u32,
-    /// Connections served at once. When all are taken, a new connection evicts the oldest one
-    /// that is idle (waiting for a request head), so idle sockets cannot deny `/metrics` and
-    /// `/health`; when none is idle it is closed as soon as it is accepted (so `0` serves
-    /// nothing). Default 16.
+    /// Connections served at once. When all are taken, a new connection evicts the one that
+    /// has waited longest for a request head (idle, or receiving one a byte at a time), so
+    /// idle and trickling sockets cannot deny `/metrics` and `/health`; when every connection
+    /// is serving a request it is closed as soon as it is accepted (so `0` serves nothing).
+    /// Default 16.
     pub max_connections: usize,
     /// Connections one peer (IP address) may hold at once, so that one client cannot take
-    /// every slot. A new connection past it evicts that peer's own oldest idle connection, or
-    /// is closed as soon as it is accepted when none of them is idle. `0` turns the bound off.
-    /// Default 4.
+    /// every slot. A new connection past it evicts that peer's own connection that has waited
+    /// longest for a request head, or is closed as soon as it is accepted when all of them
+    /// are serving. `0` turns the bound off. Default 4.
     pub max_connections_per_peer: usize,
     /// How long a scrape waits for the source (and for a previous collection still running)
     /// before answering `503 Service Unavailable`. Default 5 s.
@@ -160,20 +162,20 @@ struct Connections {
 
 impl Connections {
     /// A slot for a connection from `peer`, or `None` when it must be closed at once: its
-    /// peer holds its share and none of that peer's connections is idle, or every slot is
-    /// busy. An idle connection gives its slot up first: the peer's own when the peer is at
-    /// its bound, otherwise the oldest idle one.
+    /// peer holds its share and all of that peer's connections are serving, or every slot
+    /// is. A connection waiting for a request head gives its slot up: the peer's own when the
+    /// peer is at its bound, otherwise the one that has waited longest.
     async fn admit(&self, peer: IpAddr) -> Option<OwnedSemaphorePermit> {
         let mut evicted = false;
         if self.per_peer > 0 && self.open.count(peer) >= self.per_peer {
-            if !self.open.evict_oldest_idle(Some(peer)) {
+            if !self.open.evict_longest_waiting(Some(peer)) {
                 return None;
             }
             evicted = true;
         }
         match self.slots.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
-            Err(_) if evicted || self.open.evict_oldest_idle(None) => {
+            Err(_) if evicted || self.open.evict_longest_waiting(None) => {
                 tokio::time::timeout(EVICTION_WAIT, self.slots.clone().acquire_owned())
                     .await
                     .ok()
@@ -184,8 +186,8 @@ impl Connections {
     }
 }
 
-/// The open connections, oldest first, each with its peer, whether it is idle (waiting for a
-/// request head) and how to evict it.
+/// The open connections, oldest first, each with its peer, whether (and since when) it waits
+/// for a request head, and how to evict it.
 #[derive(Clone, Default)]
 struct OpenConnections(Arc<std::sync::Mutex<Vec<Tracked>>>);
 
@@ -212,7 +214,7 @@ impl Drop for Registered {
 
 impl OpenConnections {
     /// Registers a connection at accept time, so the next accept already counts it. It is
-    /// not idle (evictable) until its task starts waiting for a request head.
+    /// not evictable until its task starts waiting for a request head.
     fn register(&self, id: u64, peer: IpAddr) -> Registered {
         let idle = Idle::new();
         let evict = Arc::new(tokio::sync::Notify::new());
@@ -245,14 +247,20 @@ impl OpenConnections {
             .map_or(0, |list| list.iter().filter(|t| t.peer == peer).count())
     }
 
-    /// Evicts the oldest idle connection (of `peer` only, when given); whether there was one.
-    fn evict_oldest_idle(&self, peer: Option<IpAddr>) -> bool {
+    /// Evicts the connection (of `peer` only, when given) that has waited longest for a
+    /// request head, idle or receiving one; whether there was one. The longest wait, not the
+    /// oldest connection: a connection just accepted waits for its head too, and must not be
+    /// the one to go.
+    fn evict_longest_waiting(&self, peer: Option<IpAddr>) -> bool {
         let Ok(mut list) = self.0.lock() else {
             return false;
         };
-        let Some(at) = list
+        let Some((at, _)) = list
             .iter()
-            .position(|t| peer.is_none_or(|p| p == t.peer) && t.idle.is_idle())
+            .enumerate()
+            .filter(|(_, t)| peer.is_none_or(|p| p == t.peer))
+            .filter_map(|(at, t)| Some((at, t.idle.waiting_since()?)))
+            .min_by_key(|(_, since)| *since)
         else {
             return false;
         };
@@ -330,7 +338,7 @@ async fn serve_connection(
     let mut connection = pin!(builder.serve_connection(io, service));
     tokio::select! {
         _ = connection.as_mut() => return,
-        // Evicted while idle: nothing is in flight, close now.
+        // Evicted while waiting for a head: nothing is in flight, close now.
         () = evict.notified() => return,
         () = stopped(&mut stop) => {}
         () = tokio::time::sleep(MAX_CONNECTION_AGE) => {}

@@ -163,6 +163,14 @@ fn negotiate(headers: &HeaderMap) -> Format {
     }
 }
 
+/// The headers every answer carries, hyper's own error answers included (see
+/// [`TrackIdle`](crate::idle::TrackIdle)).
+pub(crate) const SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("x-xss-protection", "1; mode=block"),
+];
+
 /// A response with the body and the headers every response carries.
 fn respond(
     status: StatusCode,
@@ -173,14 +181,12 @@ fn respond(
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        HeaderName::from_static("x-content-type-options"),
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        HeaderName::from_static("x-frame-options"),
-        HeaderValue::from_static("DENY"),
-    );
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
     response
 }
 

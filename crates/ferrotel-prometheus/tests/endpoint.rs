@@ -135,6 +135,11 @@ fn assert_security_headers(response: &ferrotel_testkit::raw_http::Response, what
         Some("DENY"),
         "{what}: {response:?}"
     );
+    assert_eq!(
+        response.header("x-xss-protection"),
+        Some("1; mode=block"),
+        "{what}: {response:?}"
+    );
 }
 
 /// Polls `f` until it returns `Some` or the deadline passes.

@@ -1,5 +1,6 @@
-//! A collector that misbehaves on purpose: a real HTTP/1.1 server on loopback that answers
-//! every request the hostile way it was started with, and records what reached it.
+//! A collector that misbehaves on purpose: a real HTTP/1.1 and HTTP/2 (gRPC) server on
+//! loopback that answers every request the hostile way it was started with, and records what
+//! reached it.
 
 use std::convert::Infallible;
 use std::io;
@@ -13,7 +14,7 @@ use http::{Response, StatusCode};
 use http_body_util::BodyExt as _;
 use hyper::body::{Body, Frame, Incoming};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 /// How a [`HostilePeer`] answers.
@@ -36,6 +37,22 @@ pub enum Hostility {
     Echo {
         /// The status.
         status: u16,
+    },
+    /// `status` with exactly this body: an error text that tries to forge log lines or drive
+    /// the terminal (CR, LF, ESC, BEL, BS), or is very long.
+    Text {
+        /// The status.
+        status: u16,
+        /// The body.
+        body: String,
+    },
+    /// A gRPC answer with no message: HTTP 200, `grpc-status` `code` and `grpc-message`
+    /// `message`, percent-encoded as gRPC requires (so it can carry any byte).
+    GrpcStatus {
+        /// The gRPC status code.
+        code: u16,
+        /// The status message, before percent-encoding.
+        message: String,
     },
 }
 
@@ -75,7 +92,7 @@ impl HostilePeer {
                         let (hostility, seen) = (hostility.clone(), Arc::clone(&seen));
                         async move { Ok::<_, Infallible>(answer(request, &hostility, &seen).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
@@ -164,8 +181,38 @@ async fn answer(
             }
             *response.body_mut() = HostileBody::Once(Some(Bytes::from(text)));
         }
+        Hostility::Text { status: code, body } => {
+            *response.status_mut() = status(*code);
+            *response.body_mut() = HostileBody::Once(Some(Bytes::from(body.clone())));
+        }
+        Hostility::GrpcStatus { code, message } => {
+            let headers = response.headers_mut();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/grpc"),
+            );
+            if let Ok(value) = code.to_string().parse() {
+                headers.insert("grpc-status", value);
+            }
+            if let Ok(value) = percent_encode(message).parse() {
+                headers.insert("grpc-message", value);
+            }
+        }
     }
     response
+}
+
+/// gRPC's encoding of `grpc-message`: bytes outside printable ASCII, and `%`, as `%XX`.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if (0x20..0x7f).contains(&b) && b != b'%' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// A body sent once, or one that never ends.

@@ -62,6 +62,19 @@ where
     parse(&raw)
 }
 
+/// Sends `bytes` as they are (a malformed or oversized head, say) and reads the whole answer.
+pub fn raw<A>(addr: A, bytes: &[u8]) -> io::Result<Response>
+where
+    A: ToSocketAddrs,
+{
+    let mut stream = TcpStream::connect(&addr)?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    stream.write_all(bytes)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse(&raw)
+}
+
 /// `GET path` with an optional `Accept`; panics unless answered.
 pub fn get<A>(addr: A, path: &str, accept: Option<&str>) -> Response
 where

@@ -46,6 +46,7 @@ use crate::issue::{ConfigError, ConfigIssue, Severity};
 use crate::sampler::{ParentBasedSamplers, Sampler};
 use crate::vars;
 use walk::{Section, Walk};
+use yaml::Substituted;
 
 /// A parsed declarative configuration file, ready for
 /// [`ConfigBuilder::config_file`](crate::ConfigBuilder::config_file).
@@ -101,6 +102,8 @@ pub struct ConfigFile {
     simple_span_exporters: Vec<&'static str>,
     /// Non-default `parent_based` delegates (see [`Walk::parent_delegates`]).
     parent_delegates: Option<[Sampler; 4]>,
+    /// The scalars that hold variables' values, which messages must not print.
+    substituted: Vec<Substituted>,
 }
 
 /// The `logger_provider` section, as the variables of the logs signal it stands for
@@ -146,17 +149,66 @@ impl fmt::Debug for ConfigFile {
 }
 
 impl ConfigFile {
+    /// The largest file ferrotel reads: a configuration is a few kilobytes.
+    pub const MAX_BYTES: usize = 4 << 20;
+
+    /// [`ConfigFile::parse`] for the file's raw bytes, as read: refuses more than
+    /// [`ConfigFile::MAX_BYTES`] and text that is not UTF-8, naming the file and the line.
+    pub fn from_bytes(
+        name: impl Into<String>,
+        contents: &[u8],
+        env: &Env,
+    ) -> Result<Self, ConfigError> {
+        let name = name.into();
+        let line_at = |end: usize| {
+            contents
+                .get(..end)
+                .map_or(1, |head| 1 + head.iter().filter(|b| **b == b'\n').count())
+        };
+        if contents.len() > Self::MAX_BYTES {
+            return Err(ConfigError::file(
+                &name,
+                line_at(Self::MAX_BYTES),
+                too_large(),
+            ));
+        }
+        match std::str::from_utf8(contents) {
+            Ok(text) => Self::parse(name, text, env),
+            Err(err) => Err(ConfigError::file(
+                &name,
+                line_at(err.valid_up_to()),
+                format!(
+                    "not UTF-8 text: an invalid byte at offset {}",
+                    err.valid_up_to()
+                ),
+            )),
+        }
+    }
+
     /// Parses the contents of the file called `name` (used in messages; normally the value of
     /// `OTEL_CONFIG_FILE`), substituting `${VAR}` references from `env`.
     ///
-    /// Fails, naming the file and the line, when the text is not YAML, holds an invalid
-    /// substitution reference, or lacks a `file_format` of major version 1. Everything else
-    /// (bad values, unsupported keys) is kept as issues for resolution to report.
+    /// Fails, naming the file and the line, when the text is longer than
+    /// [`ConfigFile::MAX_BYTES`], is not YAML, expands (aliases and substitutions) to more
+    /// than four times that, holds an invalid substitution reference, or lacks a `file_format`
+    /// of major version 1. Everything else (bad values, unsupported keys) is kept as issues for
+    /// resolution to report. A value that came from a variable is never printed: its issue
+    /// names the field and the variable.
     pub fn parse(name: impl Into<String>, contents: &str, env: &Env) -> Result<Self, ConfigError> {
         let name = name.into();
-        let mut referenced = Vec::new();
-        let root = yaml::parse(contents, env, &mut referenced)
+        if contents.len() > Self::MAX_BYTES {
+            let line = 1 + contents
+                .as_bytes()
+                .iter()
+                .take(Self::MAX_BYTES)
+                .filter(|b| **b == b'\n')
+                .count();
+            return Err(ConfigError::file(&name, line, too_large()));
+        }
+        let mut expansion = yaml::Expansion::default();
+        let root = yaml::parse(contents, env, &mut expansion)
             .map_err(|err| ConfigError::file(&name, err.line, err.message))?;
+        let referenced = expansion.referenced;
         let yaml::Value::Map(entries) = &root.value else {
             return Err(ConfigError::file(
                 &name,
@@ -194,6 +246,9 @@ impl ConfigFile {
         );
 
         let mut issues = walk.issues;
+        for issue in &mut issues {
+            hide_substituted(&expansion.substituted, &name, issue);
+        }
         if !name.ends_with(".yaml") && !name.ends_with(".yml") {
             issues.insert(
                 0,
@@ -267,6 +322,7 @@ impl ConfigFile {
             logger_provider,
             simple_span_exporters,
             parent_delegates,
+            substituted: expansion.substituted,
         })
     }
 
@@ -339,6 +395,7 @@ impl ConfigFile {
         if let Some(place) = place_of(&issue.variable) {
             issue.variable = place;
         }
+        hide_substituted(&self.substituted, &self.name, issue);
         // Fallbacks and reasons may name other variables of the file ("128 from …").
         let mut longest_first: Vec<&(&'static str, String)> = self.places.iter().collect();
         longest_first.sort_by_key(|(var, _)| std::cmp::Reverse(var.len()));
@@ -356,4 +413,60 @@ impl ConfigFile {
             }
         }
     }
+}
+
+/// The message for a file over [`ConfigFile::MAX_BYTES`].
+fn too_large() -> String {
+    format!(
+        "the file is larger than {}, the most ferrotel reads",
+        substitute::human_bytes(ConfigFile::MAX_BYTES)
+    )
+}
+
+/// Replaces the value of an issue about a value that came from variables by the names of the
+/// variables: the value may be a secret. Scalars on the issue's line are matched first.
+fn hide_substituted(substituted: &[Substituted], file: &str, issue: &mut ConfigIssue) {
+    let value = issue.value.trim();
+    if value.is_empty() {
+        return;
+    }
+    let line = issue
+        .variable
+        .strip_prefix(file)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|line| line.parse::<usize>().ok());
+    let holds = |scalar: &&Substituted| {
+        let text = scalar.text.trim();
+        !text.is_empty()
+            && (text == value
+                || (text.len() >= crate::redact::MIN_SCRUBBED_LEN && value.contains(text)))
+    };
+    let Some(found) = substituted
+        .iter()
+        .filter(holds)
+        .find(|scalar| Some(scalar.line) == line)
+        .or_else(|| substituted.iter().find(holds))
+    else {
+        return;
+    };
+    let names: Vec<String> = found.vars.iter().map(|var| format!("${{{var}}}")).collect();
+    let names = names.join(", ");
+    issue.value.clear();
+    let text = found.text.trim();
+    if text.len() >= crate::redact::MIN_SCRUBBED_LEN {
+        for field in [&mut issue.allowed, &mut issue.fallback]
+            .into_iter()
+            .chain(issue.reason.as_mut())
+        {
+            if field.contains(text) {
+                *field = field.replace(text, &names);
+            }
+        }
+    }
+    let origin = format!("the value comes from {names} and is not shown");
+    issue.reason = Some(match issue.reason.take() {
+        Some(reason) => format!("{origin}; {reason}"),
+        None => origin,
+    });
 }

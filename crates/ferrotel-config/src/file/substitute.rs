@@ -13,45 +13,86 @@
 //! Only scalar values go through here, never mapping keys, and the YAML type of a plain scalar
 //! is decided after substitution (see [`yaml`](super::yaml)).
 
-/// Expands `input`. `lookup` returns a variable's raw value; every name looked up is pushed
-/// to `referenced`. The error is the offending reference and why.
-pub(crate) fn substitute<'e>(
-    input: &str,
+/// What substitution made of one scalar.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Expanded<'i> {
+    pub(crate) text: String,
+    /// Every name looked up, once each, in order.
+    pub(crate) referenced: Vec<&'i str>,
+    /// The names whose (non-empty) value went into `text`.
+    pub(crate) used: Vec<&'i str>,
+}
+
+/// Expands `input`. `lookup` returns a variable's raw value. The error is the offending
+/// reference and why, or [`too_long`]'s message once the text would exceed `limit` bytes:
+/// a short reference can stand for a long value, so the output is bounded, not the input.
+pub(crate) fn substitute<'i, 'e>(
+    input: &'i str,
     lookup: impl Fn(&str) -> Option<&'e str>,
-    referenced: &mut Vec<String>,
-) -> Result<String, String> {
-    let mut output = String::with_capacity(input.len());
+    limit: usize,
+) -> Result<Expanded<'i>, String> {
+    let mut expanded = Expanded {
+        text: String::with_capacity(input.len().min(limit)),
+        ..Expanded::default()
+    };
     let mut rest = input;
     loop {
         match rest.find("$$") {
             Some(escape) => {
-                expand_segment(&rest[..escape], &lookup, referenced, &mut output)?;
-                output.push('$');
+                expand_segment(&rest[..escape], &lookup, &mut expanded, limit)?;
+                push(&mut expanded.text, "$", limit)?;
                 rest = &rest[escape + 2..];
             }
             None => {
-                expand_segment(rest, &lookup, referenced, &mut output)?;
-                return Ok(output);
+                expand_segment(rest, &lookup, &mut expanded, limit)?;
+                return Ok(expanded);
             }
         }
     }
 }
 
+/// The message of a file whose expansion passes its limit. It never quotes the text.
+pub(crate) fn too_long(limit: usize) -> String {
+    format!(
+        "the file expands to more than {} (aliases and ${{…}} substitutions counted by the \
+         bytes they produce)",
+        human_bytes(limit)
+    )
+}
+
+/// `4 MiB`, `512 KiB` or `100 bytes`.
+pub(crate) fn human_bytes(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+fn push(output: &mut String, text: &str, limit: usize) -> Result<(), String> {
+    if output.len().saturating_add(text.len()) > limit {
+        return Err(too_long(limit));
+    }
+    output.push_str(text);
+    Ok(())
+}
+
 /// Expands the references in a segment that holds no `$$` escape.
-fn expand_segment<'e>(
-    segment: &str,
+fn expand_segment<'i, 'e>(
+    segment: &'i str,
     lookup: &impl Fn(&str) -> Option<&'e str>,
-    referenced: &mut Vec<String>,
-    output: &mut String,
+    expanded: &mut Expanded<'i>,
+    limit: usize,
 ) -> Result<(), String> {
     let mut rest = segment;
     while let Some(start) = rest.find("${") {
-        output.push_str(&rest[..start]);
+        push(&mut expanded.text, &rest[..start], limit)?;
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
             // `${` without a closing brace is no reference at all: kept as written.
-            output.push_str(&rest[start..]);
-            return Ok(());
+            return push(&mut expanded.text, &rest[start..], limit);
         };
         let content = &after[..end];
         let (name, default) = reference(content).ok_or_else(|| {
@@ -61,18 +102,22 @@ fn expand_segment<'e>(
                  starting with a digit, the default without '}}')"
             )
         })?;
-        if !referenced.iter().any(|seen| seen == name) {
-            referenced.push(name.to_owned());
+        if !expanded.referenced.contains(&name) {
+            expanded.referenced.push(name);
         }
         match (lookup(name).filter(|value| !value.is_empty()), default) {
-            (Some(value), _) => output.push_str(value),
-            (None, Some(default)) => output.push_str(default),
+            (Some(value), _) => {
+                if !expanded.used.contains(&name) {
+                    expanded.used.push(name);
+                }
+                push(&mut expanded.text, value, limit)?;
+            }
+            (None, Some(default)) => push(&mut expanded.text, default, limit)?,
             (None, None) => {}
         }
         rest = &after[end + 1..];
     }
-    output.push_str(rest);
-    Ok(())
+    push(&mut expanded.text, rest, limit)
 }
 
 /// Splits the text between `${` and `}` into the name and the optional default, or `None`
@@ -124,7 +169,7 @@ mod tests {
     }
 
     fn expand(input: &str) -> Result<String, String> {
-        substitute(input, lookup, &mut Vec::new())
+        substitute(input, lookup, usize::MAX).map(|expanded| expanded.text)
     }
 
     #[test]
@@ -191,8 +236,21 @@ mod tests {
 
     #[test]
     fn records_every_referenced_name_once() {
-        let mut seen = Vec::new();
-        substitute("${A} ${env:B:-x} ${A} $${C}", lookup, &mut seen).unwrap();
-        assert_eq!(seen, ["A", "B"]);
+        let expanded = substitute("${A} ${env:B:-x} ${A} $${C} ${STRING_VALUE}", lookup, 100);
+        let expanded = expanded.unwrap();
+        assert_eq!(expanded.referenced, ["A", "B", "STRING_VALUE"]);
+        assert_eq!(expanded.used, ["STRING_VALUE"]);
+    }
+
+    #[test]
+    fn the_output_is_bounded_not_the_input() {
+        let err = substitute("${STRING_VALUE}${STRING_VALUE}", lookup, 9).unwrap_err();
+        assert_eq!(err, too_long(9));
+        assert!(!err.contains("value"), "{err}");
+        assert_eq!(
+            substitute("${STRING_VALUE}x", lookup, 6).map(|e| e.text),
+            Ok("valuex".to_owned())
+        );
+        assert_eq!(human_bytes(16 << 20), "16 MiB");
     }
 }

@@ -7,9 +7,11 @@
 //! never substituted. Plain scalars are typed with the YAML 1.2 core schema (null, booleans,
 //! decimal, `0o` and `0x` integers, floats); quoted and block scalars, and `!!str`, are strings.
 
+use std::collections::HashMap;
+
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
-use super::substitute::substitute;
+use super::substitute::{substitute, too_long};
 use crate::env::Env;
 
 /// A value and the line it starts on (1-based).
@@ -59,6 +61,29 @@ impl Value {
 /// hundred, and a small file of nested aliases could otherwise expand to billions.
 const MAX_NODES: usize = 100_000;
 
+/// The most bytes of text one file may expand to, counting every alias copy and every
+/// substituted value: within [`MAX_NODES`], a 1 MiB anchor aliased 300 times, or a long
+/// variable referenced thousands of times, would otherwise take hundreds of megabytes.
+pub(crate) const MAX_EXPANDED_BYTES: usize = 16 << 20;
+
+/// What substitution did while parsing: every variable looked up, and the scalars whose text
+/// came from variables (so that messages can name the variable instead of the value).
+#[derive(Debug, Default)]
+pub(crate) struct Expansion {
+    pub(crate) referenced: Vec<String>,
+    pub(crate) substituted: Vec<Substituted>,
+}
+
+/// A scalar whose text holds the value of at least one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Substituted {
+    pub(crate) line: usize,
+    /// The variables whose values went into it.
+    pub(crate) vars: Vec<String>,
+    /// The text after substitution.
+    pub(crate) text: String,
+}
+
 /// Why the text is not a usable YAML document, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SyntaxError {
@@ -66,19 +91,16 @@ pub(crate) struct SyntaxError {
     pub(crate) message: String,
 }
 
-/// Parses one YAML document. `referenced` collects the variables substitution looked up.
-pub(crate) fn parse(
-    text: &str,
-    env: &Env,
-    referenced: &mut Vec<String>,
-) -> Result<Node, SyntaxError> {
+/// Parses one YAML document. `expansion` collects what substitution did.
+pub(crate) fn parse(text: &str, env: &Env, expansion: &mut Expansion) -> Result<Node, SyntaxError> {
     let mut reader = Reader {
         events: Parser::new_from_str(text),
         env,
-        referenced,
+        expansion,
         anchors: Vec::new(),
         last_line: 1,
         nodes: 0,
+        bytes: 0,
     };
     let mut root = None;
     loop {
@@ -105,12 +127,22 @@ pub(crate) fn parse(
 struct Reader<'t, 'e, 'r> {
     events: Parser<'t, saphyr_parser::StrInput<'t>>,
     env: &'e Env,
-    referenced: &'r mut Vec<String>,
-    /// Anchored nodes by anchor id, for aliases.
-    anchors: Vec<(usize, Node)>,
+    expansion: &'r mut Expansion,
+    /// Anchored nodes by anchor id, for aliases, with their size in nodes and bytes.
+    anchors: Vec<Anchored>,
     last_line: usize,
     /// Nodes made so far, alias copies included (see [`MAX_NODES`]).
     nodes: usize,
+    /// Bytes of scalar text and keys made so far, alias copies included (see
+    /// [`MAX_EXPANDED_BYTES`]).
+    bytes: usize,
+}
+
+struct Anchored {
+    id: usize,
+    node: Node,
+    nodes: usize,
+    bytes: usize,
 }
 
 impl<'t> Reader<'t, '_, '_> {
@@ -141,6 +173,7 @@ impl<'t> Reader<'t, '_, '_> {
     fn node(&mut self, event: Event<'t>, span: Span) -> Result<Node, SyntaxError> {
         let line = span.start.line().max(1);
         self.count(span, 1)?;
+        let (nodes_before, bytes_before) = (self.nodes, self.bytes);
         let (anchor, node) = match event {
             Event::Scalar(text, style, anchor, tag) => {
                 (anchor, self.scalar(&text, style, tag.as_deref(), line)?)
@@ -164,20 +197,43 @@ impl<'t> Reader<'t, '_, '_> {
             }
             Event::MappingStart(anchor, _) => (anchor, self.mapping(line)?),
             Event::Alias(id) => {
-                let found = self.anchors.iter().rev().find(|(known, _)| *known == id);
-                let value = match found {
-                    Some((_, node)) => node.value.clone(),
-                    None => return Err(self.error(span, "an alias refers to an unknown anchor")),
+                let Some(found) = self.anchors.iter().rev().find(|known| known.id == id) else {
+                    return Err(self.error(span, "an alias refers to an unknown anchor"));
                 };
-                self.count(span, size(&value))?;
+                let (nodes, bytes) = (found.nodes, found.bytes);
+                // Counted before the copy is made, so an oversized copy is never made.
+                self.count(span, nodes.saturating_sub(1))?;
+                self.count_bytes(span, bytes)?;
+                let value = self
+                    .anchors
+                    .iter()
+                    .rev()
+                    .find(|known| known.id == id)
+                    .map_or(Value::Null, |known| known.node.value.clone());
                 return Ok(Node { line, value });
             }
             _ => return Err(self.error(span, "unexpected YAML structure")),
         };
         if anchor > 0 {
-            self.anchors.push((anchor, node.clone()));
+            self.anchors.push(Anchored {
+                id: anchor,
+                node: node.clone(),
+                nodes: self.nodes - nodes_before + 1,
+                bytes: self.bytes - bytes_before,
+            });
         }
         Ok(node)
+    }
+
+    fn count_bytes(&mut self, span: Span, more: usize) -> Result<(), SyntaxError> {
+        self.bytes = self.bytes.saturating_add(more);
+        if self.bytes > MAX_EXPANDED_BYTES {
+            return Err(SyntaxError {
+                line: span.start.line().max(1),
+                message: too_long(MAX_EXPANDED_BYTES),
+            });
+        }
+        Ok(())
     }
 
     fn count(&mut self, span: Span, more: usize) -> Result<(), SyntaxError> {
@@ -193,6 +249,8 @@ impl<'t> Reader<'t, '_, '_> {
 
     fn mapping(&mut self, line: usize) -> Result<Node, SyntaxError> {
         let mut entries: Vec<Entry> = Vec::new();
+        // Key → its line: a linear search per key would make a large mapping quadratic.
+        let mut seen: HashMap<String, usize> = HashMap::new();
         loop {
             let (event, span) = self.next()?;
             let key = match event {
@@ -202,12 +260,13 @@ impl<'t> Reader<'t, '_, '_> {
                 _ => return Err(self.error(span, "a mapping key must be plain text")),
             };
             let key_line = span.start.line().max(1);
-            if let Some(first) = entries.iter().find(|entry| entry.key == key) {
+            self.count_bytes(span, key.len())?;
+            if let Some(first) = seen.insert(key.clone(), key_line) {
                 return Err(SyntaxError {
                     line: key_line,
                     message: format!(
-                        "the key {key:?} appears twice in one mapping (first on line {})",
-                        first.line
+                        "the key \"{}\" appears twice in one mapping (first on line {first})",
+                        crate::escape::printable(&key)
                     ),
                 });
             }
@@ -233,12 +292,30 @@ impl<'t> Reader<'t, '_, '_> {
         line: usize,
     ) -> Result<Node, SyntaxError> {
         let env = self.env;
-        let text = substitute(text, |name| env.raw(name), self.referenced).map_err(|reason| {
-            SyntaxError {
+        let limit = MAX_EXPANDED_BYTES.saturating_sub(self.bytes);
+        let expanded =
+            substitute(text, |name| env.raw(name), limit).map_err(|reason| SyntaxError {
                 line,
                 message: reason,
+            })?;
+        self.bytes = self.bytes.saturating_add(expanded.text.len());
+        for name in &expanded.referenced {
+            if !self.expansion.referenced.iter().any(|seen| seen == name) {
+                self.expansion.referenced.push((*name).to_owned());
             }
-        })?;
+        }
+        if !expanded.used.is_empty() {
+            self.expansion.substituted.push(Substituted {
+                line,
+                vars: expanded
+                    .used
+                    .iter()
+                    .map(|name| (*name).to_owned())
+                    .collect(),
+                text: expanded.text.clone(),
+            });
+        }
+        let text = expanded.text;
         let forced_string = tag.is_some_and(|tag| tag.is_yaml_core_schema() && tag.suffix == "str");
         let value = if style == ScalarStyle::Plain && !forced_string {
             core_schema(text)
@@ -246,19 +323,6 @@ impl<'t> Reader<'t, '_, '_> {
             Value::Str(text)
         };
         Ok(Node { line, value })
-    }
-}
-
-/// How many nodes a value holds, itself included.
-fn size(value: &Value) -> usize {
-    match value {
-        Value::Seq(items) => items
-            .iter()
-            .fold(1, |sum, item| sum.saturating_add(size(&item.value))),
-        Value::Map(entries) => entries
-            .iter()
-            .fold(1, |sum, entry| sum.saturating_add(size(&entry.value.value))),
-        _ => 1,
     }
 }
 
@@ -326,7 +390,7 @@ mod tests {
         parse(
             text,
             &Env::from_pairs(pairs.iter().copied()),
-            &mut Vec::new(),
+            &mut Expansion::default(),
         )
     }
 

@@ -31,6 +31,7 @@ pub(crate) fn logger_provider(
     resource: Resource,
     handle: &Handle,
     reporter: &Arc<LossReporter>,
+    notes: &mut Vec<String>,
 ) -> Result<(Option<SdkLoggerProvider>, Vec<Pipeline>), InitError> {
     if config.logs_exporter.is_empty() {
         return Ok((None, Vec::new()));
@@ -45,11 +46,16 @@ pub(crate) fn logger_provider(
         };
         let pipeline = Pipeline::new(BatchSignal::Logs, name, batch, config, reporter);
         let exporter = if otlp {
-            AnyLogExporter::Otlp(Box::new(OtlpLogExporter::new(
-                &config.logs_otlp,
-                handle,
-                Arc::clone(&pipeline.counters),
-            )?))
+            match OtlpLogExporter::new(&config.logs_otlp, handle, Arc::clone(&pipeline.counters)) {
+                Ok(otlp) => AnyLogExporter::Otlp(Box::new(otlp)),
+                // Not the service's fault (an unreadable TLS file): outside strict mode this
+                // exporter is off and the problem reported, as for spans and metrics.
+                Err(e) if !config.strict => {
+                    notes.push(format!("OTLP log export is off for this run: {e}"));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
         } else {
             AnyLogExporter::Console(opentelemetry_stdout::LogExporter::default())
         };

@@ -164,7 +164,7 @@ impl Pipelines {
                 Err(e) => return Err(e),
             };
         let (logger_provider, logs) =
-            logs::logger_provider(config, resource.clone(), &handle, &reporter)?;
+            logs::logger_provider(config, resource.clone(), &handle, &reporter, notes)?;
         let metrics = metrics::pipeline(config, resource, &handle, Some(Arc::clone(&reporter)))?;
         notes.extend(metrics.notes);
         if let Some(provider) = &metrics.provider {

@@ -1,0 +1,198 @@
+//! `/metrics` against hostile clients on real loopback sockets: every answer, hyper's own 400
+//! and 431 included, carries the security headers SECURITY.md lists; and sockets that trickle
+//! request heads a byte at a time, re-opened as they are closed, from one address or from
+//! many, do not keep `/health` and `/metrics` from answering.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test reports failure by panicking
+
+mod support;
+
+use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrotel_prometheus::{EndpointConfig, MetricsEndpoint, MetricsSource};
+use ferrotel_testkit::raw_http::{raw as raw_request, request, Response as HttpResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+
+/// The headers SECURITY.md promises on every answer.
+const SECURITY_HEADERS: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("x-xss-protection", "1; mode=block"),
+];
+
+fn start(config: EndpointConfig) -> (tokio::runtime::Runtime, MetricsEndpoint) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let source: MetricsSource = Arc::new(ExportMetricsServiceRequest::default);
+    let endpoint = MetricsEndpoint::start(config, source, rt.handle()).expect("start endpoint");
+    (rt, endpoint)
+}
+
+fn config() -> EndpointConfig {
+    EndpointConfig {
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        max_requests_per_second: 0,
+        ..EndpointConfig::default()
+    }
+}
+
+fn assert_headers(response: &HttpResponse, status: u16, what: &str) {
+    assert_eq!(response.status, status, "{what}: {response:?}");
+    for (name, value) in SECURITY_HEADERS {
+        assert_eq!(
+            response.header(name),
+            Some(value),
+            "{what}: {name}: {response:?}"
+        );
+    }
+}
+
+#[test]
+fn every_answer_carries_the_security_headers_hypers_own_400_and_431_included() {
+    let (_rt, endpoint) = start(EndpointConfig {
+        max_requests_per_second: 1,
+        ..config()
+    });
+    let addr = endpoint.local_addr();
+    assert_headers(
+        &request(addr, "GET", "/health", &[], None).unwrap(),
+        200,
+        "200",
+    );
+    assert_headers(
+        &request(addr, "GET", "/nope", &[], None).unwrap(),
+        404,
+        "404",
+    );
+    // One scrape a second: the second of two at once is refused.
+    let _ = request(addr, "GET", "/metrics", &[], None).unwrap();
+    assert_headers(
+        &request(addr, "GET", "/metrics", &[], None).unwrap(),
+        429,
+        "429",
+    );
+    // Answered by hyper itself, before any route runs.
+    let garbage = raw_request(addr, b"NOT AN HTTP REQUEST\x01\r\n\r\n").unwrap();
+    assert_headers(&garbage, 400, "400");
+    let mut too_many = String::from("GET /health HTTP/1.1\r\nHost: x\r\n");
+    for n in 0..200 {
+        too_many.push_str(&format!("X-Header-{n}: value\r\n"));
+    }
+    too_many.push_str("\r\n");
+    assert_headers(&raw_request(addr, too_many.as_bytes()).unwrap(), 431, "431");
+}
+
+/// Sockets from `sources` that each send a request head one byte at a time and never finish
+/// it, re-opening as soon as the server closes them.
+struct Trickle {
+    stop: Arc<AtomicBool>,
+    bytes: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Trickle {
+    fn start(
+        runtime: &tokio::runtime::Handle,
+        addr: SocketAddr,
+        sources: &[Ipv4Addr],
+        sockets: usize,
+    ) -> Trickle {
+        let stop = Arc::new(AtomicBool::new(false));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let threads = (0..sockets)
+            .map(|n| {
+                let (stop, bytes) = (Arc::clone(&stop), Arc::clone(&bytes));
+                let source = sources[n % sources.len()];
+                let runtime = runtime.clone();
+                std::thread::spawn(move || {
+                    let head = format!(
+                        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: {}",
+                        "a".repeat(1 << 20)
+                    );
+                    while !stop.load(Ordering::Relaxed) {
+                        let Ok(mut socket) = connect_from(&runtime, source, addr) else {
+                            continue;
+                        };
+                        for byte in head.as_bytes() {
+                            if stop.load(Ordering::Relaxed)
+                                || socket.write_all(std::slice::from_ref(byte)).is_err()
+                            {
+                                break;
+                            }
+                            bytes.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Trickle {
+            stop,
+            bytes,
+            threads,
+        }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads {
+            thread.join().unwrap();
+        }
+    }
+}
+
+/// A blocking socket connected to `addr` from the loopback address `source`.
+fn connect_from(
+    runtime: &tokio::runtime::Handle,
+    source: Ipv4Addr,
+    addr: SocketAddr,
+) -> std::io::Result<TcpStream> {
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((source, 0)))?;
+        socket.connect(addr).await?.into_std()
+    })?;
+    stream.set_nonblocking(false)?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+#[test]
+fn health_and_metrics_answer_while_twenty_sockets_trickle_request_heads() {
+    let one = [Ipv4Addr::LOCALHOST];
+    let many: Vec<Ipv4Addr> = (1..=20).map(|n| Ipv4Addr::new(127, 0, 1, n)).collect();
+    for sources in [&one[..], &many[..]] {
+        let (rt, endpoint) = start(config());
+        let addr = endpoint.local_addr();
+        let trickle = Trickle::start(rt.handle(), addr, sources, 20);
+        // Ready when the tricklers hold the slots: every one of them has sent a few bytes.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while trickle.bytes.load(Ordering::Relaxed) < 200 {
+            assert!(Instant::now() < deadline, "the tricklers never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let probes = 100;
+        let mut answered = 0;
+        let mut failures = Vec::new();
+        for n in 0..probes {
+            let path = if n % 2 == 0 { "/health" } else { "/metrics" };
+            match request(addr, "GET", path, &[], None) {
+                Ok(response) if response.status == 200 => answered += 1,
+                other => failures.push(format!("{path}: {other:?}")),
+            }
+        }
+        trickle.stop();
+        // At least 99 % of the probes, from the acceptance.
+        assert!(
+            answered * 100 >= probes * 99,
+            "{} sources: {answered} of {probes} answered; {failures:?}",
+            sources.len()
+        );
+    }
+}
