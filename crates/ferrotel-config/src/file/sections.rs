@@ -282,7 +282,7 @@ pub(crate) fn propagator(walk: &mut Walk<'_>, root: &mut Section<'_>) {
                     item.line,
                     &item_path,
                     other.text(),
-                    "a mapping with one propagator name (tracecontext, baggage, b3, b3multi, jaeger)",
+                    "a mapping with one propagator name (tracecontext, baggage, b3, b3multi, jaeger, xray)",
                     None,
                 ),
             }
