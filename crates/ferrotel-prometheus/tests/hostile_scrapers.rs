@@ -6,14 +6,13 @@
 
 mod support;
 
-use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrotel_prometheus::{EndpointConfig, MetricsEndpoint, MetricsSource};
 use ferrotel_testkit::raw_http::{raw as raw_request, request, Response as HttpResponse};
+use ferrotel_testkit::slowloris::Trickle;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 
 /// The headers SECURITY.md promises on every answer.
@@ -88,92 +87,17 @@ fn every_answer_carries_the_security_headers_hypers_own_400_and_431_included() {
     assert_headers(&raw_request(addr, too_many.as_bytes()).unwrap(), 431, "431");
 }
 
-/// Sockets from `sources` that each send a request head one byte at a time and never finish
-/// it, re-opening as soon as the server closes them.
-struct Trickle {
-    stop: Arc<AtomicBool>,
-    bytes: Arc<AtomicU64>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Trickle {
-    fn start(
-        runtime: &tokio::runtime::Handle,
-        addr: SocketAddr,
-        sources: &[Ipv4Addr],
-        sockets: usize,
-    ) -> Trickle {
-        let stop = Arc::new(AtomicBool::new(false));
-        let bytes = Arc::new(AtomicU64::new(0));
-        let threads = (0..sockets)
-            .map(|n| {
-                let (stop, bytes) = (Arc::clone(&stop), Arc::clone(&bytes));
-                let source = sources[n % sources.len()];
-                let runtime = runtime.clone();
-                std::thread::spawn(move || {
-                    let head = format!(
-                        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Pad: {}",
-                        "a".repeat(1 << 20)
-                    );
-                    while !stop.load(Ordering::Relaxed) {
-                        let Ok(mut socket) = connect_from(&runtime, source, addr) else {
-                            continue;
-                        };
-                        for byte in head.as_bytes() {
-                            if stop.load(Ordering::Relaxed)
-                                || socket.write_all(std::slice::from_ref(byte)).is_err()
-                            {
-                                break;
-                            }
-                            bytes.fetch_add(1, Ordering::Relaxed);
-                            std::thread::sleep(Duration::from_millis(20));
-                        }
-                    }
-                })
-            })
-            .collect();
-        Trickle {
-            stop,
-            bytes,
-            threads,
-        }
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads {
-            thread.join().unwrap();
-        }
-    }
-}
-
-/// A blocking socket connected to `addr` from the loopback address `source`.
-fn connect_from(
-    runtime: &tokio::runtime::Handle,
-    source: Ipv4Addr,
-    addr: SocketAddr,
-) -> std::io::Result<TcpStream> {
-    let stream = runtime.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(SocketAddr::from((source, 0)))?;
-        socket.connect(addr).await?.into_std()
-    })?;
-    stream.set_nonblocking(false)?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
 #[test]
 fn health_and_metrics_answer_while_twenty_sockets_trickle_request_heads() {
     let one = [Ipv4Addr::LOCALHOST];
     let many: Vec<Ipv4Addr> = (1..=20).map(|n| Ipv4Addr::new(127, 0, 1, n)).collect();
     for sources in [&one[..], &many[..]] {
-        let (rt, endpoint) = start(config());
+        let (_rt, endpoint) = start(config());
         let addr = endpoint.local_addr();
-        let trickle = Trickle::start(rt.handle(), addr, sources, 20);
+        let trickle = Trickle::start(addr, "/metrics", sources, 20).unwrap();
         // Ready when the tricklers hold the slots: every one of them has sent a few bytes.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while trickle.bytes.load(Ordering::Relaxed) < 200 {
+        while trickle.bytes_sent() < 200 {
             assert!(Instant::now() < deadline, "the tricklers never started");
             std::thread::sleep(Duration::from_millis(20));
         }

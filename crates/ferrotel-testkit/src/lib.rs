@@ -55,6 +55,7 @@ mod http;
 pub mod openraft;
 pub mod raw_http;
 mod record;
+pub mod slowloris;
 mod store;
 mod tls;
 
