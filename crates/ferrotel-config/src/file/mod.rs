@@ -101,6 +101,8 @@ pub struct ConfigFile {
     simple_span_exporters: Vec<&'static str>,
     /// Non-default `parent_based` delegates (see [`Walk::parent_delegates`]).
     parent_delegates: Option<[Sampler; 4]>,
+    /// `resource.detection/development.attributes`: included and excluded key patterns.
+    detection_attributes: Option<(Vec<String>, Vec<String>)>,
 }
 
 /// The `logger_provider` section, as the variables of the logs signal it stands for
@@ -170,7 +172,7 @@ impl ConfigFile {
             .map_err(|(line, message)| ConfigError::file(&name, line, message))?;
         sections::general(&mut walk, &mut top);
         sections::attribute_limits(&mut walk, &mut top);
-        sections::resource(&mut walk, &mut top);
+        let detection = sections::resource(&mut walk, &mut top);
         sections::propagator(&mut walk, &mut top);
         providers::tracer(&mut walk, &mut top);
         providers::meter(&mut walk, &mut top);
@@ -213,6 +215,12 @@ impl ConfigFile {
             .names()
             .filter(|var| var.starts_with("OTEL_") && *var != vars::OTEL_CONFIG_FILE)
             .filter(|var| !referenced.iter().any(|used| used == var))
+            .filter(|var| {
+                !detection
+                    .detectors
+                    .iter()
+                    .any(|d| d.variables().contains(var))
+            })
             .filter(|var| env.get(var).is_some())
             .collect();
         if !ignored.is_empty() {
@@ -267,6 +275,7 @@ impl ConfigFile {
             logger_provider,
             simple_span_exporters,
             parent_delegates,
+            detection_attributes: detection.attributes,
         })
     }
 
@@ -310,6 +319,11 @@ impl ConfigFile {
             local_parent_sampled: local_sampled,
             local_parent_not_sampled: local_not_sampled,
         }))
+    }
+
+    /// The detected attributes the file keeps: included and excluded key patterns.
+    pub(crate) fn detection_attributes(&self) -> Option<&(Vec<String>, Vec<String>)> {
+        self.detection_attributes.as_ref()
     }
 
     /// The span exporters the file puts behind a `simple` processor.
