@@ -214,6 +214,7 @@ pub fn diagnose(env: &Env) -> Report {
             );
         }
         let _ = writeln!(out, "  effective: sampler = {:?}", config.sampler);
+        resource_section(&mut out, config);
     }
 
     // Unknown names.
@@ -351,6 +352,29 @@ pub fn diagnose(env: &Env) -> Report {
         text: scrub(env, &out),
         healthy,
         trace_id,
+    }
+}
+
+/// The resource the service would export: the attributes from variables and code, and what
+/// the selected detectors find on this machine (the `telemetry.sdk.*` ones are not shown).
+fn resource_section(out: &mut String, config: &Config) {
+    let detectors: Vec<&str> = config
+        .resource_detection
+        .detectors
+        .iter()
+        .map(|detector| detector.as_str())
+        .collect();
+    let detectors = if detectors.is_empty() {
+        "none".to_owned()
+    } else {
+        detectors.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "\nResource (variables and code win over the detectors: {detectors})"
+    );
+    for (key, value) in config.detect_resource() {
+        let _ = writeln!(out, "  {key} = {value}");
     }
 }
 

@@ -344,3 +344,43 @@ fn the_variable_selects_detectors() {
     assert!(span.resource_attr("service.name").is_some());
     assert!(span.resource_attr("service.instance.id").is_some());
 }
+
+#[test]
+fn published_getting_started_file_detects_and_reads_otel_service_name() {
+    let receiver = Receiver::start();
+    let root = pod_root();
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ferrotel-config/tests/testdata/published-otel-getting-started.yaml"
+    );
+    let vars = [
+        ("OTEL_CONFIG_FILE", file),
+        ("OTEL_SERVICE_NAME", "inventory"),
+    ];
+    let logs = Captured::default();
+    let g = guard_on(
+        sending_to(&receiver, "http/protobuf", &vars),
+        root.path(),
+        &logs,
+    );
+    record_all(&g);
+    let span = one_span(&receiver);
+    assert_eq!(
+        span.resource_attr("service.name").as_deref(),
+        Some("inventory")
+    );
+    assert_eq!(span.resource_attr("host.name").as_deref(), Some("ledger-0"));
+    assert_eq!(
+        span.resource_attr("container.id").as_deref(),
+        Some(CONTAINER)
+    );
+    assert!(span.resource_attr("process.pid").is_some());
+    // The file lists no k8s detector.
+    assert_eq!(span.resource_attr("k8s.namespace.name"), None);
+    drop(g);
+    let text = logs.text();
+    assert!(
+        !text.contains("not support") && !text.contains("detection/development"),
+        "{text}"
+    );
+}
