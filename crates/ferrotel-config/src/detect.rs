@@ -182,10 +182,10 @@ impl ResourceDetection {
             }
         }
         if self.runs(Detector::Container) {
-            let id = read(root, "proc/self/cgroup")
+            let id = read_lines(root, "proc/self/cgroup")
                 .and_then(|text| container_id_from_cgroup(&text))
                 .or_else(|| {
-                    read(root, "proc/self/mountinfo")
+                    read_lines(root, "proc/self/mountinfo")
                         .and_then(|text| container_id_from_mountinfo(&text))
                 });
             found.extend(id.map(|id| (CONTAINER_ID, id)));
@@ -255,9 +255,10 @@ fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-/// The contents of a regular file below `root`, at most [`MAX_FILE_BYTES`] and UTF-8; `None`
-/// for anything else (a FIFO could block start-up; a device could be endless).
-fn read(root: &Path, relative: &str) -> Option<String> {
+/// The first bytes of a regular file below `root`, at most [`MAX_FILE_BYTES`] plus one (to
+/// tell a longer file); `None` for anything else (a FIFO could block start-up, a device could
+/// be endless).
+fn read_bytes(root: &Path, relative: &str) -> Option<Vec<u8>> {
     let path = root.join(relative);
     let metadata = std::fs::metadata(&path).ok()?;
     if !metadata.is_file() {
@@ -269,17 +270,30 @@ fn read(root: &Path, relative: &str) -> Option<String> {
         .take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .ok()?;
+    Some(bytes)
+}
+
+/// A file holding one value on one line (a trailing newline allowed), in UTF-8.
+fn read_line(root: &Path, relative: &str) -> Option<String> {
+    let bytes = read_bytes(root, relative)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return None;
     }
-    String::from_utf8(bytes).ok()
-}
-
-/// A file holding one value on one line (a trailing newline allowed).
-fn read_line(root: &Path, relative: &str) -> Option<String> {
-    let text = read(root, relative)?;
+    let text = String::from_utf8(bytes).ok()?;
     let value = text.trim();
     (!value.is_empty() && !value.contains('\n')).then(|| value.to_owned())
+}
+
+/// The whole lines of a file of many (`/proc/self/mountinfo` can be long on a busy host): the
+/// first [`MAX_FILE_BYTES`], cut after the last complete line; bytes that are not UTF-8 are
+/// replaced, so one odd mount path does not hide the others.
+fn read_lines(root: &Path, relative: &str) -> Option<String> {
+    let mut bytes = read_bytes(root, relative)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        let end = bytes.iter().rposition(|&b| b == b'\n')?;
+        bytes.truncate(end + 1);
+    }
+    Some(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Printable text of a sane length, without control characters.
@@ -404,6 +418,35 @@ mod tests {
         assert_eq!(container_id_from_mountinfo(&text).as_deref(), Some(ID));
         let other = format!("742 736 254:1 /containers/{ID}/x /data rw - ext4 /dev/vda1 rw\n");
         assert_eq!(container_id_from_mountinfo(&other), None);
+    }
+
+    #[test]
+    fn long_files_are_read_up_to_the_bound() {
+        let root =
+            std::env::temp_dir().join(format!("ferrotel-detect-unit-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("proc/self")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        let mut mountinfo = format!(
+            "1 0 0:1 /var/lib/docker/containers/{ID}/hostname /etc/hostname rw - ext4 x rw\n"
+        );
+        while mountinfo.len() as u64 <= MAX_FILE_BYTES {
+            mountinfo.push_str("9 1 0:2 / /mnt/filler rw - tmpfs tmpfs rw\n");
+        }
+        std::fs::write(root.join("proc/self/mountinfo"), &mountinfo).unwrap();
+        let id = format!("{}\n", "a".repeat(32));
+        std::fs::write(root.join("etc/machine-id"), id.repeat(10_000)).unwrap();
+        let detection = ResourceDetection {
+            detectors: vec![Detector::Host, Detector::Container],
+            root: root.clone(),
+            ..ResourceDetection::default()
+        };
+        let found = detection.detect_system();
+        let _ = std::fs::remove_dir_all(&root);
+        assert!(
+            found.contains(&(CONTAINER_ID.to_owned(), ID.to_owned())),
+            "{found:?}"
+        );
+        assert!(!found.iter().any(|(key, _)| key == HOST_ID), "{found:?}");
     }
 
     #[test]

@@ -35,6 +35,8 @@
 //!
 //! Resolution reads an [`Env`] map, never the process environment, and does no I/O, so every
 //! rule is a unit test away. [`Env::from_process`] takes the one snapshot a program needs.
+//! The resource detectors that read the system ([`detect`]) run apart, in
+//! [`Config::detect_resource`], below a root directory a test can fake.
 //!
 //! # Rules
 //!
