@@ -17,10 +17,14 @@
 //! precedence function as a variable, and the other `OTEL_*` variables are ignored as the
 //! specification requires (ferrotel's own `FERROTEL_*` variables still apply). Every issue is
 //! renamed back to the place it came from: `otel.yaml:12: tracer_provider.…schedule_delay`.
-//! The two things no variable can say, `simple` span processors and `parent_based` delegates
-//! other than the defaults, are kept aside and applied to the resolved configuration
+//! The three things no variable can say, `simple` span processors, `parent_based` delegates
+//! other than the defaults and the resource detectors' attribute filters, are kept aside and
+//! applied to the resolved configuration
 //! ([`Config::simple_span_exporters`](crate::Config::simple_span_exporters),
-//! [`Sampler::ParentBasedWith`](crate::Sampler::ParentBasedWith)).
+//! [`Sampler::ParentBasedWith`](crate::Sampler::ParentBasedWith),
+//! [`ResourceDetection`](crate::ResourceDetection)). A file's
+//! `resource.detection/development.detectors` becomes `FERROTEL_RESOURCE_DETECTORS` (`none`
+//! when the file lists none: only the listed detectors run).
 //!
 //! A file that cannot be read as configuration (bad YAML, an invalid `${…}` reference, a
 //! missing or foreign `file_format`) is an error with the file and the line; bad values and
