@@ -1,5 +1,5 @@
 // go-echo: Go's own gRPC unary echo, bare and with otelgrpc's stats handlers, as the second
-// anchor for ferrotel-bench-grpc (issue 9 item 5). It measures a peer's overhead on its own
+// anchor for ferrotel-bench-grpc. It measures a peer's overhead on its own
 // stack: report the ratio otelgrpc ÷ bare, not absolute speed.
 //
 //	go-echo [-in-flight 16] [-seconds 3] [-warmup 0.5] [-requests N] [-modes bare,otelgrpc]

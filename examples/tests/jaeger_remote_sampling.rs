@@ -38,6 +38,8 @@ fn per_operation_strategies_are_followed() {
         ),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
         ("OTEL_METRICS_EXPORTER", "none".to_owned()),
+        // Room for every span the test can sample (4 x N at most), so none is dropped.
+        ("OTEL_BSP_MAX_QUEUE_SIZE", (8 * N).to_string()),
     ]);
     let guard = ferrotel::builder()
         .env(env)
@@ -72,4 +74,8 @@ fn per_operation_strategies_are_followed() {
         );
         println!("{operation}: {kept} of {N} sampled (strategy {p})");
     }
+    // And Jaeger took every sampled span: nothing was lost on the way.
+    drop(tracer);
+    let report = guard.shutdown();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
 }

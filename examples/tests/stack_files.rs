@@ -709,7 +709,7 @@ fn dittofs_dashboard_has_the_seed_panels() {
         .filter(|p| p["type"] != "row")
         .filter_map(|p| p["title"].as_str())
         .collect();
-    // The 18 panels of the DittoFS monitoring guide (shared/seeds/000), in its order.
+    // The 18 panels of the DittoFS monitoring guide, in its order.
     let seed = [
         "Active Connections",
         "Request Rate",

@@ -155,16 +155,22 @@ fn storage_cluster_through_the_real_stack() {
             .env_remove("OTEL_TRACES_EXPORTER")
             .env_remove("OTEL_SDK_DISABLED")
             .env_remove("OTEL_TRACES_SAMPLER")
+            .env_remove("OTEL_LOGS_EXPORTER")
             .output()
             .expect("run storage-cluster")
     };
+    // Every process of every run (the driver, the gateway and three nodes, all writing to the
+    // driver's stderr) exported every span, metric point and log record it made.
+    // (A process's log lines, its loss warnings among them, go to stdout or stderr as it chose.)
+    let no_loss = |output: &std::process::Output, run: &str| {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{run} failed:\n{stdout}\n{stderr}");
+        support::assert_no_lost_telemetry(run, &format!("{stdout}{stderr}"));
+    };
     let output = demo("200", "semconv");
+    no_loss(&output, "storage-cluster --ops 200");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "storage-cluster failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let trace_id = stdout
         .lines()
         .find_map(|l| l.strip_prefix("trace id: "))
@@ -261,15 +267,40 @@ fn storage_cluster_through_the_real_stack() {
     // labels) with more operations moves them, as a service that keeps running does. (The
     // workload is deterministic: the same --ops would end on the very same counts.)
     let again = demo("400", "semconv");
-    assert!(again.status.success(), "second storage-cluster run failed");
+    no_loss(&again, "storage-cluster --ops 400");
     // The DittoFS names, twice for the same reason.
     for ops in ["200", "400"] {
         let run = demo(ops, "dittofs");
-        assert!(
-            run.status.success(),
-            "storage-cluster --nfs-metrics dittofs failed"
+        no_loss(
+            &run,
+            &format!("storage-cluster --ops {ops} --nfs-metrics dittofs"),
         );
     }
+    // The quickstart writes log lines inside its spans, so it exports log records (the demo's
+    // processes log nothing while all goes well): the collector takes them, and they reach the
+    // end of the logs pipeline, where Jaeger's debug exporter counts each batch.
+    let quickstart = Command::new(env!("CARGO_BIN_EXE_quickstart"))
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            stack.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        )
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env_remove("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+        .env_remove("OTEL_LOGS_EXPORTER")
+        .env_remove("OTEL_SDK_DISABLED")
+        .output()
+        .expect("run quickstart");
+    no_loss(&quickstart, "quickstart");
+    assert!(
+        String::from_utf8_lossy(&quickstart.stdout).contains(" INFO "),
+        "the quickstart wrote no log line, so it exported no log record"
+    );
+    poll(WAIT, || stack.jaeger_counted_log_records().then_some(())).unwrap_or_else(|| {
+        panic!(
+            "no log records reached the end of the logs pipeline; jaeger log:\n{}",
+            stack.log("jaeger")
+        )
+    });
 
     // Exemplars: trace ids on the histograms, and Jaeger holds those traces.
     for histogram in [
@@ -404,6 +435,17 @@ fn scaled_variant_two_agents_one_gateway_keeps_traces_whole() {
     }
     Stack::send_otlp_json(&agents[0], &otlp_request("ferrotel-scaled-test", first));
     Stack::send_otlp_json(&agents[1], &otlp_request("ferrotel-scaled-test", second));
+    // A log record through an agent: accepted, and passed on by the gateway to the end of the
+    // logs pipeline.
+    let log = serde_json::json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "ferrotel-scaled-test"}}]},
+        "scopeLogs": [{"scope": {"name": "ferrotel-stack-test"}, "logRecords": [{
+            "severityNumber": 9, "severityText": "INFO",
+            "body": {"stringValue": "through an agent and a gateway"},
+            "traceId": kinds[0].0, "spanId": span_id(1000)
+        }]}]
+    }]});
+    Stack::send_otlp_json_to(&agents[1], "logs", &log);
 
     for (id, _) in kinds.iter().filter(|(_, error)| *error) {
         let trace = poll(WAIT, || {
@@ -436,5 +478,11 @@ fn scaled_variant_two_agents_one_gateway_keeps_traces_whole() {
     let _ = poll(WAIT, || (count_kept() >= 20).then_some(()));
     let kept = count_kept();
     assert!((20..=60).contains(&kept), "kept {kept} of {normal} at 50%");
+    poll(WAIT, || stack.jaeger_counted_log_records().then_some(())).unwrap_or_else(|| {
+        panic!(
+            "the log record never left the gateway:\n{}",
+            stack.log("jaeger")
+        )
+    });
     println!("scaled: {errors} error traces whole, {kept} of {normal} ordinary traces kept whole");
 }

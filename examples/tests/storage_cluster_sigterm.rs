@@ -5,12 +5,14 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
-/// `name=N` in a `… telemetry: spans exported=E dropped=D failed=F` line.
+/// `name=N` in a `storage-cluster: WHO: spans exported=E dropped=D failed=F` line.
 fn count(line: &str, name: &str) -> u64 {
     line.split_whitespace()
         .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
@@ -113,7 +115,7 @@ fn sigterm_mid_run_flushes_every_process_and_leaves_nothing_behind() {
     // Every process's spans: exported (and so at the receiver) or counted as dropped.
     let accounts: Vec<&str> = stderr
         .lines()
-        .filter(|l| l.contains("telemetry: spans exported="))
+        .filter(|l| l.contains(": spans exported="))
         .collect();
     assert_eq!(accounts.len(), 5, "driver, gateway, three nodes:\n{stderr}");
     let mut exported = 0;
@@ -133,6 +135,7 @@ fn sigterm_mid_run_flushes_every_process_and_leaves_nothing_behind() {
         .unwrap_or_else(|| panic!("no receiver count:\n{stderr}"));
     assert!(exported > 0, "{stderr}");
     assert_eq!(received, exported, "every exported span arrived:\n{stderr}");
+    support::assert_no_lost_telemetry("storage-cluster", &stderr);
     assert!(
         !stderr.contains("did not stop"),
         "every child stopped when asked:\n{stderr}"

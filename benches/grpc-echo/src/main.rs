@@ -166,7 +166,7 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     if args.callgrind && !in_flight_given {
-        // The table: 16 in flight, where a request's own work dominates.
+        // The case BENCHMARKS.md profiles: 16 in flight, where a request's own work dominates.
         args.in_flight = vec![16];
     }
     if args.timing.measure.is_zero() {

@@ -452,7 +452,7 @@ impl ConfigBuilder {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/")),
             executable_name: detection_env.executable_name().map(str::to_owned),
-            in_kubernetes: detection_env.get(vars::KUBERNETES_SERVICE_HOST).is_some(),
+            in_kubernetes: detection_env.get(detect::KUBERNETES_SERVICE_HOST).is_some(),
         };
         let (resource, service_name) =
             resource::resolve(r, &self.resource, &resource_detection, detection_env);

@@ -60,6 +60,11 @@ pub const K8S_NAMESPACE_NAME: &str = "k8s.namespace.name";
 /// `k8s.pod.uid`.
 pub const K8S_POD_UID: &str = "k8s.pod.uid";
 
+/// Set by Kubernetes in every pod (not an OpenTelemetry variable, so not in
+/// [`vars::ALL`]); the `k8s` detector reads the service account's namespace file only when it
+/// is set.
+pub const KUBERNETES_SERVICE_HOST: &str = "KUBERNETES_SERVICE_HOST";
+
 /// The service account's namespace file, below the root.
 const K8S_NAMESPACE_FILE: &str = "var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
@@ -90,7 +95,7 @@ impl Detector {
                 vars::OTEL_RESOURCE_ATTRIBUTES_NODE_NAME,
                 vars::OTEL_RESOURCE_ATTRIBUTES_POD_UID,
                 vars::OTEL_RESOURCE_ATTRIBUTES_POD_NAMESPACE,
-                vars::KUBERNETES_SERVICE_HOST,
+                KUBERNETES_SERVICE_HOST,
             ],
             Detector::Host | Detector::Process | Detector::Container => &[],
         }

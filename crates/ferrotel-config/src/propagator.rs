@@ -5,8 +5,8 @@ use crate::parse::keyword_enum;
 keyword_enum! {
     /// A context propagator ferrotel can install.
     ///
-    /// The specification also knows `xray` and `ottrace`; ferrotel does not support them, so they
-    /// are reported and dropped (see [`UNSUPPORTED_PROPAGATORS`]).
+    /// The specification also knows `ottrace`; ferrotel does not support it, so it is reported
+    /// and dropped (see [`UNSUPPORTED_PROPAGATORS`]).
     pub enum Propagator {
         /// `tracecontext`: W3C Trace Context (`traceparent`, `tracestate`).
         #[default]
@@ -19,11 +19,13 @@ keyword_enum! {
         B3Multi => "b3multi",
         /// `jaeger`: `uber-trace-id`.
         Jaeger => "jaeger",
+        /// `xray`: AWS X-Ray's `X-Amzn-Trace-Id`.
+        Xray => "xray",
     }
 }
 
 /// Propagator names the specification defines but ferrotel does not implement.
-pub const UNSUPPORTED_PROPAGATORS: &[&str] = &["xray", "ottrace"];
+pub const UNSUPPORTED_PROPAGATORS: &[&str] = &["ottrace"];
 
 /// The default list: `tracecontext,baggage`.
 pub fn default_propagators() -> Vec<Propagator> {

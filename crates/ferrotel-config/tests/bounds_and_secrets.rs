@@ -1,4 +1,4 @@
-//! Issue 12: every size, count and duration has a bound reported like any invalid value, and
+//! Every size, count and duration has a bound reported like any invalid value, and
 //! no secret (header value, endpoint userinfo or query) appears in a configuration issue.
 //!
 //! The secrets here carry the test-suite marker `FERROTEL-TEST-SECRET` (the one
@@ -30,7 +30,7 @@ fn messages(resolved: &Resolved) -> String {
         .join("\n")
 }
 
-// --- defect 1: sizes and counts have bounds ----------------------------------------------
+// --- sizes and counts have bounds -------------------------------------------------------
 
 #[test]
 fn a_huge_queue_size_is_refused_not_allocated() {
@@ -89,7 +89,7 @@ fn every_count_and_length_limit_has_a_bound() {
     }
 }
 
-// --- defect 6: nonsensical durations -----------------------------------------------------
+// --- nonsensical durations --------------------------------------------------------------
 
 #[test]
 fn a_zero_metric_export_interval_is_refused_with_a_message() {
@@ -146,7 +146,7 @@ fn very_large_timeouts_are_capped_and_the_cap_is_reported() {
     assert!(none.issues.is_empty());
 }
 
-// --- defect 2: secrets are never printed -------------------------------------------------
+// --- secrets are never printed ----------------------------------------------------------
 
 #[test]
 fn a_non_utf8_header_list_is_reported_without_its_values() {

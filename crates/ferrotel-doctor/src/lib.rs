@@ -22,10 +22,6 @@ use ferrotel::config::{vars, Config, Env, Protocol, Severity};
 use ferrotel::opentelemetry::metrics::MeterProvider as _;
 use ferrotel::opentelemetry::trace::{Span as _, Tracer as _};
 
-/// The source of `ferrotel_config::vars`, read for the names of every variable ferrotel knows,
-/// so this list cannot drift from the constants.
-const VARS_SOURCE: &str = include_str!("../../ferrotel-config/src/vars.rs");
-
 /// How long the probe may take, and each connection attempt.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -43,20 +39,7 @@ pub struct Report {
 
 /// Every variable name ferrotel reads.
 pub fn known_variables() -> Vec<&'static str> {
-    let mut names = Vec::new();
-    let mut rest = VARS_SOURCE;
-    while let Some(at) = rest.find("pub const ") {
-        rest = &rest[at + "pub const ".len()..];
-        let Some(open) = rest.find("= \"") else { break };
-        let after = &rest[open + 3..];
-        let Some(close) = after.find('"') else { break };
-        let name = &after[..close];
-        if name.starts_with("OTEL_") || name.starts_with("FERROTEL_") {
-            names.push(name);
-        }
-        rest = &after[close..];
-    }
-    names
+    ferrotel::config::vars::ALL.to_vec()
 }
 
 /// Whether a variable's value is a secret: headers (tokens, API keys) and anything named so.

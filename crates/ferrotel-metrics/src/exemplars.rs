@@ -23,7 +23,7 @@ use crate::reservoir::{bucket_index, Sample};
 ///
 /// Cheap to clone (an `Arc` inside). Build histograms with [`Exemplars::f64_histogram`] /
 /// [`Exemplars::u64_histogram`] and let the metric export path call [`Exemplars::inject`]
-/// ([`OtlpMetricExporter`](crate::OtlpMetricExporter) does).
+/// (ferrotel-otlp's `OtlpMetricExporter` does).
 #[derive(Clone)]
 pub struct Exemplars {
     inner: Arc<Inner>,

@@ -65,7 +65,7 @@ pub struct ExemplarMeterProvider {
 
 impl ExemplarMeterProvider {
     /// Wraps `sdk`; exemplars go to `exemplars`, which the export path must inject
-    /// ([`OtlpMetricExporter`](crate::OtlpMetricExporter) does).
+    /// (ferrotel-otlp's `OtlpMetricExporter` does).
     pub fn new(sdk: SdkMeterProvider, exemplars: Exemplars) -> Self {
         Self { sdk, exemplars }
     }

@@ -363,7 +363,7 @@ fn idle_connections_give_their_slot_and_time_out() {
         .expect("the server closes the evicted connection");
 }
 
-/// Issue 12, defect 3: sixteen idle sockets (the default cap), re-taken as fast as they are
+/// An idle-socket attack: sixteen idle sockets (the default cap), re-taken as fast as they are
 /// closed, do not deny `/health` or `/metrics`.
 #[test]
 fn sixteen_idle_sockets_do_not_deny_health_or_metrics() {
@@ -515,9 +515,10 @@ fn stuck_scrapers_block_neither_scrapes_nor_recording() {
     recorder.join().unwrap();
 }
 
-/// Issue 12, defect 3: idle connections are bounded per peer. One peer (127.0.0.2) whose
-/// connection is busy in a hung collection holds its whole share: its next connection is
-/// closed at once instead of taking the last slot, and another peer (127.0.0.1) is served.
+/// Idle connections are bounded per peer, so one peer cannot starve the others. One peer
+/// (127.0.0.2) whose connection is busy in a hung collection holds its whole share: its next
+/// connection is closed at once instead of taking the last slot, and another peer (127.0.0.1)
+/// is served.
 #[test]
 fn one_peer_at_its_cap_leaves_slots_for_another() {
     let (release_tx, release_rx) = mpsc::channel::<()>();

@@ -1,4 +1,4 @@
-//! Hexadecimal id parsing shared by the B3 and Jaeger propagators.
+//! Hexadecimal id parsing shared by the B3, Jaeger and X-Ray propagators.
 //!
 //! `u128::from_str_radix` accepts a leading `+` and both letter cases, which neither format
 //! allows in the same way, so the digits are checked here one by one.

@@ -1,10 +1,13 @@
-//! W3C Trace Context, W3C Baggage, B3 and Jaeger context propagation for OpenTelemetry.
+//! W3C Trace Context, W3C Baggage, B3, Jaeger and AWS X-Ray context propagation for
+//! OpenTelemetry.
 //!
 //! ```
 //! use std::collections::HashMap;
 //!
 //! use ferrotel_propagation::w3c::RANDOM_TRACE_ID;
-//! use ferrotel_propagation::{B3Propagator, JaegerPropagator, TraceContextPropagator};
+//! use ferrotel_propagation::{
+//!     B3Propagator, JaegerPropagator, TraceContextPropagator, XrayPropagator,
+//! };
 //! use opentelemetry::propagation::TextMapPropagator;
 //! use opentelemetry::trace::{
 //!     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
@@ -26,6 +29,7 @@
 //!     Box::new(B3Propagator::single()),
 //!     Box::new(B3Propagator::multi()),
 //!     Box::new(JaegerPropagator::new()),
+//!     Box::new(XrayPropagator::new()),
 //! ] {
 //!     // Client side: write the headers.
 //!     let mut headers = HashMap::new();
@@ -46,7 +50,8 @@
 //! OpenTelemetry's own B3 propagator lives in `opentelemetry-zipkin`, which drags in the
 //! Zipkin exporter, and `opentelemetry-jaeger-propagator` trails the OpenTelemetry release
 //! ferrotel pins. Both also store the debug flag in a trace-flags bit that W3C Trace Context
-//! gives another meaning; here it is a context value ([`DebugFlagExt`]).
+//! gives another meaning; here it is a context value ([`DebugFlagExt`]). X-Ray's propagator
+//! lives in `opentelemetry-aws`, with the AWS exporter's release cadence.
 //!
 //! For W3C, `opentelemetry_sdk::propagation::{TraceContextPropagator, BaggagePropagator}` work
 //! for the common case. Use ferrotel's [`TraceContextPropagator`] and [`BaggagePropagator`]
@@ -68,6 +73,7 @@
 //!   ([`B3Propagator::multi()`]); see [`b3`] for the exact rules.
 //! * [`JaegerPropagator`] — `OTEL_PROPAGATORS=jaeger`, trace context and `uberctx-` baggage;
 //!   see [`jaeger`].
+//! * [`XrayPropagator`] — `OTEL_PROPAGATORS=xray`, AWS X-Ray's `X-Amzn-Trace-Id`; see [`xray`].
 //!
 //! All of them never panic on input: anything malformed leaves the context as it was, so a bad
 //! header starts a new trace instead of failing the request. They read repeated headers through
@@ -83,6 +89,7 @@ mod hex;
 pub mod jaeger;
 mod tracestate;
 pub mod w3c;
+pub mod xray;
 
 pub use b3::{B3Encoding, B3Propagator};
 pub use baggage::BaggagePropagator;
@@ -90,3 +97,4 @@ pub use debug_flag::DebugFlagExt;
 pub use jaeger::JaegerPropagator;
 pub use tracestate::{InvalidTraceState, W3cTraceState, W3cTraceStateExt};
 pub use w3c::TraceContextPropagator;
+pub use xray::XrayPropagator;

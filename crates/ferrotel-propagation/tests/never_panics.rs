@@ -1,4 +1,4 @@
-//! Feeds pseudo-random input into both propagators: extraction must never panic, and whatever
+//! Feeds pseudo-random input into the B3, Jaeger and X-Ray propagators: extraction must never panic, and whatever
 //! it accepts must be a valid remote span that injects again without panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::HashMap;
 
-use ferrotel_propagation::{B3Encoding, B3Propagator, JaegerPropagator};
+use ferrotel_propagation::{B3Encoding, B3Propagator, JaegerPropagator, XrayPropagator};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
@@ -54,6 +54,12 @@ impl Rng {
             "true",
             "%zz",
             "%C3%A9",
+            ";",
+            "=",
+            "Root=",
+            "Parent=",
+            "Sampled=",
+            "1-5759e988-bd862e3fe1be46a994272793",
         ];
         const PARTS: &[&str] = &[
             "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -69,8 +75,11 @@ impl Rng {
             "",
             "0x1",
             "é",
+            "Root=1-5759e988-bd862e3fe1be46a994272793",
+            "Parent=53995c3f42cd8ad8",
+            "Sampled=1",
         ];
-        const SEPARATORS: &[&str] = &["-", ":", "%3A", "%3a", "--", " "];
+        const SEPARATORS: &[&str] = &["-", ":", "%3A", "%3a", "--", " ", ";"];
         match self.below(3) {
             0 => {
                 let bytes: Vec<u8> = (0..self.below(72)).map(|_| self.next() as u8).collect();
@@ -92,11 +101,12 @@ impl Rng {
 
 #[test]
 fn extraction_never_panics() {
-    let propagators: [Box<dyn TextMapPropagator>; 4] = [
+    let propagators: [Box<dyn TextMapPropagator>; 5] = [
         Box::new(B3Propagator::single()),
         Box::new(B3Propagator::multi()),
         Box::new(B3Propagator::new(B3Encoding::SingleAndMultiHeader)),
         Box::new(JaegerPropagator::new()),
+        Box::new(XrayPropagator::new()),
     ];
     let names = [
         "b3",
@@ -108,6 +118,7 @@ fn extraction_never_panics() {
         "uber-trace-id",
         "uberctx-k",
         "uberctx-",
+        "x-amzn-trace-id",
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut accepted = 0;

@@ -1,4 +1,5 @@
-//! W3C Trace Context propagator: every traceparent and tracestate rule of SPEC-NOTES §5.
+//! W3C Trace Context propagator: every traceparent and tracestate rule of the W3C Trace Context
+//! specification (Level 2), checked on what is extracted and what is injected.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;

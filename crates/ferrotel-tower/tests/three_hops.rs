@@ -503,7 +503,7 @@ async fn rpc_dup_also_emits_the_old_names() {
         .unwrap();
 }
 
-/// Issue 12, defect 4: two `traceparent` fields in gRPC metadata (HTTP/2 headers) are invalid,
+/// Two `traceparent` fields in gRPC metadata (HTTP/2 headers) are invalid,
 /// as over HTTP/1: the server starts a new trace instead of continuing either one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_traceparent_fields_in_grpc_metadata_start_a_new_trace() {

@@ -1,10 +1,12 @@
 //! ferrotel: OpenTelemetry for Rust services, configured by the standard `OTEL_*` variables.
 //!
 //! ```no_run
-//! let _telemetry = ferrotel::init(); // reads every OTEL_* variable; flushes on drop
-//! let span = tracing::info_span!("handle_request", user = 42);
-//! let _entered = span.enter();
-//! tracing::info!("this line carries the span's trace_id and span_id");
+//! fn main() {
+//!     let _telemetry = ferrotel::init(); // every OTEL_* variable; flushes on drop
+//!     let span = ferrotel::tracing::info_span!("handle_request", volume = "alpha");
+//!     let _entered = span.enter();
+//!     ferrotel::tracing::info!("logged with this span's trace_id and span_id");
+//! }
 //! ```
 //!
 //! [`init`] installs, from the environment:

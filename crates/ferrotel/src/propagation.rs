@@ -3,7 +3,7 @@
 
 use ferrotel_config::Propagator;
 use ferrotel_propagation::{
-    B3Propagator, BaggagePropagator, JaegerPropagator, TraceContextPropagator,
+    B3Propagator, BaggagePropagator, JaegerPropagator, TraceContextPropagator, XrayPropagator,
 };
 use opentelemetry::propagation::{TextMapCompositePropagator, TextMapPropagator};
 
@@ -19,6 +19,7 @@ pub(crate) fn composite(choices: &[Propagator]) -> TextMapCompositePropagator {
                 Propagator::B3 => Box::new(B3Propagator::single()),
                 Propagator::B3Multi => Box::new(B3Propagator::multi()),
                 Propagator::Jaeger => Box::new(JaegerPropagator::new()),
+                Propagator::Xray => Box::new(XrayPropagator::new()),
             }
         })
         .collect();

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use ferrotel::opentelemetry::trace::{Tracer, TracerProvider as _};
 use ferrotel_testkit::{Receiver, Signal, TestCerts, Transport};
+use serde_json::Value as Json;
 use support::{guard, one_span, quick, sending_to, traced, Captured, WAIT};
 
 // --- protocols, headers, compression -----------------------------------------------------
@@ -416,54 +417,136 @@ fn log_lines_carry_the_exported_span_ids_in_text_and_json() {
             .lines()
             .find(|l| l.contains("inside the span"))
             .unwrap_or_else(|| panic!("{format}: no log line in {text:?}"));
-        let (trace_key, span_key) = if format == "json" {
-            (
-                format!(r#""trace_id":"{}""#, span.trace_id_hex()),
-                format!(r#""span_id":"{}""#, span.span_id_hex()),
-            )
-        } else {
-            (
-                format!("trace_id={}", span.trace_id_hex()),
-                format!("span_id={}", span.span_id_hex()),
-            )
-        };
-        assert!(inside.contains(&trace_key), "{format}: {inside}");
-        assert!(inside.contains(&span_key), "{format}: {inside}");
-        if format == "json" {
-            let _: serde_json_check::Value = serde_json_check::from_str(inside);
-        }
         let outside = text
             .lines()
             .find(|l| l.contains("outside any span"))
             .unwrap();
-        assert!(!outside.contains("trace_id"), "{outside}");
+        if format == "json" {
+            let inside: Json = serde_json::from_str(inside).expect(inside);
+            assert_eq!(inside["trace_id"], span.trace_id_hex().as_str(), "{inside}");
+            assert_eq!(inside["span_id"], span.span_id_hex().as_str(), "{inside}");
+            let outside: Json = serde_json::from_str(outside).expect(outside);
+            assert!(outside.get("trace_id").is_none(), "{outside}");
+            assert!(outside.get("span_id").is_none(), "{outside}");
+        } else {
+            assert!(
+                inside.contains(&format!("trace_id={}", span.trace_id_hex())),
+                "{inside}"
+            );
+            assert!(
+                inside.contains(&format!("span_id={}", span.span_id_hex())),
+                "{inside}"
+            );
+            assert!(!outside.contains("trace_id"), "{outside}");
+        }
     }
 }
 
-/// A tiny JSON well-formedness check, so the test needs no JSON crate.
-mod serde_json_check {
-    pub(super) struct Value;
-    pub(super) fn from_str(line: &str) -> Value {
-        let line = line.trim();
-        assert!(line.starts_with('{') && line.ends_with('}'), "{line}");
-        let mut depth = 0i32;
-        let mut in_string = false;
-        let mut escaped = false;
-        for c in line.chars() {
-            match (in_string, escaped, c) {
-                (true, true, _) => escaped = false,
-                (true, false, '\\') => escaped = true,
-                (true, false, '"') => in_string = false,
-                (false, _, '"') => in_string = true,
-                (false, _, '{') => depth += 1,
-                (false, _, '}') => depth -= 1,
-                _ => {}
-            }
-        }
-        assert_eq!(depth, 0, "unbalanced JSON: {line}");
-        assert!(!in_string, "unterminated string: {line}");
-        Value
+/// The keys of a JSON object in the order the line has them (`serde_json` sorts a map's keys).
+fn keys_in_order(line: &str, object: &Json) -> Vec<String> {
+    let mut keys: Vec<(usize, String)> = object
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(|k| {
+            let quoted = format!("{}:", serde_json::to_string(k).unwrap());
+            (line.find(&quoted).expect(&quoted), k.clone())
+        })
+        .collect();
+    keys.sort();
+    keys.into_iter().map(|(_, k)| k).collect()
+}
+
+/// DataFlux's documented log line, written by a service through ferrotel: the same keys at the
+/// top level of one flat object, plus the target and the trace ids.
+#[test]
+fn json_lines_have_the_flat_shape_log_pipelines_expect() {
+    let receiver = Receiver::start();
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let g = ferrotel::builder()
+        .env(sending_to(
+            &receiver,
+            "grpc",
+            &[
+                ("FERROTEL_LOG_FORMAT", "json"),
+                ("OTEL_SERVICE_NAME", "ingestion-service"),
+            ],
+        ))
+        .install_subscriber(false)
+        .install_globals(false)
+        .log_writer(move || sink.clone())
+        .try_init()
+        .expect("starts");
+    traced(&g, || {
+        let request = tracing::info_span!("request", request_id = "req-123", tenant = "acme");
+        let _request = request.enter();
+        let upload = tracing::info_span!("upload", tenant = "inner");
+        let _upload = upload.enter();
+        tracing::info!(
+            asset_id = "asset-456",
+            duration_ms = 150,
+            "Asset uploaded successfully"
+        );
+    });
+    drop(g);
+    let spans = receiver.wait_for_spans(2, WAIT).expect("spans");
+    let upload = spans.iter().find(|s| s.name() == "upload").expect("upload");
+
+    let text = logs.text();
+    let raw = text
+        .lines()
+        .find(|l| l.contains("Asset uploaded"))
+        .unwrap_or_else(|| panic!("no line in {text:?}"));
+    let line: Json = serde_json::from_str(raw).expect(raw);
+    let object = line.as_object().expect("one object per line");
+    // Flat: no value is an object or an array.
+    for (key, value) in object {
+        assert!(
+            !value.is_object() && !value.is_array(),
+            "{key} nests: {raw}"
+        );
     }
+    // DataFlux's keys, with DataFlux's values.
+    let dataflux: Json = serde_json::from_str(
+        r#"{"timestamp": "...", "level": "INFO", "service": "ingestion-service",
+            "request_id": "req-123", "message": "Asset uploaded successfully",
+            "asset_id": "asset-456", "duration_ms": 150}"#,
+    )
+    .unwrap();
+    for (key, expected) in dataflux.as_object().unwrap() {
+        let got = object.get(key).unwrap_or_else(|| panic!("no {key}: {raw}"));
+        if key != "timestamp" {
+            assert_eq!(got, expected, "{key}: {raw}");
+        }
+    }
+    let timestamp = object["timestamp"].as_str().unwrap();
+    assert!(
+        timestamp.len() >= 20 && timestamp.ends_with('Z') && &timestamp[10..11] == "T",
+        "RFC 3339 UTC: {timestamp}"
+    );
+    // The documented order: fixed keys, the event's fields, then the spans' innermost first.
+    assert_eq!(
+        keys_in_order(raw, &line),
+        [
+            "timestamp",
+            "level",
+            "service",
+            "message",
+            "target",
+            "trace_id",
+            "span_id",
+            "asset_id",
+            "duration_ms",
+            "tenant",
+            "request_id",
+        ],
+        "{raw}"
+    );
+    assert_eq!(object["tenant"], "inner", "the innermost span wins: {raw}");
+    assert_eq!(object["target"], module_path!());
+    assert_eq!(object["trace_id"], upload.trace_id_hex().as_str());
+    assert_eq!(object["span_id"], upload.span_id_hex().as_str());
 }
 
 // --- a collector that is not there ---------------------------------------------------------

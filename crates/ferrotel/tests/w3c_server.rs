@@ -1,8 +1,9 @@
 //! A W3C Trace Context test server built from the public API only: a hyper server behind
 //! `Guard::server_layer()` whose handler calls a downstream service N times through
-//! `Guard::client_layer()`, the shape of the W3C test suite's harness. Every case of
-//! SPEC-NOTES §5 is checked on what the downstream receives, with `OTEL_TRACES_EXPORTER=otlp`
-//! and with `none` (no exporter, but spans are still made and propagated).
+//! `Guard::client_layer()`, the shape of the W3C test suite's harness. Every traceparent and
+//! tracestate rule of the W3C Trace Context specification is checked on what the downstream
+//! receives, with `OTEL_TRACES_EXPORTER=otlp` and with `none` (no exporter, but spans are
+//! still made and propagated).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod support;

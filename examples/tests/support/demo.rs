@@ -45,7 +45,8 @@ pub struct Finished {
 }
 
 impl Finished {
-    /// Panics with both streams unless the run exited 0.
+    /// Panics with both streams unless the run exited 0 and no process reported lost
+    /// telemetry.
     pub fn assert_success(&self) {
         assert!(
             self.status.success(),
@@ -54,6 +55,7 @@ impl Finished {
             self.stdout,
             self.stderr
         );
+        super::assert_no_lost_telemetry("storage-cluster", &self.stderr);
     }
 
     /// The trace id the summary printed.

@@ -191,11 +191,24 @@ impl Stack {
         ids
     }
 
+    /// Whether Jaeger's debug exporter, the end of the stack's logs pipeline, has counted a
+    /// batch of log records.
+    pub fn jaeger_counted_log_records(&self) -> bool {
+        self.log("jaeger")
+            .lines()
+            .any(|l| l.contains("\"otelcol.signal\": \"logs\"") && l.contains("log records"))
+    }
+
     /// Sends spans as one OTLP/HTTP JSON request to `http_addr` (`host:port`).
     pub fn send_otlp_json(http_addr: &str, request: &Json) {
+        Stack::send_otlp_json_to(http_addr, "traces", request);
+    }
+
+    /// Sends one OTLP/HTTP JSON request of `signal` (`traces`, `logs`) to `http_addr`.
+    pub fn send_otlp_json_to(http_addr: &str, signal: &str, request: &Json) {
         let (status, body) = http(
             "POST",
-            &format!("http://{http_addr}/v1/traces"),
+            &format!("http://{http_addr}/v1/{signal}"),
             Some(request.to_string().as_bytes()),
         );
         assert_eq!(
@@ -254,6 +267,38 @@ pub fn http(method: &str, url: &str, body: Option<&[u8]>) -> (u16, Vec<u8>) {
         Ok(response) => (response.status, response.body.into_bytes()),
         Err(_) => (0, Vec::new()),
     }
+}
+
+/// What a ferrotel process writes when telemetry is lost: the warning while it runs, and the
+/// sentences of a shutdown report (`ferrotel-otlp`'s pipeline and metric problems).
+const LOSS_MARKERS: &[&str] = &[
+    "telemetry is being lost",
+    "failed to export",
+    "were rejected by the collector",
+    "were dropped",
+    "were lost in an export",
+    "were still queued when shutdown",
+    "what was not exported is lost",
+];
+
+/// The lines of a ferrotel process's stderr that report lost telemetry, of any signal, e.g.
+/// "storage-cluster: gateway: telemetry: 7 of 7 log records failed to export …". The demo's
+/// processes also put every problem of their shutdown report after ": telemetry: ".
+pub fn lost_telemetry(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains(": telemetry: ") || LOSS_MARKERS.iter().any(|m| l.contains(m)))
+        .collect()
+}
+
+/// Fails when `stderr` (of `who`) reports lost telemetry.
+pub fn assert_no_lost_telemetry(who: &str, stderr: &str) {
+    let lost = lost_telemetry(stderr);
+    assert!(
+        lost.is_empty(),
+        "{who} reported lost telemetry:\n{}",
+        lost.join("\n")
+    );
 }
 
 /// Polls `probe` until it returns `Some`, for at most `limit`; `None` at the deadline.

@@ -88,7 +88,7 @@ pub struct ExportStats {
     pub metrics: Vec<MetricExportStats>,
 }
 
-/// What a shutdown achieved; returned by [`Guard::shutdown`].
+/// What a shutdown achieved; returned by [`Guard::shutdown`](crate::Guard::shutdown).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShutdownReport {
     /// How long the shutdown took.

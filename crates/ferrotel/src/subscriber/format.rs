@@ -1,8 +1,9 @@
-//! Log lines that name their trace: a `tracing_subscriber::fmt` event format that appends the
-//! OpenTelemetry `trace_id` and `span_id` of the span an event is written in, in text or JSON.
+//! Log lines that name their trace: the `tracing_subscriber::fmt` layer in text or JSON (see
+//! [`super::json`]), each line with the OpenTelemetry `trace_id` and `span_id` of the span an
+//! event is written in.
 //!
-//! Getting that id out of a `tracing` span is what tracing-opentelemetry users keep asking for
-//! (its issues #119, #233, #251); here it is on every line, matching the exported span.
+//! `tracing_subscriber::fmt` alone never prints that id (it lives in tracing-opentelemetry's span
+//! extensions); here it is on every line, matching the exported span.
 
 use std::fmt::{self, Write as _};
 use std::io;
@@ -14,12 +15,13 @@ use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
 use tracing::dispatcher::WeakDispatch;
 
 use super::fields::PlainFields;
+use super::json::{JsonLine, JsonSpanFields};
 use crate::tracer::Level2Tracer;
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::filter::Filtered;
-use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, JsonFields, Writer};
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::MakeWriter;
@@ -33,29 +35,29 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 pub(crate) type Traced =
     Layered<Filtered<OpenTelemetryLayer<Registry, Level2Tracer>, EnvFilter, Registry>, Registry>;
 
-/// The log layer in the configured format. JSON needs JSON-formatted span fields too, so the
-/// two formats are two layer types behind one box.
+/// The log layer in the configured format. Each format has its own span field formatter (the
+/// JSON line reads span fields back as JSON), so the two are two layer types behind one box.
 pub(crate) fn fmt_layer<S>(
     format: LogFormat,
+    service: &str,
     dispatch: DispatchCell,
     writer: BoxMakeWriter,
 ) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
 {
-    let events = TraceIdFormat::new(format, dispatch);
     match format {
         LogFormat::Json => Box::new(
             tracing_subscriber::fmt::layer()
-                .fmt_fields(JsonFields::new())
-                .event_format(events)
+                .fmt_fields(JsonSpanFields)
+                .event_format(JsonLine::new(service, dispatch))
                 .with_writer(writer),
         ),
         _ => Box::new(
             tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .fmt_fields(PlainFields)
-                .event_format(events)
+                .event_format(TextLine::new(dispatch))
                 .with_writer(writer),
         ),
     }
@@ -120,29 +122,22 @@ where
     )
 }
 
-/// Wraps the stock text or JSON format and adds the trace and span ids.
-struct TraceIdFormat {
-    format: LogFormat,
+/// The stock text format with the trace and span ids appended.
+struct TextLine {
     dispatch: DispatchCell,
     text: format::Format<format::Full>,
-    json: format::Format<format::Json>,
 }
 
-impl TraceIdFormat {
-    fn new(format: LogFormat, dispatch: DispatchCell) -> Self {
+impl TextLine {
+    fn new(dispatch: DispatchCell) -> Self {
         Self {
-            format,
             dispatch,
             text: format::Format::default().with_ansi(false),
-            json: format::Format::default()
-                .json()
-                .with_current_span(true)
-                .with_span_list(false),
         }
     }
 }
 
-impl<S, N> FormatEvent<S, N> for TraceIdFormat
+impl<S, N> FormatEvent<S, N> for TextLine
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -159,28 +154,18 @@ where
             .and_then(WeakDispatch::upgrade)
             .and_then(|dispatch| current_ids(ctx, &dispatch));
         let mut line = String::with_capacity(256);
-        match self.format {
-            LogFormat::Json => self.json.format_event(ctx, Writer::new(&mut line), event)?,
-            _ => self.text.format_event(ctx, Writer::new(&mut line), event)?,
-        }
+        self.text.format_event(ctx, Writer::new(&mut line), event)?;
         if let Some((trace_id, span_id)) = ids {
             let body = line.trim_end_matches('\n').len();
             line.truncate(body);
-            match self.format {
-                LogFormat::Json if line.ends_with('}') => {
-                    line.pop();
-                    write!(line, r#","trace_id":"{trace_id}","span_id":"{span_id}"}}"#)?;
-                }
-                _ => write!(line, " trace_id={trace_id} span_id={span_id}")?,
-            }
-            line.push('\n');
+            writeln!(line, " trace_id={trace_id} span_id={span_id}")?;
         }
         writer.write_str(&line)
     }
 }
 
 /// The OpenTelemetry ids of the span the event belongs to, when it has a valid one.
-fn current_ids<S, N>(
+pub(super) fn current_ids<S, N>(
     ctx: &FmtContext<'_, S, N>,
     dispatch: &tracing::Dispatch,
 ) -> Option<(TraceId, SpanId)>

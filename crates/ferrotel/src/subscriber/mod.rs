@@ -4,6 +4,7 @@
 
 mod fields;
 mod format;
+mod json;
 
 pub use format::RUST_LOG;
 
@@ -42,7 +43,12 @@ pub(crate) fn build(
             // The same filter as the log lines: without one, every span of h2, hyper and
             // tower (TRACE and DEBUG level) would be exported, flooding the queue.
             let spans = span_layer(provider).with_filter(filter.build());
-            let fmt = format::fmt_layer::<Traced>(config.log_format, Arc::clone(&cell), writer);
+            let fmt = format::fmt_layer::<Traced>(
+                config.log_format,
+                &config.service_name,
+                Arc::clone(&cell),
+                writer,
+            );
             // The logs signal: every event the filter admits, as an OpenTelemetry log record
             // (the appender reads the ids from the context of the entered span).
             let records = pipelines.logger_provider.as_ref().map(|provider| {
@@ -57,7 +63,12 @@ pub(crate) fn build(
             )
         }
         None => {
-            let fmt = format::fmt_layer::<Registry>(config.log_format, Arc::clone(&cell), writer);
+            let fmt = format::fmt_layer::<Registry>(
+                config.log_format,
+                &config.service_name,
+                Arc::clone(&cell),
+                writer,
+            );
             let lines = format::log_filter(filter.build(), events_only);
             tracing::Dispatch::new(tracing_subscriber::registry().with(fmt.with_filter(lines)))
         }

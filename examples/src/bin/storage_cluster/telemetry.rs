@@ -123,7 +123,7 @@ pub(crate) fn shutdown(guard: ferrotel::Guard, who: &str) {
         failed += stats.failed;
     }
     eprintln!(
-        "storage-cluster: {who}: telemetry: spans exported={exported} dropped={dropped} failed={failed}"
+        "storage-cluster: {who}: spans exported={exported} dropped={dropped} failed={failed}"
     );
     for problem in flushed.problems {
         eprintln!("storage-cluster: {who}: telemetry: {problem}");
