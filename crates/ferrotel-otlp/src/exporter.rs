@@ -62,7 +62,12 @@ impl<S: Signal> OtlpBatchExporter<S> {
                     .record_rejected(accepted.rejected, &accepted.message);
                 Ok(())
             }
-            Err(message) => Err(OTelSdkError::InternalFailure(message)),
+            Err(error) => {
+                if error.unsupported {
+                    self.counters.mark_unsupported(&error.message);
+                }
+                Err(OTelSdkError::InternalFailure(error.message))
+            }
         }
     }
 

@@ -53,6 +53,16 @@ impl LossReporter {
         let _ = self.dispatch.set(dispatch.downgrade());
     }
 
+    /// Writes `message` as a warning now, outside the rate limit: for what is said once, such
+    /// as an endpoint that does not serve a signal at all. `message` must be free of secrets.
+    pub fn warn_now(&self, message: &str) {
+        let warn = || tracing::warn!(target: "ferrotel", "telemetry is being lost: {message}");
+        match self.dispatch.get().and_then(WeakDispatch::upgrade) {
+            Some(dispatch) => tracing::dispatcher::with_default(&dispatch, warn),
+            None => warn(),
+        }
+    }
+
     /// Records one loss event of `signal` (a failed export, a full queue) and writes a warning
     /// if one is due. `reason` must already be free of secrets.
     pub fn loss(&self, signal: &'static str, reason: &str) {

@@ -2,7 +2,7 @@
 //! histograms written in, sent like every other signal.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use ferrotel_config::OtlpConfig;
@@ -49,6 +49,9 @@ pub struct MetricExportStats {
     pub reservoir_overflow: u64,
     /// Exemplars sent.
     pub exemplars: u64,
+    /// Why the endpoint took no metrics at all, when it does not serve them (gRPC
+    /// `UNIMPLEMENTED`, HTTP 404: a bare Jaeger), with the fix.
+    pub unsupported: Option<String>,
 }
 
 impl MetricExportStats {
@@ -62,7 +65,13 @@ impl MetricExportStats {
                 self.points_in_flight
             ));
         }
-        if self.points_failed > 0 {
+        if self.unsupported.is_some() {
+            problems.push(format!(
+                "{} metric data points were not sent: the endpoint does not accept metrics \
+                 (see the warning above)",
+                self.points_failed
+            ));
+        } else if self.points_failed > 0 {
             problems.push(format!(
                 "{} metric data points failed to export (last error: {})",
                 self.points_failed,
@@ -94,6 +103,7 @@ struct Counters {
     reservoir_overflow: AtomicU64,
     exemplars: AtomicU64,
     last_error: Mutex<Option<String>>,
+    unsupported: OnceLock<String>,
 }
 
 impl Counters {
@@ -181,6 +191,7 @@ impl OtlpMetricExporter {
             overflow_measurements: load(&c.overflow_measurements),
             reservoir_overflow: load(&c.reservoir_overflow),
             exemplars: load(&c.exemplars),
+            unsupported: c.unsupported.get().cloned(),
         }
     }
 
@@ -218,7 +229,12 @@ impl OtlpMetricExporter {
                 self.accepted(points, accepted);
                 Ok(())
             }
-            Err(message) => Err(c.failed(points, message)),
+            Err(error) => {
+                if error.unsupported {
+                    let _ = c.unsupported.set(error.message.clone());
+                }
+                Err(c.failed(points, error.message))
+            }
         }
     }
 

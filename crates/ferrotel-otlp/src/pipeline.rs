@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use ferrotel_config::redact::Redactor;
@@ -73,6 +73,8 @@ pub struct PipelineCounters {
     last_error: Mutex<Option<String>>,
     redactor: Redactor,
     reporter: Option<Arc<LossReporter>>,
+    /// Set when the endpoint does not serve the signal: the message with the fix, told once.
+    unsupported: OnceLock<String>,
 }
 
 impl PipelineCounters {
@@ -100,6 +102,18 @@ impl PipelineCounters {
             last_error: Mutex::new(None),
             redactor,
             reporter,
+            unsupported: OnceLock::new(),
+        }
+    }
+
+    /// The endpoint does not serve this signal at all: `message` (which names the fix) is
+    /// told once, and the failures that follow are counted without another warning.
+    pub fn mark_unsupported(&self, message: &str) {
+        let message = self.redactor.scrub(message).into_owned();
+        if self.unsupported.set(message.clone()).is_ok() {
+            if let Some(reporter) = &self.reporter {
+                reporter.warn_now(&message);
+            }
         }
     }
 
@@ -156,7 +170,7 @@ impl PipelineCounters {
             self.failed_timeout.fetch_add(items, Ordering::Relaxed);
         }
         let error = self.redactor.scrub(&error).into_owned();
-        if let Some(reporter) = &self.reporter {
+        if let (Some(reporter), None) = (&self.reporter, self.unsupported.get()) {
             reporter.loss(self.signal.items(), &error);
         }
         self.set_last_error(error);
@@ -238,6 +252,7 @@ impl PipelineCounters {
             unaccounted: in_queue + in_flight + dropped_queue_full + dropped_after_shutdown,
             capacity: self.capacity,
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+            unsupported: self.unsupported.get().cloned(),
         }
     }
 }
@@ -278,6 +293,9 @@ pub struct PipelineStats {
     pub capacity: u64,
     /// The last export error, if any (secrets redacted).
     pub last_error: Option<String>,
+    /// Why the endpoint took none of these items, when it does not serve the signal (gRPC
+    /// `UNIMPLEMENTED`, HTTP 404: a bare Jaeger takes traces only), with the fix.
+    pub unsupported: Option<String>,
 }
 
 impl PipelineStats {
@@ -291,7 +309,13 @@ impl PipelineStats {
         let items = self.signal.items();
         let (queued, exporter) = (self.queued, self.exporter);
         let mut problems = Vec::new();
-        if self.failed > 0 {
+        if self.unsupported.is_some() {
+            problems.push(format!(
+                "{} of {queued} {items} were not sent: the endpoint does not accept them \
+                 ({exporter} exporter; see the warning above)",
+                self.failed
+            ));
+        } else if self.failed > 0 {
             problems.push(format!(
                 "{} of {queued} {items} failed to export ({exporter} exporter; last error: {})",
                 self.failed,

@@ -28,12 +28,18 @@ pub(crate) enum Failure {
     Throttled(Duration, String),
     /// Not retried.
     Permanent(String),
+    /// Not retried: the endpoint does not serve this signal at all (gRPC `UNIMPLEMENTED`,
+    /// HTTP 404), as a bare Jaeger answers metrics and logs.
+    Unsupported(String),
 }
 
 impl Failure {
     pub(crate) fn message(&self) -> &str {
         match self {
-            Failure::Retryable(m) | Failure::Throttled(_, m) | Failure::Permanent(m) => m,
+            Failure::Retryable(m)
+            | Failure::Throttled(_, m)
+            | Failure::Permanent(m)
+            | Failure::Unsupported(m) => m,
         }
     }
 }
@@ -61,6 +67,7 @@ pub(crate) fn classify_grpc(status: &tonic::Status) -> Failure {
             Some(delay) => Failure::Throttled(delay, message),
             None => Failure::Retryable(message),
         },
+        Code::Unimplemented => Failure::Unsupported(message),
         _ => Failure::Permanent(message),
     }
 }
@@ -78,6 +85,7 @@ pub(crate) fn classify_http(status: u16, retry_after: Option<&str>, body: &str) 
             Some(delay) => Failure::Throttled(delay, message),
             None => Failure::Retryable(message),
         },
+        404 => Failure::Unsupported(message),
         _ => Failure::Permanent(message),
     }
 }
@@ -111,6 +119,8 @@ pub(crate) struct Report<T> {
     pub(crate) result: Result<T, String>,
     /// Attempts made.
     pub(crate) attempts: u32,
+    /// The endpoint does not serve the signal ([`Failure::Unsupported`]).
+    pub(crate) unsupported: bool,
 }
 
 /// Runs `attempt` until it succeeds, fails permanently, the retries run out, or the next wait
@@ -129,6 +139,7 @@ where
             return Report {
                 result: Err("export timeout passed before the request was sent".to_owned()),
                 attempts,
+                unsupported: false,
             };
         }
         attempts += 1;
@@ -137,12 +148,13 @@ where
                 return Report {
                     result: Ok(value),
                     attempts,
+                    unsupported: false,
                 }
             }
             Err(failure) => failure,
         };
         let wait = match &failure {
-            Failure::Permanent(_) => None,
+            Failure::Permanent(_) | Failure::Unsupported(_) => None,
             Failure::Retryable(_) => Some(delay + jitter()),
             Failure::Throttled(asked, _) => Some((*asked).min(MAX_THROTTLE).max(delay) + jitter()),
         };
@@ -150,12 +162,14 @@ where
             return Report {
                 result: Err(failure.message().to_owned()),
                 attempts,
+                unsupported: matches!(failure, Failure::Unsupported(_)),
             };
         };
         if attempts > MAX_RETRIES {
             return Report {
                 result: Err(format!("{} (retries exhausted)", failure.message())),
                 attempts,
+                unsupported: false,
             };
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
@@ -166,6 +180,7 @@ where
                     failure.message()
                 )),
                 attempts,
+                unsupported: false,
             };
         }
         tokio::time::sleep(wait).await;
@@ -229,7 +244,15 @@ mod tests {
                 Failure::Retryable(_)
             ));
         }
-        for status in [400, 401, 403, 404, 413, 500, 501] {
+        assert!(matches!(
+            classify_http(404, None, ""),
+            Failure::Unsupported(_)
+        ));
+        assert!(matches!(
+            classify_grpc(&tonic::Status::new(Code::Unimplemented, "unknown service")),
+            Failure::Unsupported(_)
+        ));
+        for status in [400, 401, 403, 413, 500, 501] {
             assert!(matches!(
                 classify_http(status, Some("1"), ""),
                 Failure::Permanent(_)

@@ -12,6 +12,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::certs::ServerIdentity;
 use crate::fault::{ActiveFault, Fault};
+use crate::record::Signal;
 use crate::store::Store;
 use crate::{grpc, http, tls, Receiver};
 
@@ -22,6 +23,7 @@ pub struct ReceiverBuilder {
     client_ca_pem: Option<String>,
     fault: Option<Fault>,
     span_limit: Option<usize>,
+    serve_only: Option<Vec<Signal>>,
 }
 
 impl ReceiverBuilder {
@@ -36,6 +38,13 @@ impl ReceiverBuilder {
     /// [`ReceiverBuilder::tls`].
     pub fn require_client_cert(mut self, ca_pem: impl Into<String>) -> Self {
         self.client_ca_pem = Some(ca_pem.into());
+        self
+    }
+
+    /// Serves only these signals and answers the others as a server that lacks them: gRPC
+    /// `UNIMPLEMENTED` and HTTP 404, as a bare Jaeger answers metrics and logs.
+    pub fn serve_only(mut self, signals: &[Signal]) -> Self {
+        self.serve_only = Some(signals.to_vec());
         self
     }
 
@@ -86,6 +95,12 @@ impl ReceiverBuilder {
         store.update(|state| {
             state.fault = self.fault.map(ActiveFault::new);
             state.span_limit = self.span_limit;
+            if let Some(served) = &self.serve_only {
+                state.unserved = [Signal::Traces, Signal::Metrics, Signal::Logs]
+                    .into_iter()
+                    .filter(|s| !served.contains(s))
+                    .collect();
+            }
         });
 
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();

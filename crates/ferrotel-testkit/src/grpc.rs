@@ -182,6 +182,22 @@ async fn handle<T, R>(
         ),
     };
     let gzip = headers.get("grpc-encoding").is_some_and(|e| e == "gzip");
+    if store.lock().unserved.contains(&signal) {
+        let reason = format!("unknown service for {signal:?}");
+        store.record(
+            RequestRecord {
+                signal,
+                transport: Transport::Grpc,
+                path,
+                headers,
+                gzip,
+                items: 0,
+                outcome: Outcome::Invalid(reason.clone()),
+            },
+            Items::None,
+        );
+        return Err(Status::unimplemented(reason));
+    }
     let items = into_items(request.into_inner());
     let mut record = RequestRecord {
         signal,

@@ -104,7 +104,7 @@ async fn handle(request: http::Request<Incoming>, store: &Store) -> Response<Ful
         items: 0,
         outcome: Outcome::Accepted,
     };
-    if signal == Signal::Unknown {
+    if signal == Signal::Unknown || store.lock().unserved.contains(&signal) {
         let reason = format!("no OTLP endpoint at {}", record.path);
         return invalid(store, record, StatusCode::NOT_FOUND, reason);
     }

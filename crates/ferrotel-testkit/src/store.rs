@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 use tokio::sync::Notify;
 
 use crate::fault::ActiveFault;
-use crate::record::{Outcome, ReceivedLog, ReceivedMetric, ReceivedSpan, RequestRecord};
+use crate::record::{Outcome, ReceivedLog, ReceivedMetric, ReceivedSpan, RequestRecord, Signal};
 
 /// A wait on the receiver that ended before what it waited for arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,9 @@ pub(crate) struct State {
     /// The most spans kept (`None`: all); past it spans are counted, not stored.
     pub(crate) span_limit: Option<usize>,
     pub(crate) spans_dropped: u64,
+    /// Signals answered as a server that lacks them (gRPC `UNIMPLEMENTED`, HTTP 404), as a
+    /// bare Jaeger answers metrics and logs.
+    pub(crate) unserved: Vec<Signal>,
 }
 
 impl State {

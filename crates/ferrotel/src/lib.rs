@@ -1,12 +1,10 @@
 //! ferrotel: OpenTelemetry for Rust services, configured by the standard `OTEL_*` variables.
 //!
 //! ```no_run
-//! fn main() {
-//!     let _telemetry = ferrotel::init(); // every OTEL_* variable; flushes on drop
-//!     let span = ferrotel::tracing::info_span!("handle_request", volume = "alpha");
-//!     let _entered = span.enter();
-//!     ferrotel::tracing::info!("logged with this span's trace_id and span_id");
-//! }
+//! let _telemetry = ferrotel::init(); // every OTEL_* variable; flushes on drop
+//! let span = ferrotel::tracing::info_span!("handle_request", volume = "alpha");
+//! let _entered = span.enter();
+//! ferrotel::tracing::info!("logged with this span's trace_id and span_id");
 //! ```
 //!
 //! [`init`] installs, from the environment:

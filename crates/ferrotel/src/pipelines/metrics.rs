@@ -1,6 +1,7 @@
 //! The metric pipeline: exemplar-carrying OTLP export on a periodic reader, the console
 //! exporter, and the `/metrics` endpoint, all over one meter provider and one exemplar store.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -110,6 +111,7 @@ pub(crate) fn pipeline(
             handle: handle.clone(),
             timeout: config.metrics.export_timeout,
             reporter: reporter.clone(),
+            told_unsupported: AtomicBool::new(false),
         };
         let reader = PeriodicReader::builder(exporter)
             .with_interval(config.metrics.export_interval)
@@ -251,6 +253,8 @@ struct Bounded {
     handle: Handle,
     timeout: Option<Duration>,
     reporter: Option<Arc<LossReporter>>,
+    /// Whether an endpoint that does not serve metrics was reported.
+    told_unsupported: AtomicBool,
 }
 
 impl PushMetricExporter for Bounded {
@@ -273,15 +277,29 @@ impl PushMetricExporter for Bounded {
             Err(_) => Err(OTelSdkError::Timeout(self.timeout.unwrap_or_default())),
         };
         if let (Err(e), Some(reporter)) = (&result, &self.reporter) {
-            // The OTLP exporter's errors are already scrubbed of its secrets.
-            let reason = match (e, &self.inner) {
-                (OTelSdkError::Timeout(limit), AnyMetricExporter::Otlp(otlp)) => format!(
-                    "export timed out after {limit:?} (OTEL_METRIC_EXPORT_TIMEOUT); {}",
-                    otlp.stats().last_error.unwrap_or_default()
-                ),
-                _ => e.to_string(),
+            let unsupported = match &self.inner {
+                AnyMetricExporter::Otlp(otlp) => otlp.stats().unsupported,
+                AnyMetricExporter::Console(..) => None,
             };
-            reporter.loss("metrics", &reason);
+            match unsupported {
+                // Told once: the endpoint will not start taking metrics by itself.
+                Some(message) => {
+                    if !self.told_unsupported.swap(true, Ordering::Relaxed) {
+                        reporter.warn_now(&message);
+                    }
+                }
+                None => {
+                    // The OTLP exporter's errors are already scrubbed of its secrets.
+                    let reason = match (e, &self.inner) {
+                        (OTelSdkError::Timeout(limit), AnyMetricExporter::Otlp(otlp)) => format!(
+                            "export timed out after {limit:?} (OTEL_METRIC_EXPORT_TIMEOUT); {}",
+                            otlp.stats().last_error.unwrap_or_default()
+                        ),
+                        _ => e.to_string(),
+                    };
+                    reporter.loss("metrics", &reason);
+                }
+            }
         }
         result
     }

@@ -266,12 +266,30 @@ impl Pipelines {
             runtime.stop();
         }
         let stats = self.stats();
-        for metrics in &stats.metrics {
-            report.problems.extend(metrics.problems(bound));
-        }
-        for pipeline in stats.logs.iter().chain(&stats.spans) {
-            report.problems.extend(pipeline.problems(bound));
-        }
+        let metrics: Vec<String> = stats
+            .metrics
+            .iter()
+            .flat_map(|m| m.problems(bound))
+            .collect();
+        let logs: Vec<String> = stats.logs.iter().flat_map(|p| p.problems(bound)).collect();
+        let spans: Vec<String> = stats.spans.iter().flat_map(|p| p.problems(bound)).collect();
+        // The SDK's own shutdown error ("Failed to shutdown") only repeats, less clearly, a
+        // failure the counts explain; it is kept when they found nothing.
+        report.problems.retain(|problem| {
+            let explained = if problem.starts_with("metric ") {
+                &metrics
+            } else if problem.starts_with("log ") {
+                &logs
+            } else if problem.starts_with("trace ") {
+                &spans
+            } else {
+                return true;
+            };
+            explained.is_empty()
+        });
+        report.problems.extend(metrics);
+        report.problems.extend(logs);
+        report.problems.extend(spans);
         report
     }
 }
