@@ -1,9 +1,11 @@
 //! Code overrides and the resolution entry point.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::batch::{self, BatchOverrides};
+use crate::detect::{self, Detector, ResourceDetection};
 use crate::env::Env;
 use crate::exporter::{
     LogsExporter, MetricsExporter, TracesExporter, UNSUPPORTED_LOGS_EXPORTERS,
@@ -30,6 +32,9 @@ pub struct ConfigBuilder {
     strict: Option<bool>,
     sdk_disabled: Option<bool>,
     resource: ResourceOverrides,
+    resource_detectors: Option<Vec<Detector>>,
+    resource_detection_attributes: Option<(Vec<String>, Vec<String>)>,
+    resource_detection_root: Option<PathBuf>,
     log_level: Option<LogLevel>,
     log_format: Option<LogFormat>,
     propagators: Option<Vec<Propagator>>,
@@ -88,6 +93,36 @@ impl ConfigBuilder {
     pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let key = key.into();
         crate::parse::upsert(&mut self.resource.attributes, &key, value.into());
+        self
+    }
+
+    /// The resource detectors (deduplicated; empty for none). Beats
+    /// [`vars::FERROTEL_RESOURCE_DETECTORS`] and a configuration file's
+    /// `resource.detection/development.detectors`.
+    pub fn resource_detectors(mut self, detectors: impl IntoIterator<Item = Detector>) -> Self {
+        self.resource_detectors = Some(dedup(detectors));
+        self
+    }
+
+    /// Which detected attributes are kept: keys matching a pattern of `included` (all when
+    /// empty) and none of `excluded`; `*` matches any run of characters, `?` one. Beats a
+    /// configuration file's `resource.detection/development.attributes`. Default: all.
+    pub fn resource_detection_attributes(
+        mut self,
+        included: impl IntoIterator<Item = impl Into<String>>,
+        excluded: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.resource_detection_attributes = Some((
+            included.into_iter().map(Into::into).collect(),
+            excluded.into_iter().map(Into::into).collect(),
+        ));
+        self
+    }
+
+    /// The directory the system-reading resource detectors read `proc/`, `etc/` and `var/`
+    /// below, instead of `/`: a faked tree for tests, or the host's root mounted elsewhere.
+    pub fn resource_detection_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.resource_detection_root = Some(root.into());
         self
     }
 
@@ -344,9 +379,9 @@ impl ConfigBuilder {
     /// Resolution proper: always yields a configuration, with every issue found.
     pub(crate) fn resolve_lenient(&self, env: &Env) -> (Config, Vec<ConfigIssue>) {
         let Some(file) = &self.file else {
-            return self.resolve_from(env, None);
+            return self.resolve_from(env, env, None);
         };
-        let (mut config, resolved) = self.resolve_from(file.env(), Some(file.name()));
+        let (mut config, resolved) = self.resolve_from(file.env(), env, Some(file));
         if self.sampler.is_none() {
             config.sampler = file.sampler(config.sampler);
         }
@@ -375,7 +410,13 @@ impl ConfigBuilder {
     }
 
     /// Resolution against one environment: the process's, or the one a file stands for.
-    fn resolve_from(&self, env: &Env, file: Option<&str>) -> (Config, Vec<ConfigIssue>) {
+    /// `detection_env` is the process's: what the resource detectors read.
+    fn resolve_from(
+        &self,
+        env: &Env,
+        detection_env: &Env,
+        file: Option<&ConfigFile>,
+    ) -> (Config, Vec<ConfigIssue>) {
         let mut resolver = Resolver::new(env);
         let r = &mut resolver;
         let strict = r.flag(
@@ -390,7 +431,31 @@ impl ConfigBuilder {
             &[vars::OTEL_SDK_DISABLED],
             false,
         );
-        let (resource, service_name) = resource::resolve(r, &self.resource);
+        let detectors = r.keyword_list(
+            self.resource_detectors.clone(),
+            "resource_detectors",
+            vars::FERROTEL_RESOURCE_DETECTORS,
+            &[],
+            detect::default_detectors(),
+        );
+        let (included, excluded) = self
+            .resource_detection_attributes
+            .clone()
+            .or_else(|| file.and_then(|file| file.detection_attributes().cloned()))
+            .unwrap_or_default();
+        let resource_detection = ResourceDetection {
+            detectors,
+            included,
+            excluded,
+            root: self
+                .resource_detection_root
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/")),
+            executable_name: detection_env.executable_name().map(str::to_owned),
+            in_kubernetes: detection_env.get(detect::KUBERNETES_SERVICE_HOST).is_some(),
+        };
+        let (resource, service_name) =
+            resource::resolve(r, &self.resource, &resource_detection, detection_env);
         let log_level = r.keyword(
             self.log_level,
             "log_level",
@@ -471,6 +536,7 @@ impl ConfigBuilder {
             }
         }
         let ops = crate::ops::resolve(r, &self.ops);
+        let file = file.map(ConfigFile::name);
         let config_file = file.map(str::to_owned);
         if let (None, Some(path)) = (file, env.get(vars::OTEL_CONFIG_FILE)) {
             // Resolution is pure: the file is read by the caller (ferrotel::init does).
@@ -493,6 +559,7 @@ impl ConfigBuilder {
             sdk_disabled,
             resource,
             service_name,
+            resource_detection,
             log_level,
             log_format,
             propagators,

@@ -35,6 +35,8 @@
 //!
 //! Resolution reads an [`Env`] map, never the process environment, and does no I/O, so every
 //! rule is a unit test away. [`Env::from_process`] takes the one snapshot a program needs.
+//! The resource detectors that read the system ([`detect`]) run apart, in
+//! [`Config::detect_resource`], below a root directory a test can fake.
 //!
 //! # Rules
 //!
@@ -61,6 +63,7 @@
 mod batch;
 pub mod bounds;
 mod builder;
+pub mod detect;
 mod endpoint;
 mod env;
 pub mod escape;
@@ -83,6 +86,7 @@ pub mod vars;
 
 pub use batch::BatchConfig;
 pub use builder::ConfigBuilder;
+pub use detect::{Detector, ResourceDetection};
 pub use env::Env;
 pub use exporter::{
     LogsExporter, MetricsExporter, TracesExporter, UNSUPPORTED_LOGS_EXPORTERS,
@@ -119,11 +123,17 @@ pub struct Config {
     pub strict: bool,
     /// Telemetry is switched off entirely ([`vars::OTEL_SDK_DISABLED`], default `false`).
     pub sdk_disabled: bool,
-    /// Final resource attributes, `service.name` first, always with `service.name` and
-    /// `service.instance.id` ([`vars::OTEL_RESOURCE_ATTRIBUTES`], [`vars::OTEL_SERVICE_NAME`]).
+    /// Resource attributes from variables, code and the variable-reading detectors,
+    /// `service.name` first, always with `service.name` and `service.instance.id`
+    /// ([`vars::OTEL_RESOURCE_ATTRIBUTES`], [`vars::OTEL_SERVICE_NAME`]). What is exported is
+    /// [`Config::detect_resource`]: these plus the system-reading detectors' finds.
     pub resource: Vec<(String, String)>,
     /// Copy of the `service.name` attribute.
     pub service_name: String,
+    /// The resource detectors and their filters ([`vars::FERROTEL_RESOURCE_DETECTORS`]). Those
+    /// that read variables are already in [`Config::resource`]; the others run in
+    /// [`Config::detect_resource`].
+    pub resource_detection: ResourceDetection,
     /// Level of ferrotel's own diagnostics ([`vars::OTEL_LOG_LEVEL`], default `info`).
     pub log_level: LogLevel,
     /// Format of ferrotel's own diagnostics ([`vars::FERROTEL_LOG_FORMAT`], default `text`).
@@ -178,6 +188,21 @@ impl Config {
     /// A builder for code overrides; finish with [`ConfigBuilder::resolve`].
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
+    }
+
+    /// The resource to export: [`Config::resource`] plus what the system-reading detectors
+    /// find ([`ResourceDetection::detect_system`]), each only where no other source set its
+    /// key, so `OTEL_RESOURCE_ATTRIBUTES`, a file's attributes and code win. This is the one
+    /// piece of resolution that reads files (bounded, below [`ResourceDetection::root`]); it
+    /// never fails.
+    pub fn detect_resource(&self) -> Vec<(String, String)> {
+        let mut resource = self.resource.clone();
+        for (key, value) in self.resource_detection.detect_system() {
+            if !resource.iter().any(|(known, _)| *known == key) {
+                resource.push((key, value));
+            }
+        }
+        resource
     }
 
     /// The default bound on flushing and shutting telemetry down: the traces signal's OTLP

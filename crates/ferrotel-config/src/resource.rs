@@ -8,6 +8,8 @@
 //! executable name is unknown). Finally `service.instance.id` gets a random UUID v4 unless some
 //! source already set it.
 
+use crate::detect::{self, Detector, ResourceDetection};
+use crate::env::Env;
 use crate::issue::{ConfigIssue, Severity};
 use crate::parse;
 use crate::precedence::{Candidate, Resolver};
@@ -26,9 +28,14 @@ pub(crate) struct ResourceOverrides {
 }
 
 /// The final attributes (`service.name` first) and the service name.
+///
+/// `detection_env` is what the detectors read: the process environment even when a
+/// configuration file stands in for the variables (`resolver`'s environment).
 pub(crate) fn resolve(
     resolver: &mut Resolver<'_>,
     overrides: &ResourceOverrides,
+    detection: &ResourceDetection,
+    detection_env: &Env,
 ) -> (Vec<(String, String)>, String) {
     let env = resolver.env();
     let from_env = match env.get(OTEL_RESOURCE_ATTRIBUTES).map(parse::key_values) {
@@ -75,6 +82,12 @@ pub(crate) fn resolve(
         ),
         Candidate::env(env, OTEL_SERVICE_NAME),
         Candidate::env_value(OTEL_RESOURCE_ATTRIBUTES, named(&from_env)),
+        Candidate::env_value(
+            OTEL_SERVICE_NAME,
+            (detection.runs(Detector::Service) && detection.keeps(SERVICE_NAME))
+                .then(|| detection_env.get(OTEL_SERVICE_NAME).map(str::to_owned))
+                .flatten(),
+        ),
     ];
     let service_name = resolver
         .resolve(candidates, "any text", default, String::clone, |_, text| {
@@ -89,6 +102,11 @@ pub(crate) fn resolve(
     {
         if key != SERVICE_NAME {
             parse::upsert(&mut attributes, &key, value);
+        }
+    }
+    for (key, value) in detect::detect_variables(detection, detection_env) {
+        if !attributes.iter().any(|(known, _)| *known == key) {
+            attributes.push((key, value));
         }
     }
     if !attributes.iter().any(|(key, _)| key == SERVICE_INSTANCE_ID) {

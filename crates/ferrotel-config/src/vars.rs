@@ -16,6 +16,10 @@ pub const ALL: &[&str] = &[
     OTEL_SDK_DISABLED,
     OTEL_SERVICE_NAME,
     OTEL_RESOURCE_ATTRIBUTES,
+    OTEL_RESOURCE_ATTRIBUTES_POD_NAME,
+    OTEL_RESOURCE_ATTRIBUTES_NODE_NAME,
+    OTEL_RESOURCE_ATTRIBUTES_POD_UID,
+    OTEL_RESOURCE_ATTRIBUTES_POD_NAMESPACE,
     OTEL_LOG_LEVEL,
     OTEL_PROPAGATORS,
     OTEL_TRACES_SAMPLER,
@@ -89,6 +93,7 @@ pub const ALL: &[&str] = &[
     FERROTEL_STORAGE_METRICS,
     FERROTEL_METRICS_PREFIX,
     FERROTEL_SAMPLING_RULES,
+    FERROTEL_RESOURCE_DETECTORS,
 ];
 
 /// Disables the SDK for all signals. Boolean, default `false`.
@@ -99,6 +104,19 @@ pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 /// Resource attributes as `key1=value1,key2=value2`; values are percent-decoded. A malformed
 /// member discards the whole value. Default: none.
 pub const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// The OpenTelemetry Operator's downward-API variable for `k8s.pod.name` (`metadata.name`),
+/// read by the `k8s` resource detector. Default: none.
+pub const OTEL_RESOURCE_ATTRIBUTES_POD_NAME: &str = "OTEL_RESOURCE_ATTRIBUTES_POD_NAME";
+/// The OpenTelemetry Operator's downward-API variable for `k8s.node.name` (`spec.nodeName`),
+/// read by the `k8s` resource detector. Default: none.
+pub const OTEL_RESOURCE_ATTRIBUTES_NODE_NAME: &str = "OTEL_RESOURCE_ATTRIBUTES_NODE_NAME";
+/// The OpenTelemetry Operator's downward-API variable for `k8s.pod.uid` (`metadata.uid`), read
+/// by the `k8s` resource detector. Default: none.
+pub const OTEL_RESOURCE_ATTRIBUTES_POD_UID: &str = "OTEL_RESOURCE_ATTRIBUTES_POD_UID";
+/// A downward-API variable for `k8s.namespace.name` (`metadata.namespace`) in the Operator's
+/// naming, read by the `k8s` resource detector; in a pod the service account's namespace file
+/// says the same. Default: none.
+pub const OTEL_RESOURCE_ATTRIBUTES_POD_NAMESPACE: &str = "OTEL_RESOURCE_ATTRIBUTES_POD_NAMESPACE";
 /// Level of ferrotel's own diagnostics: `trace`, `debug`, `info`, `warn`, `error`, `off`.
 /// Default `info`.
 pub const OTEL_LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
@@ -301,6 +319,13 @@ pub const FERROTEL_METRICS_PREFIX: &str = "FERROTEL_METRICS_PREFIX";
 /// [`SAMPLING_RULES_GRAMMAR`](crate::SAMPLING_RULES_GRAMMAR)). A child always follows its parent.
 /// Default: none, the configured sampler decides.
 pub const FERROTEL_SAMPLING_RULES: &str = "FERROTEL_SAMPLING_RULES";
+
+/// ferrotel: the resource detectors, a comma list of `service`, `host`, `process`,
+/// `container`, `k8s` or `none` (the `…_RESOURCE_DETECTORS` shape of the Java and JavaScript
+/// SDKs; the specification has no such variable). Default: all five, as none reads anything
+/// secret (the process command line is never read). Detected attributes lose to
+/// [`OTEL_RESOURCE_ATTRIBUTES`] and to code; see [`detect`](crate::detect).
+pub const FERROTEL_RESOURCE_DETECTORS: &str = "FERROTEL_RESOURCE_DETECTORS";
 
 /// The names of the nine OTLP settings of one layer: its variables, or (for messages) its
 /// code settings.

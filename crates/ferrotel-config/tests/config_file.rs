@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ferrotel_config::vars::*;
 use ferrotel_config::{
-    Compression, Config, ConfigError, ConfigFile, ConfigIssue, Env, ExemplarFilter,
+    Compression, Config, ConfigError, ConfigFile, ConfigIssue, Detector, Env, ExemplarFilter,
     HistogramAggregation, LogLevel, MetricsExporter, ParentBasedSamplers, Propagator, Protocol,
     Resolved, Sampler, Severity, Temporality, TracesExporter,
 };
@@ -149,30 +149,118 @@ mod published_examples {
         file_config.traces_otlp.protocol_explicit = false;
         file_config.metrics_otlp.protocol_explicit = false;
         file_config.logs_otlp.protocol_explicit = false;
+        // A file without resource.detection/development runs no detector (the schema's rule);
+        // the variables run them all.
+        assert!(file_config.resource_detection.detectors.is_empty());
+        file_config.resource_detection.detectors = from_env.resource_detection.detectors.clone();
         assert_eq!(file_config, from_env);
     }
 
     #[test]
-    fn getting_started_reports_resource_detection_precisely() {
-        let resolved = load("published-otel-getting-started.yaml", &[]);
-        let problems = invalid(&resolved);
-        assert_eq!(problems.len(), 1, "{problems:#?}");
-        let detection = issue(
-            &resolved,
-            "published-otel-getting-started.yaml:19: resource.detection/development",
+    fn getting_started_loads_its_detectors_without_an_issue() {
+        let resolved = load(
+            "published-otel-getting-started.yaml",
+            &[(OTEL_SERVICE_NAME, "inventory")],
         );
-        assert!(detection.to_string().contains(
-            "ferrotel does not support this key of the opentelemetry-configuration 1.1 schema"
-        ));
+        assert!(resolved.issues.is_empty(), "{:#?}", resolved.issues);
+        assert_eq!(
+            resolved.config.resource_detection.detectors,
+            [
+                Detector::Service,
+                Detector::Host,
+                Detector::Process,
+                Detector::Container
+            ]
+        );
+        // The service detector is what reads OTEL_SERVICE_NAME once a file is in charge.
+        assert_eq!(resolved.config.service_name, "inventory");
         assert_eq!(
             resolved.config.traces_otlp.endpoint,
             "http://localhost:4318/v1/traces"
+        );
+    }
+
+    #[test]
+    fn getting_started_without_the_service_detector_ignores_otel_service_name() {
+        let text = std::fs::read_to_string(path("published-otel-getting-started.yaml")).unwrap();
+        let text = text.replace("      - service:", "");
+        let vars = [(OTEL_SERVICE_NAME, "inventory")];
+        let file = ConfigFile::parse("otel.yaml", &text, &env(&vars)).unwrap();
+        let resolved = Config::builder()
+            .config_file(file)
+            .resolve(&env(&vars))
+            .unwrap();
+        assert_eq!(resolved.config.service_name, "unknown_service:svc");
+        assert!(
+            resolved
+                .issues
+                .iter()
+                .any(|issue| issue.variable.contains(OTEL_SERVICE_NAME)),
+            "now OTEL_SERVICE_NAME is ignored, and said to be: {:#?}",
+            resolved.issues
         );
     }
 }
 
 mod sections {
     use super::*;
+
+    #[test]
+    fn detection_reads_detectors_and_attribute_filters() {
+        let yaml = r#"
+file_format: "1.1"
+resource:
+  attributes:
+    - name: k8s.pod.name
+      value: from-the-file
+  detection/development:
+    attributes:
+      included: [k8s.*, service.*]
+      excluded: [k8s.node.*]
+    detectors:
+      - k8s:
+      - service: {}
+      - os:
+"#;
+        let vars = [
+            (OTEL_SERVICE_NAME, "ledger"),
+            (OTEL_RESOURCE_ATTRIBUTES_POD_NAME, "ledger-0"),
+            (OTEL_RESOURCE_ATTRIBUTES_NODE_NAME, "node-a"),
+            (OTEL_RESOURCE_ATTRIBUTES_POD_UID, "5f1d-uid"),
+        ];
+        let file = ConfigFile::parse("otel.yaml", yaml, &env(&vars)).unwrap();
+        let resolved = Config::builder()
+            .config_file(file)
+            .resolve(&env(&vars))
+            .unwrap();
+        let c = &resolved.config;
+        assert_eq!(
+            c.resource_detection.detectors,
+            [Detector::K8s, Detector::Service]
+        );
+        assert_eq!(c.service_name, "ledger");
+        // The file's attribute wins over the detected one; the filter drops the node.
+        assert_eq!(attr(c, "k8s.pod.name"), Some("from-the-file"));
+        assert_eq!(attr(c, "k8s.pod.uid"), Some("5f1d-uid"));
+        assert_eq!(attr(c, "k8s.node.name"), None);
+        // The one problem: a detector ferrotel does not have.
+        let problems = invalid(&resolved);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].contains("detectors[2]"), "{problems:#?}");
+    }
+
+    #[test]
+    fn code_detectors_win_over_the_file() {
+        let yaml = "file_format: \"1.1\"\nresource:\n  detection/development:\n    detectors:\n      - host:\n";
+        let file = ConfigFile::parse("otel.yaml", yaml, &env(&[])).unwrap();
+        let c = Config::builder()
+            .config_file(file)
+            .resource_detectors([Detector::Process])
+            .resolve(&env(&[]))
+            .unwrap()
+            .config;
+        assert_eq!(c.resource_detection.detectors, [Detector::Process]);
+    }
 
     #[test]
     fn resource_attributes_win_over_the_list() {
@@ -541,7 +629,6 @@ mod problems {
             places,
             [
                 "unsupported.yaml:4: resource.schema_url",
-                "unsupported.yaml:5: resource.detection/development",
                 "unsupported.yaml:12: tracer_provider.processors[0].batch.exporter.otlp_file/development",
                 "unsupported.yaml:18: tracer_provider.processors[1].batch.exporter.otlp_http.retry",
                 "unsupported.yaml:25: tracer_provider.sampler.parent_based.remote_parent_not_sampled.parent_based",
@@ -576,7 +663,7 @@ mod problems {
             .config_file(file)
             .resolve(&env(&[]))
             .unwrap_err();
-        assert_eq!(err.issues().len(), 9, "{err}");
+        assert_eq!(err.issues().len(), 8, "{err}");
     }
 
     #[test]

@@ -225,6 +225,7 @@ pub fn diagnose(env: &Env) -> Report {
         }
         let sampler = format!("{:?}", config.sampler);
         let _ = writeln!(out, "  effective: sampler = {}", printable(&sampler));
+        resource_section(&mut out, config);
     }
 
     // Unknown names.
@@ -365,6 +366,34 @@ pub fn diagnose(env: &Env) -> Report {
         text: redactor(env, config.as_ref()).scrub(&out).into_owned(),
         healthy,
         trace_id,
+    }
+}
+
+/// The resource the service would export: the attributes from variables and code, and what
+/// the selected detectors find on this machine (the `telemetry.sdk.*` ones are not shown).
+fn resource_section(out: &mut String, config: &Config) {
+    let detectors: Vec<&str> = config
+        .resource_detection
+        .detectors
+        .iter()
+        .map(|detector| detector.as_str())
+        .collect();
+    let detectors = if detectors.is_empty() {
+        "none".to_owned()
+    } else {
+        detectors.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "\nResource (variables and code win over the detectors: {detectors})"
+    );
+    for (key, value) in config.detect_resource() {
+        let _ = writeln!(
+            out,
+            "  {} = {}",
+            printable(&key.to_string()),
+            printable(&value.to_string())
+        );
     }
 }
 

@@ -53,12 +53,14 @@ mod guard;
 mod init;
 mod pipelines;
 mod propagation;
+mod signal;
 mod subscriber;
 
 pub use error::InitError;
 pub use guard::{Guard, Providers};
 pub use init::{builder, init, try_init, Builder};
 pub use pipelines::{ExportStats, ShutdownReport};
+pub use signal::{shutdown_signal, StopSignal};
 pub use subscriber::RUST_LOG;
 
 /// The configuration model: every `OTEL_*` variable, its default and its allowed values.

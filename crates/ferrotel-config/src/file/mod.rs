@@ -17,10 +17,14 @@
 //! precedence function as a variable, and the other `OTEL_*` variables are ignored as the
 //! specification requires (ferrotel's own `FERROTEL_*` variables still apply). Every issue is
 //! renamed back to the place it came from: `otel.yaml:12: tracer_provider.…schedule_delay`.
-//! The two things no variable can say, `simple` span processors and `parent_based` delegates
-//! other than the defaults, are kept aside and applied to the resolved configuration
+//! The three things no variable can say, `simple` span processors, `parent_based` delegates
+//! other than the defaults and the resource detectors' attribute filters, are kept aside and
+//! applied to the resolved configuration
 //! ([`Config::simple_span_exporters`](crate::Config::simple_span_exporters),
-//! [`Sampler::ParentBasedWith`](crate::Sampler::ParentBasedWith)).
+//! [`Sampler::ParentBasedWith`](crate::Sampler::ParentBasedWith),
+//! [`ResourceDetection`](crate::ResourceDetection)). A file's
+//! `resource.detection/development.detectors` becomes `FERROTEL_RESOURCE_DETECTORS` (`none`
+//! when the file lists none: only the listed detectors run).
 //!
 //! A file that cannot be read as configuration (bad YAML, an invalid `${…}` reference, a
 //! missing or foreign `file_format`) is an error with the file and the line; bad values and
@@ -104,6 +108,8 @@ pub struct ConfigFile {
     parent_delegates: Option<[Sampler; 4]>,
     /// The scalars that hold variables' values, which messages must not print.
     substituted: Vec<Substituted>,
+    /// `resource.detection/development.attributes`: included and excluded key patterns.
+    detection_attributes: Option<(Vec<String>, Vec<String>)>,
 }
 
 /// The `logger_provider` section, as the variables of the logs signal it stands for
@@ -222,7 +228,7 @@ impl ConfigFile {
             .map_err(|(line, message)| ConfigError::file(&name, line, message))?;
         sections::general(&mut walk, &mut top);
         sections::attribute_limits(&mut walk, &mut top);
-        sections::resource(&mut walk, &mut top);
+        let detection = sections::resource(&mut walk, &mut top);
         sections::propagator(&mut walk, &mut top);
         providers::tracer(&mut walk, &mut top);
         providers::meter(&mut walk, &mut top);
@@ -268,6 +274,12 @@ impl ConfigFile {
             .names()
             .filter(|var| var.starts_with("OTEL_") && *var != vars::OTEL_CONFIG_FILE)
             .filter(|var| !referenced.iter().any(|used| used == var))
+            .filter(|var| {
+                !detection
+                    .detectors
+                    .iter()
+                    .any(|d| d.variables().contains(var))
+            })
             .filter(|var| env.get(var).is_some())
             .collect();
         if !ignored.is_empty() {
@@ -323,6 +335,7 @@ impl ConfigFile {
             simple_span_exporters,
             parent_delegates,
             substituted: expansion.substituted,
+            detection_attributes: detection.attributes,
         })
     }
 
@@ -366,6 +379,11 @@ impl ConfigFile {
             local_parent_sampled: local_sampled,
             local_parent_not_sampled: local_not_sampled,
         }))
+    }
+
+    /// The detected attributes the file keeps: included and excluded key patterns.
+    pub(crate) fn detection_attributes(&self) -> Option<&(Vec<String>, Vec<String>)> {
+        self.detection_attributes.as_ref()
     }
 
     /// The span exporters the file puts behind a `simple` processor.

@@ -4,6 +4,7 @@
 use super::exporter::list_value;
 use super::walk::{Section, Walk, SCHEMA};
 use super::yaml::{Node, Value};
+use crate::detect::Detector;
 use crate::parse;
 use crate::vars;
 
@@ -106,12 +107,22 @@ pub(crate) fn attribute_limits(walk: &mut Walk<'_>, root: &mut Section<'_>) {
     );
 }
 
+/// What `resource.detection/development` asks for: its detectors (also set as
+/// `FERROTEL_RESOURCE_DETECTORS`) and its attribute filters, which no variable can say.
+#[derive(Debug, Default)]
+pub(crate) struct Detection {
+    pub(crate) detectors: Vec<Detector>,
+    /// `attributes.included` and `attributes.excluded`, when the file has `attributes`.
+    pub(crate) attributes: Option<(Vec<String>, Vec<String>)>,
+}
+
 /// `resource`: `attributes` over `attributes_list`, as `OTEL_RESOURCE_ATTRIBUTES` (so
-/// `service.name` and `service.instance.id` follow the usual rules). ferrotel's resource holds
-/// text, so numbers and booleans are sent as their text.
-pub(crate) fn resource(walk: &mut Walk<'_>, root: &mut Section<'_>) {
+/// `service.name` and `service.instance.id` follow the usual rules), and
+/// `detection/development`. ferrotel's resource holds text, so numbers and booleans are sent as
+/// their text.
+pub(crate) fn resource(walk: &mut Walk<'_>, root: &mut Section<'_>) -> Detection {
     let Some(mut resource) = walk.child_section(root, "resource") else {
-        return;
+        return detection(walk, None);
     };
     let mut attributes: Vec<(String, String)> = Vec::new();
     let mut first_line = None;
@@ -150,11 +161,87 @@ pub(crate) fn resource(walk: &mut Walk<'_>, root: &mut Section<'_>) {
             walk.set(vars::OTEL_RESOURCE_ATTRIBUTES, text, line, &path);
         }
     }
+    let section = walk.child_section(&mut resource, "detection/development");
+    let found = detection(walk, section);
     walk.finish(
         resource,
-        &["attributes", "attributes_list"],
-        &["detection/development", "schema_url"],
+        &["attributes", "attributes_list", "detection/development"],
+        &["schema_url"],
     );
+    found
+}
+
+/// `detection/development`: `detectors` (a list of `- name:` entries without settings) and
+/// `attributes` with `included` / `excluded` key patterns. Without it no detector runs, as
+/// the schema says.
+fn detection(walk: &mut Walk<'_>, section: Option<Section<'_>>) -> Detection {
+    let mut found = Detection::default();
+    let Some(mut section) = section else {
+        let none = "none".to_owned();
+        let path = "(no resource.detection/development)";
+        walk.set(vars::FERROTEL_RESOURCE_DETECTORS, none, 1, path);
+        return found;
+    };
+    let known: Vec<&str> = <Detector as parse::Keyword>::NAMES
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    let mut line = section.line;
+    if let Some((items, path, list_line)) = walk.child_list(&mut section, "detectors") {
+        line = list_line;
+        for (index, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{index}]");
+            let Some(entry) = walk.single_key(item, &item_path, &known, &[]) else {
+                continue;
+            };
+            let entry_path = format!("{item_path}.{}", entry.key);
+            if let Some(settings) = walk.section(entry, entry_path) {
+                walk.finish(settings, &[], &[]);
+            }
+            if let Ok(detector) = parse::keyword::<Detector>(&entry.key) {
+                if !found.detectors.contains(&detector) {
+                    found.detectors.push(detector);
+                }
+            }
+        }
+    }
+    let list = if found.detectors.is_empty() {
+        "none".to_owned()
+    } else {
+        let names: Vec<&str> = found.detectors.iter().map(|d| d.as_str()).collect();
+        names.join(",")
+    };
+    let path = section.child("detectors");
+    walk.set(vars::FERROTEL_RESOURCE_DETECTORS, list, line, &path);
+    if let Some(mut attributes) = walk.child_section(&mut section, "attributes") {
+        let included = patterns(walk, &mut attributes, "included");
+        let excluded = patterns(walk, &mut attributes, "excluded");
+        walk.finish(attributes, &["included", "excluded"], &[]);
+        found.attributes = Some((included, excluded));
+    }
+    walk.finish(section, &["attributes", "detectors"], &[]);
+    found
+}
+
+/// A list of attribute-key patterns; entries that are not text are reported and left out.
+fn patterns(walk: &mut Walk<'_>, section: &mut Section<'_>, key: &str) -> Vec<String> {
+    let Some((items, path, _)) = walk.child_list(section, key) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        match &item.value {
+            Value::Seq(_) | Value::Map(_) | Value::Null => walk.invalid(
+                item.line,
+                &format!("{path}[{index}]"),
+                item.value.text(),
+                "an attribute key pattern (* and ? wildcards)",
+                None,
+            ),
+            scalar => found.push(scalar.text()),
+        }
+    }
+    found
 }
 
 /// One `{name, value, type}` resource attribute; `None` when it is to be left out.

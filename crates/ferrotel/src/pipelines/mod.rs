@@ -304,9 +304,10 @@ fn exporter_kind(protocol: Protocol, signal: &str) -> &'static str {
     }
 }
 
-/// The resource is exactly what the configuration resolved, plus the SDK's `telemetry.sdk.*`
-/// attributes. The SDK's own env detectors are left out: they read the process environment
-/// with the opposite `service.name` precedence.
+/// The resource is what the configuration resolved plus what the selected resource detectors
+/// find on this system ([`Config::detect_resource`]: bounded reads, never an error), plus the
+/// SDK's `telemetry.sdk.*` attributes. The SDK's own env detectors are left out: they read the
+/// process environment with the opposite `service.name` precedence.
 fn resource(config: &Config) -> Resource {
     Resource::builder_empty()
         .with_detector(Box::new(
@@ -314,9 +315,9 @@ fn resource(config: &Config) -> Resource {
         ))
         .with_attributes(
             config
-                .resource
-                .iter()
-                .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+                .detect_resource()
+                .into_iter()
+                .map(|(k, v)| KeyValue::new(k, v)),
         )
         .build()
 }

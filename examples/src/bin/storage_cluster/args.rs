@@ -16,8 +16,14 @@ usage: storage-cluster [--ops N] [--concurrency C] [--kill-leader-after K]
   --data-dir DIR          keep each node's object_store files under DIR/node-N
                           (default: a temporary directory, removed at the end)
   --serve                 after the run, keep the cluster serving (NFS export and every
-                          /metrics page) until stdin closes or Ctrl-C, for another client
+                          /metrics page) until stdin closes, Ctrl-C or SIGTERM, for another
+                          client
   -h, --help              this text
+
+Ctrl-C (SIGINT) or SIGTERM during the operations stops them: the children flush their
+telemetry, the temporary files are removed, the summary is printed, and the exit status is
+130 (SIGINT) or 143 (SIGTERM). Otherwise: 0 when every operation succeeded and every
+acknowledged write read back, 1 when not, 2 for bad arguments.
 
 The driver starts its own cluster; the roles below are how it starts the children:
   storage-cluster --role gateway --listen ADDR --nodes ID=ADDR,ID=ADDR,ID=ADDR

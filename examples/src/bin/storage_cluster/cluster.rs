@@ -133,6 +133,15 @@ impl Cluster {
         Ok(())
     }
 
+    /// The process id of the child called `name` (`gateway`, `node-N`), for an operator who
+    /// wants to check that none outlives the driver.
+    pub(crate) fn pid(&self, name: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.child.id())
+    }
+
     /// The `stats …` lines a child wrote (the gateway writes one as it stops).
     pub(crate) fn stats(&self, name: &str) -> Vec<String> {
         self.children

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrotel::ops::nfs::{NfsInstruments, NfsSide, NfsStatus, Procedure, Share};
+use ferrotel::StopSignal;
 use ferrotel_testkit::Receiver;
 use nfs3_client::nfs3_types::nfs3::{
     cookieverf3, createhow3, diropargs3, filename3, nfs_fh3, post_op_fh3, sattr3, stable_how,
@@ -131,9 +132,28 @@ fn status_of<T, E>(result: &Nfs3Result<T, E>) -> NfsStatus {
     }
 }
 
+/// The signal that stopped the run, once one came.
+type Stop = tokio::sync::watch::Receiver<Option<StopSignal>>;
+
+/// Removes the temporary data directory when dropped: on every way out of [`run`], after the
+/// cluster (declared later, so dropped first) has stopped writing into it.
+struct TemporaryDir(Option<std::path::PathBuf>);
+
+impl Drop for TemporaryDir {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// Runs the demo and returns the exit code: 0 when every operation got its answer and every
-/// acknowledged write read back.
+/// acknowledged write read back; 130 after Ctrl-C (SIGINT) and 143 after SIGTERM during the
+/// operations, once the children have flushed into the still running receiver and the
+/// temporary files are removed; 1 otherwise.
 pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
+    // First: from here on SIGINT and SIGTERM are ours, however early they come.
+    let stop_signal = ferrotel::shutdown_signal();
     let receiver = if telemetry::endpoint_configured() {
         None
     } else {
@@ -164,6 +184,7 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     };
     let nfs = telemetry.ops().nfs(NfsSide::Client);
 
+    let removal = TemporaryDir(temporary.then(|| data_dir.clone()));
     let cluster = Cluster::start(&overrides, &data_dir, telemetry.config().shutdown_bound())?;
     print_addresses(&cluster, telemetry.metrics_addr(), &data_dir, temporary);
     let members = cluster.nodes.clone();
@@ -172,6 +193,10 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     let cluster = Arc::new(Mutex::new(cluster));
     let channels = telemetry::Channels::new(&telemetry);
     let runtime = telemetry::runtime()?;
+    let (stopped_by, stop) = tokio::sync::watch::channel(None);
+    runtime.spawn(async move {
+        let _ = stopped_by.send(Some(stop_signal.await));
+    });
     let started = Instant::now();
     let outcome = runtime.block_on(async {
         elect(&channels, &members).await?;
@@ -182,12 +207,13 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
             &channels,
             &members,
             Arc::clone(&cluster),
+            stop.clone(),
         )
         .await?;
         let verified = verify(gateway, &run.acked).await;
         let raft_lines = raft_metrics(&members, run.failover.as_ref());
-        if options.serve {
-            serve(&cluster).await;
+        if options.serve && run.interrupted.is_none() {
+            serve(&cluster, stop).await;
         }
         Ok::<_, Error>((run, verified, raft_lines))
     });
@@ -198,8 +224,10 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
         .map_err(|_| "the cluster is still in use")?
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
-    // Stopped (and flushed) before anything is reported, whatever the run's outcome.
+    // Stopped (and flushed, into the receiver that outlives them) before anything is
+    // reported, whatever the run's outcome; then the files go.
     let stopped = cluster.shutdown();
+    drop(removal);
     let (run, verified, raft_lines) = outcome?;
     let gateway_stats = GatewayStats::parse(&stopped.gateway_stats);
     telemetry::shutdown(telemetry, "driver");
@@ -207,8 +235,12 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     for problem in &problems.problems {
         eprintln!("storage-cluster: {problem}");
     }
-    if temporary {
-        let _ = std::fs::remove_dir_all(&data_dir);
+    if let Some(receiver) = &receiver {
+        // Every process has flushed: what they exported is all here.
+        eprintln!(
+            "storage-cluster: embedded receiver: {} spans received",
+            receiver.spans().len() as u64 + receiver.spans_dropped()
+        );
     }
 
     let mut out = summary(&run.records, elapsed, &options);
@@ -260,9 +292,9 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Error(_)))
         .count();
-    Ok(if run.interrupted {
-        eprintln!("storage-cluster: interrupted");
-        ExitCode::from(130)
+    Ok(if let Some(signal) = run.interrupted {
+        eprintln!("storage-cluster: interrupted ({signal})");
+        ExitCode::from(signal.exit_code())
     } else if errors > 0 || run.records.len() < options.ops {
         eprintln!("storage-cluster: {errors} operations failed");
         ExitCode::FAILURE
@@ -289,17 +321,24 @@ fn print_addresses(
     let page = |m: Option<SocketAddr>| {
         m.map_or_else(|| "-".to_string(), |m| format!("http://{m}/metrics"))
     };
+    let pid = |name: &str| {
+        cluster
+            .pid(name)
+            .map_or_else(|| "-".to_string(), |p| p.to_string())
+    };
     eprintln!(
-        "storage-cluster: NFSv3 gateway at nfs://{}/{EXPORT} (metrics {})",
+        "storage-cluster: NFSv3 gateway at nfs://{}/{EXPORT} (metrics {}, pid {})",
         cluster.gateway,
-        page(cluster.gateway_metrics)
+        page(cluster.gateway_metrics),
+        pid("gateway")
     );
     for m in &cluster.nodes {
         eprintln!(
-            "storage-cluster: {} (openraft) at {} (metrics {})",
+            "storage-cluster: {} (openraft) at {} (metrics {}, pid {})",
             m.name,
             m.addr,
-            page(m.metrics)
+            page(m.metrics),
+            pid(&m.name)
         );
     }
     eprintln!("storage-cluster: driver metrics {}", page(own));
@@ -390,11 +429,12 @@ struct Run {
     records: Vec<OpRecord>,
     acked: Vec<Acked>,
     failover: Option<Failover>,
-    interrupted: bool,
+    /// The signal that stopped the operations early.
+    interrupted: Option<StopSignal>,
 }
 
-/// Runs `options.ops` operations, `options.concurrency` at a time, until done or Ctrl-C; kills
-/// the leader after `--kill-leader-after` of them.
+/// Runs `options.ops` operations, `options.concurrency` at a time, until done or stopped
+/// (SIGINT, SIGTERM); kills the leader after `--kill-leader-after` of them.
 async fn drive(
     gateway: SocketAddr,
     options: &DriveOptions,
@@ -402,6 +442,7 @@ async fn drive(
     channels: &Channels,
     members: &[Member],
     cluster: Arc<Mutex<Cluster>>,
+    mut signal: Stop,
 ) -> Result<Run, Error> {
     let mut setup = mount(gateway).await?;
     let (root, handles) = prepare(&mut setup).await?;
@@ -409,11 +450,12 @@ async fn drive(
     let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let signal_seen = signal.clone();
     let kill_now = Arc::new(tokio::sync::Notify::new());
     let watcher = {
         let stop = Arc::clone(&stop);
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if signal.wait_for(Option::is_some).await.is_ok() {
                 stop.store(true, Ordering::Release);
             }
         })
@@ -471,7 +513,7 @@ async fn drive(
         records: Vec::new(),
         acked: Vec::new(),
         failover: None,
-        interrupted: false,
+        interrupted: None,
     };
     for worker in workers {
         match worker.await {
@@ -491,13 +533,15 @@ async fn drive(
     }
     watcher.abort();
     run.records.sort_by_key(|r| r.seq);
-    run.interrupted = stop.load(Ordering::Acquire);
+    if stop.load(Ordering::Acquire) {
+        run.interrupted = *signal_seen.borrow();
+    }
     Ok(run)
 }
 
-/// Keeps the cluster up for another client until stdin closes (or Ctrl-C): one line on stdout
-/// names the export and every `/metrics` page.
-async fn serve(cluster: &Mutex<Cluster>) {
+/// Keeps the cluster up for another client until stdin closes (or SIGINT, SIGTERM): one line on
+/// stdout names the export and every `/metrics` page.
+async fn serve(cluster: &Mutex<Cluster>, mut stop: Stop) {
     let line = match cluster.lock() {
         Ok(c) => {
             let mut pages: Vec<String> = c
@@ -513,8 +557,11 @@ async fn serve(cluster: &Mutex<Cluster>) {
         Err(_) => return,
     };
     telemetry::say(&format!("{line}\n"));
-    eprintln!("storage-cluster: serving until stdin closes (or Ctrl-C)");
-    telemetry::shutdown_signal().await;
+    eprintln!("storage-cluster: serving until stdin closes (or Ctrl-C, SIGTERM)");
+    tokio::select! {
+        () = telemetry::shutdown_signal() => {}
+        _ = stop.wait_for(Option::is_some) => {}
+    }
 }
 
 /// After a failover: the surviving nodes' `/metrics` lines that show it.

@@ -112,8 +112,22 @@ pub(crate) fn init(
     Ok(guard)
 }
 
-/// Flushes and shuts telemetry down, reporting what could not be exported.
+/// Flushes and shuts telemetry down, reporting what could not be exported and, in one line,
+/// where every ended span went (exported, dropped or failed).
 pub(crate) fn shutdown(guard: ferrotel::Guard, who: &str) {
+    let flushed = guard.flush();
+    let (mut exported, mut dropped, mut failed) = (0, 0, 0);
+    for stats in guard.stats().spans {
+        exported += stats.exported;
+        dropped += stats.dropped_queue_full + stats.dropped_after_shutdown;
+        failed += stats.failed;
+    }
+    eprintln!(
+        "storage-cluster: {who}: spans exported={exported} dropped={dropped} failed={failed}"
+    );
+    for problem in flushed.problems {
+        eprintln!("storage-cluster: {who}: telemetry: {problem}");
+    }
     let report = guard.shutdown();
     for problem in report.problems {
         eprintln!("storage-cluster: {who}: telemetry: {problem}");
@@ -191,7 +205,7 @@ pub(crate) fn parse_ready(line: &str) -> Option<(SocketAddr, Option<SocketAddr>)
     Some((addr, metrics))
 }
 
-/// Completes when the driver closes our stdin (it is done, or it died) or on Ctrl-C.
+/// Completes when the driver closes our stdin (it is done, or it died) or on SIGINT or SIGTERM.
 pub(crate) async fn shutdown_signal() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let spawned = std::thread::Builder::new()
@@ -203,13 +217,14 @@ pub(crate) async fn shutdown_signal() {
             while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
             let _ = tx.send(());
         });
+    let signal = ferrotel::shutdown_signal();
     if spawned.is_err() {
-        // Without the watcher only Ctrl-C stops us; the driver kills us when it is done.
-        let _ = tokio::signal::ctrl_c().await;
+        // Without the watcher only a signal stops us; the driver kills us when it is done.
+        signal.await;
         return;
     }
     tokio::select! {
         _ = rx => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = signal => {}
     }
 }
