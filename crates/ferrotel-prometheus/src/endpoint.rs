@@ -24,6 +24,8 @@ use crate::MetricsSource;
 /// idle sockets cannot hold slots for long (a scraper sends its head at once); within it, a
 /// connection still waiting for its head gives its slot up to a new one when none is free.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// How much of a new connection's first bytes is looked at for a whole request head.
+const HEAD_PEEK: usize = 2048;
 /// How long a new connection waits for the slot of an idle connection it evicted.
 const EVICTION_WAIT: Duration = Duration::from_millis(500);
 /// How long a response write may make no progress before the connection is dropped.
@@ -213,10 +215,9 @@ impl Drop for Registered {
 }
 
 impl OpenConnections {
-    /// Registers a connection at accept time, so the next accept already counts it. It is
-    /// not evictable until its task starts waiting for a request head.
-    fn register(&self, id: u64, peer: IpAddr) -> Registered {
-        let idle = Idle::new();
+    /// Registers a connection at accept time, so the next accept already counts it.
+    fn register(&self, id: u64, peer: IpAddr, head_arrived: bool) -> Registered {
+        let idle = Idle::accepted(head_arrived);
         let evict = Arc::new(tokio::sync::Notify::new());
         if let Ok(mut list) = self.0.lock() {
             list.push(Tracked {
@@ -247,10 +248,10 @@ impl OpenConnections {
             .map_or(0, |list| list.iter().filter(|t| t.peer == peer).count())
     }
 
-    /// Evicts the connection (of `peer` only, when given) that has waited longest for a
-    /// request head, idle or receiving one; whether there was one. The longest wait, not the
-    /// oldest connection: a connection just accepted waits for its head too, and must not be
-    /// the one to go.
+    /// Evicts the connection (of `peer` only, when given) first in [`Idle::eviction_order`]:
+    /// the one trickling a head the longest, else the one idle the longest; whether there was
+    /// one. The longest wait, not the oldest connection: a connection just accepted waits for
+    /// its head too, and must not be the one to go.
     fn evict_longest_waiting(&self, peer: Option<IpAddr>) -> bool {
         let Ok(mut list) = self.0.lock() else {
             return false;
@@ -259,8 +260,8 @@ impl OpenConnections {
             .iter()
             .enumerate()
             .filter(|(_, t)| peer.is_none_or(|p| p == t.peer))
-            .filter_map(|(at, t)| Some((at, t.idle.waiting_since()?)))
-            .min_by_key(|(_, since)| *since)
+            .filter_map(|(at, t)| Some((at, t.idle.eviction_order()?)))
+            .min_by_key(|(_, order)| *order)
         else {
             return false;
         };
@@ -281,10 +282,15 @@ async fn accept_loop(
         tokio::select! {
             () = stopped(&mut stop) => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => match connections.admit(peer.ip()).await {
+                Ok((stream, peer)) => {
+                    let Some((stream, head_arrived)) = head_arrived(stream) else {
+                        continue;
+                    };
+                    match connections.admit(peer.ip()).await {
                     Some(permit) => {
                         next_id += 1;
-                        let registered = connections.open.register(next_id, peer.ip());
+                        let registered =
+                            connections.open.register(next_id, peer.ip(), head_arrived);
                         tokio::spawn(serve_connection(
                             stream,
                             shared.clone(),
@@ -296,11 +302,26 @@ async fn accept_loop(
                     // Over a limit with nothing idle to give way: close at once rather than
                     // queue without bound.
                     None => drop(stream),
-                },
+                }
+                }
                 Err(_) => tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await,
             },
         }
     }
+}
+
+/// Whether a whole request head already waits in the socket of a connection just accepted
+/// (its first [`HEAD_PEEK`] bytes end one), read without taking it. `None` when the socket
+/// failed: the connection is closed.
+fn head_arrived(stream: TcpStream) -> Option<(TcpStream, bool)> {
+    let socket = stream.into_std().ok()?;
+    let mut buf = [0u8; HEAD_PEEK];
+    // Non-blocking: an empty socket answers `WouldBlock`, which is "not yet".
+    let arrived = socket.peek(&mut buf).is_ok_and(|n| {
+        buf.get(..n)
+            .is_some_and(|head| head.windows(4).any(|w| w == b"\r\n\r\n"))
+    });
+    Some((TcpStream::from_std(socket).ok()?, arrived))
 }
 
 async fn serve_connection(
@@ -312,7 +333,6 @@ async fn serve_connection(
 ) {
     let idle = registered.idle.clone();
     let evict = registered.evict.clone();
-    idle.waiting();
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(TrackIdle::new(
         WriteTimeout::new(stream, WRITE_STALL_TIMEOUT),

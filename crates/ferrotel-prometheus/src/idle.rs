@@ -7,6 +7,12 @@
 //! succeeds. A scraper reading a large page slowly keeps its slot until the write-stall
 //! timeout.
 //!
+//! A connection whose whole request head was already in the socket when it was accepted
+//! ([`Idle::accepted`]) is not evictable until that request is answered: a scraper sends its
+//! head at once, a slowloris client never completes one. Among the evictable, one trickling a
+//! head goes before one that has sent nothing, so a client just accepted (whose head the
+//! server has not read yet) outlives the tricklers.
+//!
 //! Answers hyper writes itself (400 for a malformed head, 431 for an oversized one) are
 //! written while no request is being served; [`TrackIdle`] adds the security headers to them.
 
@@ -25,6 +31,8 @@ const BUSY: u8 = 0;
 const RESPONDED: u8 = 1;
 const IDLE: u8 = 2;
 const RECEIVING: u8 = 3;
+/// Accepted with a complete request head already waiting in the socket.
+const ARRIVED: u8 = 4;
 
 /// A connection's state, shared by its task, its socket and the accept loop.
 #[derive(Clone, Debug)]
@@ -45,18 +53,13 @@ fn now() -> u64 {
 }
 
 impl Idle {
-    /// A connection not yet serving (accepted, its task not started): busy.
-    pub(crate) fn new() -> Idle {
+    /// A connection just accepted: waiting for its first request head, or, when the whole
+    /// head had arrived already, holding its slot until that request is answered.
+    pub(crate) fn accepted(head_arrived: bool) -> Idle {
         Idle(Arc::new(State {
-            phase: AtomicU8::new(BUSY),
+            phase: AtomicU8::new(if head_arrived { ARRIVED } else { IDLE }),
             waiting_since: AtomicU64::new(now()),
         }))
-    }
-
-    /// The task waits for the first request head.
-    pub(crate) fn waiting(&self) {
-        self.0.waiting_since.store(now(), Ordering::Release);
-        self.0.phase.store(IDLE, Ordering::Release);
     }
 
     /// A complete request head arrived.
@@ -69,11 +72,24 @@ impl Idle {
         self.0.phase.store(RESPONDED, Ordering::Release);
     }
 
-    /// Since when it has been waiting for a request head (idle, or receiving one), or `None`
-    /// while it serves a request.
-    pub(crate) fn waiting_since(&self) -> Option<u64> {
-        matches!(self.0.phase.load(Ordering::Acquire), IDLE | RECEIVING)
-            .then(|| self.0.waiting_since.load(Ordering::Acquire))
+    /// The order in which evictable connections go, lowest first: one trickling a head
+    /// before one that has sent nothing, each the longest waiting first; `None` while it
+    /// serves a request or holds a complete head.
+    pub(crate) fn eviction_order(&self) -> Option<(u8, u64)> {
+        let rank = match self.0.phase.load(Ordering::Acquire) {
+            RECEIVING => 0,
+            IDLE => 1,
+            _ => return None,
+        };
+        Some((rank, self.0.waiting_since.load(Ordering::Acquire)))
+    }
+
+    /// Whether no request is being served: hyper's own answers are written only then.
+    fn between_requests(&self) -> bool {
+        matches!(
+            self.0.phase.load(Ordering::Acquire),
+            IDLE | RECEIVING | ARRIVED
+        )
     }
 
     fn read(&self) {
@@ -131,7 +147,7 @@ impl<T: AsyncWrite + Unpin> TrackIdle<T> {
     /// Takes `bytes` into `pending` with the security headers added, when they are an answer
     /// hyper writes while no request is being served; whether it did.
     fn rewrite(&mut self, bytes: &[u8]) -> bool {
-        if self.idle.waiting_since().is_none() {
+        if !self.idle.between_requests() {
             return false;
         }
         match with_security_headers(bytes) {
@@ -197,7 +213,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TrackIdle<T> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         ready!(this.drain(cx))?;
-        if this.idle.waiting_since().is_some() {
+        if this.idle.between_requests() {
             let flat: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
             if this.rewrite(&flat) {
                 let _ = this.drain(cx)?;
@@ -229,34 +245,55 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TrackIdle<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)] // a test reports failure by panicking
 mod tests {
     use super::*;
 
     #[test]
     fn a_response_is_idle_only_after_its_flush() {
-        let idle = Idle::new();
-        assert!(idle.waiting_since().is_none(), "accepted, not yet serving");
-        idle.waiting();
-        assert!(idle.waiting_since().is_some());
+        let idle = Idle::accepted(false);
+        let (rank, _) = idle.eviction_order().expect("accepted, waiting for a head");
         idle.read();
+        let (trickling, _) = idle
+            .eviction_order()
+            .expect("a head arriving is still waited for");
         assert!(
-            idle.waiting_since().is_some(),
-            "a head arriving is still waited for"
+            trickling < rank,
+            "a trickling head goes before an idle connection"
         );
         idle.busy();
-        assert!(idle.waiting_since().is_none(), "a request is served");
+        assert!(idle.eviction_order().is_none(), "a request is served");
         idle.flushed();
         assert!(
-            idle.waiting_since().is_none(),
+            idle.eviction_order().is_none(),
             "a flush mid-request does not make it idle"
         );
         idle.responded();
         assert!(
-            idle.waiting_since().is_none(),
+            idle.eviction_order().is_none(),
             "handed to hyper, not yet written"
         );
         idle.flushed();
-        assert!(idle.waiting_since().is_some());
+        assert!(idle.eviction_order().is_some());
+    }
+
+    #[test]
+    fn a_connection_accepted_with_its_whole_head_is_kept_until_answered() {
+        let idle = Idle::accepted(true);
+        assert!(idle.eviction_order().is_none());
+        assert!(
+            idle.between_requests(),
+            "hyper's own answers still get the headers"
+        );
+        idle.read();
+        assert!(idle.eviction_order().is_none());
+        idle.busy();
+        idle.responded();
+        idle.flushed();
+        assert!(
+            idle.eviction_order().is_some(),
+            "idle on keep-alive afterwards"
+        );
     }
 
     #[test]

@@ -88,16 +88,17 @@ fn every_answer_carries_the_security_headers_hypers_own_400_and_431_included() {
 }
 
 #[test]
-fn health_and_metrics_answer_while_twenty_sockets_trickle_request_heads() {
+fn health_and_metrics_answer_while_sockets_trickle_request_heads_from_one_or_a_hundred_sources() {
     let one = [Ipv4Addr::LOCALHOST];
-    let many: Vec<Ipv4Addr> = (1..=20).map(|n| Ipv4Addr::new(127, 0, 1, n)).collect();
-    for sources in [&one[..], &many[..]] {
+    let hundred: Vec<Ipv4Addr> = (1..=100).map(|n| Ipv4Addr::new(127, 0, 1, n)).collect();
+    // Twenty sockets from one address; a hundred sockets, one from each of a hundred.
+    for sources in [&one[..], &hundred[..]] {
         let (_rt, endpoint) = start(config());
         let addr = endpoint.local_addr();
-        let trickle = Trickle::start(addr, "/metrics", sources, 20).unwrap();
+        let trickle = Trickle::start(addr, "/metrics", sources, sources.len().max(20)).unwrap();
         // Ready when the tricklers hold the slots: every one of them has sent a few bytes.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while trickle.bytes_sent() < 200 {
+        while trickle.bytes_sent() < 10 * sources.len().max(20) as u64 {
             assert!(Instant::now() < deadline, "the tricklers never started");
             std::thread::sleep(Duration::from_millis(20));
         }

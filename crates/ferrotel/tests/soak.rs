@@ -5,7 +5,9 @@
 //! - exact accounting per signal: created = exported + dropped (counted) + failed (counted);
 //! - the request latency p99 of each fault phase stays within 1.2x of the healthy phases;
 //! - peak RSS stays under a bound derived from the queue size;
-//! - a shutdown started during each phase returns within its bound.
+//! - a shutdown started during each phase returns within its bound;
+//! - with 20 sockets trickling request heads at `/metrics` throughout, `/health` answers at
+//!   least 99 % of the probes made during the run.
 //!
 //! It is `#[ignore]`d in the plain test run; `.ci/run` runs it (~60 s):
 //! `cargo test -p ferrotel --test soak -- --ignored --nocapture`. `FERROTEL_SOAK_SECS=600`
@@ -17,9 +19,13 @@
 mod support;
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrotel::opentelemetry::metrics::MeterProvider as _;
+use ferrotel_testkit::raw_http::request as http_request;
+use ferrotel_testkit::slowloris::Trickle;
 use ferrotel_testkit::{secret, Fault, Receiver};
 use support::traced;
 
@@ -36,6 +42,10 @@ const SHUTDOWN_BOUND: Duration = Duration::from_secs(3);
 /// The allowed p99 ratio of a fault phase to the healthy phases: a collector outage may cost
 /// the service's requests at most a fifth more latency.
 const P99_RATIO: f64 = 1.2;
+/// Sockets trickling request heads at `/metrics` through the whole run.
+const TRICKLING_SOCKETS: usize = 20;
+/// One `/health` probe every this long.
+const PROBE_EVERY: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 struct Phase {
@@ -123,7 +133,8 @@ fn env_for(receiver: &Receiver) -> ferrotel::config::Env {
         "http/protobuf",
         &[
             ("OTEL_EXPORTER_OTLP_HEADERS", header.as_str()),
-            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_METRICS_EXPORTER", "otlp,prometheus"),
+            ("FERROTEL_METRICS_ADDR", "127.0.0.1:0"),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
             ("OTEL_BSP_MAX_QUEUE_SIZE", queue.as_str()),
             ("OTEL_BSP_EXPORT_TIMEOUT", "1500"),
@@ -183,6 +194,32 @@ fn fault_injection_soak() {
         .meter_provider()
         .expect("metrics on")
         .meter("soak");
+    let metrics_addr = g.metrics_addr().expect("/metrics is served");
+    let trickle = Trickle::start(
+        metrics_addr,
+        "/metrics",
+        &[std::net::Ipv4Addr::LOCALHOST],
+        TRICKLING_SOCKETS,
+    )
+    .expect("the tricklers start");
+    let probing = Arc::new(AtomicBool::new(true));
+    // The prober's figures: probes made, probes answered 200, the first failures.
+    let prober = {
+        let probing = probing.clone();
+        std::thread::spawn(move || {
+            let (mut probes, mut answered, mut failures) = (0u64, 0u64, Vec::new());
+            while probing.load(Ordering::Relaxed) {
+                probes += 1;
+                match http_request(metrics_addr, "GET", "/health", &[], None) {
+                    Ok(response) if response.status == 200 => answered += 1,
+                    other if failures.len() < 5 => failures.push(format!("{other:?}")),
+                    _ => {}
+                }
+                std::thread::sleep(PROBE_EVERY); // pacing the probes, not readiness
+            }
+            (probes, answered, failures)
+        })
+    };
     let latency = meter.f64_histogram("soak.request.duration").build();
     let requests = meter.u64_counter("soak.requests").build();
 
@@ -281,6 +318,10 @@ fn fault_injection_soak() {
             verdicts.push((row.0, row.2, index));
         }
     }
+    probing.store(false, Ordering::Relaxed);
+    let (probes, answered, probe_failures) = prober.join().expect("the prober ends");
+    let trickled = trickle.bytes_sent();
+    trickle.stop();
     // Healthy again: flush, and the books close with nothing queued or in flight.
     receiver.set_fault(None);
     let flushed = g.flush();
@@ -348,6 +389,10 @@ fn fault_injection_soak() {
         rss_start >> 20,
         rss_bound >> 20
     );
+    println!(
+        "soak: /health answered {answered} of {probes} probes while {TRICKLING_SOCKETS} sockets \
+         trickled {trickled} bytes of request heads at /metrics"
+    );
     for (name, took) in &shutdowns {
         println!(
             "soak: shutdown during {name}: {:.0} ms (bound {SHUTDOWN_BOUND:?})",
@@ -392,6 +437,15 @@ fn fault_injection_soak() {
             "shutdown during {name}: {took:?}"
         );
     }
+    assert!(
+        trickled > 10 * TRICKLING_SOCKETS as u64,
+        "the tricklers held their sockets"
+    );
+    assert!(
+        probes > 0 && answered * 100 >= probes * 99,
+        "/health answered {answered} of {probes} probes under the slowloris load; first \
+         failures: {probe_failures:?}"
+    );
     assert!(
         rss_peak <= rss_bound,
         "peak RSS {rss_peak} above {rss_bound}"
