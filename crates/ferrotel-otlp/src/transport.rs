@@ -235,6 +235,18 @@ async fn send_grpc<S: Signal>(
     let path = http::uri::PathAndQuery::from_static(S::GRPC_PATH);
     match grpc.unary(request, path, codec).await {
         Ok(response) => Ok(S::accepted(response.into_inner())),
+        // tonic's decoder refuses an answer past the limit as OUT_OF_RANGE, which is retryable
+        // when a collector says it; the same answer would come again, so it is not retried.
+        Err(status)
+            if status.code() == tonic::Code::OutOfRange
+                && status
+                    .message()
+                    .contains("decoded message length too large") =>
+        {
+            Err(Failure::Permanent(format!(
+                "gRPC answer larger than {MAX_RESPONSE_BYTES} bytes; not read"
+            )))
+        }
         Err(status) => Err(classify_grpc(&status)),
     }
 }

@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use ferrotel_testkit::{secret, HostilePeer, Hostility, Receiver, Signal};
+use ferrotel_testkit::{secret, Fault, HostilePeer, Hostility, Receiver, Signal};
 use support::{export_one, export_one_with};
 
 const SIGNALS: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
@@ -175,5 +175,36 @@ fn a_collectors_error_text_cannot_forge_a_log_line_or_drive_the_terminal() {
         let error = out.last_error.unwrap_or_default();
         assert!(error.contains("InvalidArgument"), "{error}");
         assert_printable(&error, &format!("gRPC {signal:?}"));
+    }
+}
+
+#[test]
+fn an_oversized_answer_is_refused_over_grpc_and_http() {
+    // A well-formed partial-success answer, twice the limit: over gRPC tonic's decoder refuses
+    // it, over HTTP the body read stops at the limit.
+    let receiver = Receiver::start();
+    receiver.set_fault(Some(Fault::PartialSuccess {
+        rejected: 1,
+        message: "x".repeat(2 * ferrotel_otlp::MAX_RESPONSE_BYTES),
+    }));
+    for protocol in support::PROTOCOLS {
+        let endpoint = if protocol == "grpc" {
+            receiver.grpc_endpoint()
+        } else {
+            receiver.http_endpoint()
+        };
+        for signal in SIGNALS {
+            let out = export_one(signal, &endpoint, protocol, Duration::from_secs(30));
+            let what = format!("{protocol} {signal:?}: {out:?}");
+            assert_eq!((out.exported, out.failed), (0, 1), "{what}");
+            let error = out.last_error.unwrap_or_default();
+            assert!(
+                error.contains(&ferrotel_otlp::MAX_RESPONSE_BYTES.to_string()),
+                "the message names the limit: {what}"
+            );
+            // Refused at once: the collector would send the same answer again.
+            assert!(error.ends_with("; 1 attempt(s)"), "{what}");
+            assert!(error.len() < 4096, "the answer is not quoted whole: {what}");
+        }
     }
 }
