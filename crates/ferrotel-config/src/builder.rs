@@ -35,6 +35,7 @@ pub struct ConfigBuilder {
     resource_detectors: Option<Vec<Detector>>,
     resource_detection_attributes: Option<(Vec<String>, Vec<String>)>,
     resource_detection_root: Option<PathBuf>,
+    process_metrics: Option<bool>,
     log_level: Option<LogLevel>,
     log_format: Option<LogFormat>,
     propagators: Option<Vec<Propagator>>,
@@ -70,6 +71,13 @@ impl ConfigBuilder {
     /// replaced by its default. Beats [`vars::FERROTEL_CONFIG_STRICT`]; default `false`.
     pub fn strict(mut self, strict: bool) -> Self {
         self.strict = Some(strict);
+        self
+    }
+
+    /// Whether the process and runtime metrics are reported. Beats
+    /// [`vars::FERROTEL_PROCESS_METRICS`]; default `true`.
+    pub fn process_metrics(mut self, on: bool) -> Self {
+        self.process_metrics = Some(on);
         self
     }
 
@@ -536,6 +544,12 @@ impl ConfigBuilder {
             }
         }
         let ops = crate::ops::resolve(r, &self.ops);
+        let process_metrics = r.flag(
+            self.process_metrics,
+            "process_metrics",
+            &[vars::FERROTEL_PROCESS_METRICS],
+            true,
+        );
         let file = file.map(ConfigFile::name);
         let config_file = file.map(str::to_owned);
         if let (None, Some(path)) = (file, env.get(vars::OTEL_CONFIG_FILE)) {
@@ -577,6 +591,7 @@ impl ConfigBuilder {
             logs_otlp,
             semconv_opt_in: SemconvStability { rpc },
             ops,
+            process_metrics,
             config_file,
         };
         (config, resolver.into_issues())

@@ -172,6 +172,9 @@ pub struct Config {
     pub metrics_otlp: OtlpConfig,
     /// OTLP exporter for log records (`OTEL_EXPORTER_OTLP_[LOGS_]*`).
     pub logs_otlp: OtlpConfig,
+    /// Whether the process and runtime metrics are reported
+    /// ([`vars::FERROTEL_PROCESS_METRICS`], default `true`).
+    pub process_metrics: bool,
     /// Semantic-convention opt-ins ([`vars::OTEL_SEMCONV_STABILITY_OPT_IN`]).
     pub semconv_opt_in: SemconvStability,
     /// Settings of the NFS, storage and Raft instruments and the per-operation sampling rules

@@ -94,6 +94,7 @@ pub const ALL: &[&str] = &[
     FERROTEL_METRICS_PREFIX,
     FERROTEL_SAMPLING_RULES,
     FERROTEL_RESOURCE_DETECTORS,
+    FERROTEL_PROCESS_METRICS,
 ];
 
 /// Disables the SDK for all signals. Boolean, default `false`.
@@ -326,6 +327,10 @@ pub const FERROTEL_SAMPLING_RULES: &str = "FERROTEL_SAMPLING_RULES";
 /// secret (the process command line is never read). Detected attributes lose to
 /// [`OTEL_RESOURCE_ATTRIBUTES`] and to code; see [`detect`](crate::detect).
 pub const FERROTEL_RESOURCE_DETECTORS: &str = "FERROTEL_RESOURCE_DETECTORS";
+/// ferrotel: boolean, default `true`. Whether the process and runtime metrics (`process.*`,
+/// the memory and descriptor limits, the Tokio runtime's figures) are reported with the
+/// other metrics.
+pub const FERROTEL_PROCESS_METRICS: &str = "FERROTEL_PROCESS_METRICS";
 
 /// The names of the nine OTLP settings of one layer: its variables, or (for messages) its
 /// code settings.

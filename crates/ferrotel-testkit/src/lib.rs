@@ -45,6 +45,7 @@ mod builder;
 mod certs;
 pub mod echo;
 pub mod external;
+pub mod fake_root;
 mod fault;
 mod grpc;
 #[cfg(feature = "guard")]

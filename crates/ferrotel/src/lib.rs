@@ -52,6 +52,7 @@ mod error;
 mod guard;
 mod init;
 mod pipelines;
+pub mod process_metrics;
 mod propagation;
 mod signal;
 mod subscriber;

@@ -6,50 +6,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use ferrotel::config::Env;
 use ferrotel::opentelemetry::metrics::MeterProvider as _;
 use ferrotel::Guard;
+use ferrotel_testkit::fake_root::FakeRoot;
 use ferrotel_testkit::{ReceivedSpan, Receiver};
 use support::{sending_to, traced, Captured, WAIT};
 
 const CONTAINER: &str = "9d2f0c1e8b7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c";
 const MACHINE: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-
-/// A temporary root directory, removed on drop.
-struct FakeRoot(PathBuf);
-
-impl FakeRoot {
-    fn new() -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "ferrotel-detect-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn file(&self, relative: &str, contents: impl AsRef<[u8]>) -> &Self {
-        let path = self.0.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, contents).unwrap();
-        self
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for FakeRoot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A Kubernetes node as the detectors see it: cgroup v1 with a containerd id.
 fn pod_root() -> FakeRoot {

@@ -144,6 +144,9 @@ impl Pipelines {
         // process-wide rustls provider, ring becomes it, so a plain `reqwest::Client::new()`
         // elsewhere in the service keeps working. An existing choice is left alone.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // The application's runtime, whose figures the process metrics report, before the
+        // export runtime is entered below.
+        let app_runtime = tokio::runtime::Handle::try_current().ok();
         let runtime = ExportRuntime::start()
             .map_err(|e| InitError::setup(format!("cannot start the export runtime: {e}")))?;
         let handle = runtime.handle().clone();
@@ -176,6 +179,9 @@ impl Pipelines {
                 exporter_kind(config.logs_otlp.protocol, "log"),
                 &metrics.components,
             );
+            if config.process_metrics {
+                crate::process_metrics::register(provider, app_runtime);
+            }
         }
         Ok(Self {
             runtime: Some(runtime),
