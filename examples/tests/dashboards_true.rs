@@ -217,7 +217,12 @@ fn every_queried_name_is_emitted_with_the_semconv_profile() {
     // The alert rules are written against the default (semconv) names.
     check(
         "semconv",
-        &["ferrotel-rpc.json", "raft-storage.json", "alerts.yml"],
+        &[
+            "ferrotel-rpc.json",
+            "raft-storage.json",
+            "process.json",
+            "alerts.yml",
+        ],
     );
 }
 

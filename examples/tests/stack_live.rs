@@ -18,7 +18,12 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// Dashboards whose every panel query must return data from the live stack: the demo runs
 /// with each NFS naming profile (semconv for the RPC dashboard, dittofs for the DittoFS one).
-const LIVE_DASHBOARDS: &[&str] = &["ferrotel-rpc.json", "raft-storage.json", "dittofs-nfs.json"];
+const LIVE_DASHBOARDS: &[&str] = &[
+    "ferrotel-rpc.json",
+    "raft-storage.json",
+    "dittofs-nfs.json",
+    "process.json",
+];
 
 #[test]
 fn every_collector_and_jaeger_config_passes_validate() {

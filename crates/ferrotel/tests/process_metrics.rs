@@ -124,6 +124,7 @@ fn every_process_and_runtime_metric_reaches_otlp_and_the_metrics_page() {
     for name in [
         "process_cpu_time_seconds_total{cpu_mode=\"user\"",
         "process_cpu_time_seconds_total{cpu_mode=\"system\"",
+        "process_cpu_utilization_ratio{cpu_mode=\"user\"",
         "process_memory_usage_bytes",
         "process_memory_virtual_bytes",
         "process_open_file_descriptor_count",

@@ -38,8 +38,12 @@ pub(crate) const EXPORT: &str = "export";
 
 /// Runs the gateway until the driver closes our stdin.
 pub(crate) fn run(options: GatewayOptions) -> Result<ExitCode, Error> {
-    let guard = telemetry::init("storage-gateway", "gateway", &[])?;
     let runtime = telemetry::runtime()?;
+    // Started inside the runtime, so the process metrics report its workers and tasks.
+    let guard = {
+        let _in_runtime = runtime.enter();
+        telemetry::init("storage-gateway", "gateway", &[])?
+    };
     let result = runtime.block_on(serve(&options, &guard));
     drop(runtime);
     telemetry::shutdown(guard, "gateway");

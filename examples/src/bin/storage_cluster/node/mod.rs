@@ -55,8 +55,12 @@ fn raft_config() -> Result<Arc<Config>, Error> {
 /// Runs node `options.id` until the driver closes our stdin.
 pub(crate) fn run(options: NodeOptions) -> Result<ExitCode, Error> {
     let instance = format!("node-{}", options.id);
-    let guard = telemetry::init("storage-node", &instance, &[])?;
     let runtime = telemetry::runtime()?;
+    // Started inside the runtime, so the process metrics report its workers and tasks.
+    let guard = {
+        let _in_runtime = runtime.enter();
+        telemetry::init("storage-node", &instance, &[])?
+    };
     let result = runtime.block_on(serve(&options, &guard));
     drop(runtime);
     telemetry::shutdown(guard, &instance);
