@@ -217,8 +217,18 @@ struct LastCpu {
 }
 
 /// Registers the instruments on `provider`. `runtime`: the Tokio runtime whose figures are
-/// reported, when there is one.
-pub(crate) fn register(provider: &SdkMeterProvider, runtime: Option<Handle>) {
+/// reported, when there is one. `init()` does this on its own provider; call it only on a
+/// provider you built yourself.
+///
+/// ```
+/// use ferrotel::opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
+///
+/// let provider = SdkMeterProvider::builder()
+///     .with_reader(ManualReader::builder().build())
+///     .build();
+/// ferrotel::process_metrics::register(&provider, tokio::runtime::Handle::try_current().ok());
+/// ```
+pub fn register(provider: &SdkMeterProvider, runtime: Option<Handle>) {
     register_from(provider, PathBuf::from("/"), runtime);
 }
 
