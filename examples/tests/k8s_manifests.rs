@@ -1,0 +1,434 @@
+//! Checks `deploy/kubernetes/` without a cluster. `k8s-validate` (deploy/kubernetes/validate,
+//! built from the Go module proxy) decodes every manifest strictly into the official Go types
+//! and renders every kustomization with kustomize; a misspelled field must fail it. On the
+//! rendered overlays, every ferrotel container must be wired as the README's "Running on
+//! Kubernetes" says: the node agent through `status.hostIP`, the k8s detector's downward-API
+//! variables, non-root, requests and limits, and a grace period that covers the guard's
+//! bounded flush (computed by ferrotel's own configuration from the container's variables).
+//! The collector configurations must be `collector/scaled/`'s but for the agent's resolver.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test reports failure by panicking
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ferrotel::config::{vars, ConfigBuilder, Env};
+use serde_yaml_ng::Value as Yaml;
+use support::repo_root;
+
+const DEPLOY: &str = "deploy/kubernetes";
+const HAND_SET: &str = "deploy/kubernetes/overlays/hand-set";
+const OPERATOR: &str = "deploy/kubernetes/overlays/operator";
+/// The label every ferrotel workload carries (the overlays' patches select on it).
+const PART_OF: &str = "ferrotel-demo";
+/// The container of each ferrotel workload.
+const CONTAINER: &str = "storage";
+/// What the driver adds to a child's telemetry bound before it gives up on it
+/// (storage_cluster/cluster.rs, `stop_timeout`).
+const CHILD_STOP_MARGIN_SECS: u64 = 10;
+/// Room for the rest of a stop: the runtime, the last writes, the kubelet's own delay.
+const MARGIN_SECS: u64 = 5;
+
+/// The cached validator, or `None` after a skip line.
+fn validator() -> Option<PathBuf> {
+    let output = Command::new("bash")
+        .arg(repo_root().join("deploy/kubernetes/validate/build"))
+        .arg("--which")
+        .output()
+        .expect("run deploy/kubernetes/validate/build --which");
+    if output.status.success() {
+        return Some(PathBuf::from(
+            String::from_utf8_lossy(&output.stdout).trim(),
+        ));
+    }
+    ferrotel_testkit::external::skip(
+        "k8s-validate is not built (run deploy/kubernetes/validate/build; needs Go)",
+    )
+}
+
+fn run(validator: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(validator)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", validator.display()))
+}
+
+/// `kustomize build` of `dir`, as YAML documents.
+fn render(validator: &Path, dir: &str) -> Vec<Yaml> {
+    let path = repo_root().join(dir);
+    let out = run(validator, &["render", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "render {dir}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_yaml_ng::Deserializer::from_slice(&out.stdout)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .collect()
+}
+
+fn str_at<'a>(value: &'a Yaml, path: &[&str]) -> Option<&'a str> {
+    at(value, path)?.as_str()
+}
+
+fn at<'a>(value: &'a Yaml, path: &[&str]) -> Option<&'a Yaml> {
+    path.iter().try_fold(value, |v, key| v.get(key))
+}
+
+/// The ferrotel workloads of a rendering: (kind/name, pod template).
+fn ferrotel_workloads(docs: &[Yaml]) -> Vec<(String, &Yaml)> {
+    let found: Vec<(String, &Yaml)> = docs
+        .iter()
+        .filter(|d| {
+            str_at(d, &["metadata", "labels", "app.kubernetes.io/part-of"]) == Some(PART_OF)
+                && at(d, &["spec", "template"]).is_some()
+        })
+        .map(|d| {
+            let name = format!(
+                "{}/{}",
+                str_at(d, &["kind"]).unwrap(),
+                str_at(d, &["metadata", "name"]).unwrap()
+            );
+            (name, at(d, &["spec", "template"]).unwrap())
+        })
+        .collect();
+    let kinds: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "StatefulSet/storage-node",
+            "Deployment/storage-gateway",
+            "Job/storage-driver"
+        ],
+        "the storage nodes, the NFS gateway and the driver, in that order"
+    );
+    found
+}
+
+fn container<'a>(template: &'a Yaml, who: &str) -> &'a Yaml {
+    at(template, &["spec", "containers"])
+        .and_then(Yaml::as_sequence)
+        .and_then(|cs| cs.iter().find(|c| str_at(c, &["name"]) == Some(CONTAINER)))
+        .unwrap_or_else(|| panic!("{who} has no container named {CONTAINER}"))
+}
+
+fn env_list(container: &Yaml) -> Vec<&Yaml> {
+    at(container, &["env"])
+        .and_then(Yaml::as_sequence)
+        .map(|s| s.iter().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_manifest_decodes_strictly_and_every_kustomization_renders() {
+    let Some(validator) = validator() else { return };
+    let root = repo_root().join(DEPLOY);
+    let out = run(&validator, &["check", root.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "k8s-validate check: {stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("decode strictly"), "{stdout}");
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_misspelled_field_fails_and_the_error_names_it() {
+    let Some(validator) = validator() else { return };
+    let copy = std::env::temp_dir().join(format!("ferrotel-k8s-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_tree(&repo_root().join(DEPLOY), &copy);
+    let manifest = copy.join("base/storage/storage-node.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(
+        text.contains("\n  replicas: 3\n"),
+        "the StatefulSet sets replicas"
+    );
+    std::fs::write(
+        &manifest,
+        text.replace("\n  replicas: 3\n", "\n  replcas: 3\n"),
+    )
+    .unwrap();
+
+    let out = run(&validator, &["check", copy.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&copy);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a misspelled field was accepted");
+    assert!(
+        stderr.contains(r#"unknown field "spec.replcas""#),
+        "the error must name the field: {stderr}"
+    );
+    assert!(
+        stderr.contains("storage-node.yaml"),
+        "the error must name the file: {stderr}"
+    );
+}
+
+/// The shutdown bound ferrotel derives from a container's literal variables.
+fn shutdown_bound_secs(env: &[&Yaml], who: &str) -> u64 {
+    let pairs = env.iter().filter_map(|e| {
+        Some((
+            str_at(e, &["name"])?.to_string(),
+            str_at(e, &["value"])?.to_string(),
+        ))
+    });
+    let resolved = ConfigBuilder::default()
+        .resolve(&Env::from_pairs(pairs))
+        .unwrap_or_else(|e| panic!("{who}: ferrotel rejects its variables: {e}"));
+    resolved.config.shutdown_bound().as_secs_f64().ceil() as u64
+}
+
+#[test]
+fn every_ferrotel_container_sends_to_its_node_agent_and_stops_within_its_grace_period() {
+    let Some(validator) = validator() else { return };
+    let docs = render(&validator, HAND_SET);
+    for (who, template) in ferrotel_workloads(&docs) {
+        let c = container(template, &who);
+        let env = env_list(c);
+        let names: Vec<&str> = env.iter().filter_map(|e| str_at(e, &["name"])).collect();
+        let field = |name: &str| {
+            env.iter()
+                .find(|e| str_at(e, &["name"]) == Some(name))
+                .and_then(|e| str_at(e, &["valueFrom", "fieldRef", "fieldPath"]))
+        };
+
+        // The node agent, through the node's IP, defined before it is used.
+        assert_eq!(field("HOST_IP"), Some("status.hostIP"), "{who}");
+        let endpoint = env
+            .iter()
+            .find(|e| str_at(e, &["name"]) == Some(vars::OTEL_EXPORTER_OTLP_ENDPOINT))
+            .and_then(|e| str_at(e, &["value"]));
+        assert_eq!(endpoint, Some("http://$(HOST_IP):4317"), "{who}");
+        let position = |name: &str| names.iter().position(|n| *n == name).unwrap();
+        assert!(
+            position("HOST_IP") < position(vars::OTEL_EXPORTER_OTLP_ENDPOINT),
+            "{who}: $(HOST_IP) expands only a variable defined before it"
+        );
+
+        // What the k8s resource detector reads.
+        for (name, path) in [
+            (vars::OTEL_RESOURCE_ATTRIBUTES_POD_NAME, "metadata.name"),
+            (vars::OTEL_RESOURCE_ATTRIBUTES_POD_UID, "metadata.uid"),
+            (
+                vars::OTEL_RESOURCE_ATTRIBUTES_POD_NAMESPACE,
+                "metadata.namespace",
+            ),
+            (vars::OTEL_RESOURCE_ATTRIBUTES_NODE_NAME, "spec.nodeName"),
+        ] {
+            assert_eq!(field(name), Some(path), "{who}: {name}");
+        }
+
+        // Non-root, no escalation, requests and limits.
+        assert_eq!(
+            at(template, &["spec", "securityContext", "runAsNonRoot"]).and_then(Yaml::as_bool),
+            Some(true),
+            "{who}: runAsNonRoot"
+        );
+        assert_eq!(
+            at(c, &["securityContext", "allowPrivilegeEscalation"]).and_then(Yaml::as_bool),
+            Some(false),
+            "{who}: allowPrivilegeEscalation"
+        );
+        for kind in ["requests", "limits"] {
+            for resource in ["cpu", "memory"] {
+                assert!(
+                    at(c, &["resources", kind, resource]).is_some(),
+                    "{who}: resources.{kind}.{resource}"
+                );
+            }
+        }
+
+        // The grace period covers the preStop sleep, then the guard's flush and shutdown,
+        // each within the bound; the driver first waits for its children to do the same.
+        let sleep = at(c, &["lifecycle", "preStop", "sleep", "seconds"])
+            .and_then(Yaml::as_u64)
+            .unwrap_or_else(|| panic!("{who}: a preStop sleep"));
+        let grace = at(template, &["spec", "terminationGracePeriodSeconds"])
+            .and_then(Yaml::as_u64)
+            .unwrap_or_else(|| panic!("{who}: terminationGracePeriodSeconds"));
+        let bound = shutdown_bound_secs(&env, &who);
+        let is_driver = !at(c, &["args"])
+            .and_then(Yaml::as_sequence)
+            .is_some_and(|args| {
+                args.iter()
+                    .any(|a| a.as_str().is_some_and(|a| a.starts_with("--role")))
+            });
+        let children = if is_driver {
+            bound + CHILD_STOP_MARGIN_SECS
+        } else {
+            0
+        };
+        let needed = sleep + children + 2 * bound + MARGIN_SECS;
+        assert!(
+            grace >= needed,
+            "{who}: terminationGracePeriodSeconds {grace} < preStop {sleep} s + children {children} s + 2 × bound {bound} s + {MARGIN_SECS} s"
+        );
+    }
+}
+
+#[test]
+fn the_operator_overlay_asks_for_injection_and_ferrotel_accepts_what_it_injects() {
+    let Some(validator) = validator() else { return };
+    let docs = render(&validator, OPERATOR);
+    let instrumentation = docs
+        .iter()
+        .find(|d| str_at(d, &["kind"]) == Some("Instrumentation"))
+        .expect("an Instrumentation resource");
+    assert_eq!(
+        str_at(instrumentation, &["apiVersion"]),
+        Some("opentelemetry.io/v1alpha1")
+    );
+    for (who, template) in ferrotel_workloads(&docs) {
+        let annotations = at(template, &["metadata", "annotations"]).unwrap();
+        assert_eq!(
+            str_at(
+                annotations,
+                &["instrumentation.opentelemetry.io/inject-sdk"]
+            ),
+            Some("true"),
+            "{who}"
+        );
+        let c = container(template, &who);
+        for e in env_list(c) {
+            let name = str_at(e, &["name"]).unwrap();
+            assert!(
+                name != vars::OTEL_EXPORTER_OTLP_ENDPOINT
+                    && !name.starts_with("OTEL_RESOURCE_ATTRIBUTES"),
+                "{who}: {name} is the Operator's to set; set by hand it would win"
+            );
+        }
+    }
+
+    // What the Operator injects, as the container would see it, resolves without an issue.
+    let spec = at(instrumentation, &["spec"]).unwrap();
+    let endpoint = str_at(spec, &["exporter", "endpoint"]).unwrap();
+    assert!(
+        endpoint.contains("$(OTEL_NODE_IP)"),
+        "the node agent: {endpoint}"
+    );
+    let propagators: Vec<&str> = at(spec, &["propagators"])
+        .and_then(Yaml::as_sequence)
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let sampler = str_at(spec, &["sampler", "type"]).unwrap();
+    let argument = str_at(spec, &["sampler", "argument"]).unwrap();
+    let mut env = Env::from_pairs([
+        (
+            vars::OTEL_EXPORTER_OTLP_ENDPOINT,
+            endpoint.replace("$(OTEL_NODE_IP)", "10.0.0.7"),
+        ),
+        (vars::OTEL_PROPAGATORS, propagators.join(",")),
+        (vars::OTEL_TRACES_SAMPLER, sampler.to_string()),
+        (vars::OTEL_TRACES_SAMPLER_ARG, argument.to_string()),
+        (
+            vars::OTEL_RESOURCE_ATTRIBUTES_POD_NAME,
+            "storage-node-0".into(),
+        ),
+        (vars::OTEL_RESOURCE_ATTRIBUTES_NODE_NAME, "node-a".into()),
+    ]);
+    for e in at(spec, &["env"])
+        .and_then(Yaml::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        env.set(
+            str_at(e, &["name"]).unwrap(),
+            str_at(e, &["value"]).unwrap(),
+        );
+    }
+    let issues = ConfigBuilder::default()
+        .resolve(&env)
+        .expect("ferrotel resolves what the Instrumentation injects")
+        .issues;
+    assert!(
+        issues.is_empty(),
+        "ferrotel must accept what the Instrumentation injects: {issues:?}"
+    );
+}
+
+fn yaml_file(rel: &str) -> Yaml {
+    let text = std::fs::read_to_string(repo_root().join(rel)).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn the_collector_configs_are_collector_scaled_but_for_the_agents_resolver() {
+    let gateway = yaml_file("deploy/kubernetes/base/collector/config/gateway.yaml");
+    assert_eq!(
+        gateway,
+        yaml_file("collector/scaled/gateway.yaml"),
+        "the gateway's Kubernetes configuration must equal collector/scaled/gateway.yaml"
+    );
+
+    let mut agent = yaml_file("deploy/kubernetes/base/collector/config/agent.yaml");
+    let scaled = yaml_file("collector/scaled/agent.yaml");
+    let path = ["exporters", "loadbalancing", "resolver"];
+    let resolver = at(&agent, &path).unwrap().clone();
+    // The one difference: the gateway pods behind the headless Service, not a fixed list.
+    assert_eq!(
+        str_at(&resolver, &["k8s", "service"]),
+        Some("otel-gateway"),
+        "{resolver:?}"
+    );
+    assert_eq!(
+        resolver.as_mapping().map(|m| m.len()),
+        Some(1),
+        "one resolver"
+    );
+    let scaled_resolver = at(&scaled, &path).unwrap().clone();
+    *agent
+        .get_mut("exporters")
+        .and_then(|e| e.get_mut("loadbalancing"))
+        .and_then(|l| l.get_mut("resolver"))
+        .unwrap() = scaled_resolver;
+    assert_eq!(
+        agent, scaled,
+        "the agent's Kubernetes configuration must equal collector/scaled/agent.yaml but for the resolver"
+    );
+}
+
+#[test]
+fn the_headless_gateway_service_is_what_the_agents_resolve() {
+    let Some(validator) = validator() else { return };
+    let docs = render(&validator, HAND_SET);
+    let agent = yaml_file("deploy/kubernetes/base/collector/config/agent.yaml");
+    let service = str_at(
+        &agent,
+        &["exporters", "loadbalancing", "resolver", "k8s", "service"],
+    )
+    .unwrap();
+    let headless = docs.iter().find(|d| {
+        str_at(d, &["kind"]) == Some("Service") && str_at(d, &["metadata", "name"]) == Some(service)
+    });
+    let headless = headless.unwrap_or_else(|| panic!("no Service {service}"));
+    assert_eq!(str_at(headless, &["spec", "clusterIP"]), Some("None"));
+    let port = at(
+        &agent,
+        &["exporters", "loadbalancing", "resolver", "k8s", "ports"],
+    )
+    .and_then(|p| p.get(0))
+    .and_then(Yaml::as_u64)
+    .unwrap();
+    assert!(
+        at(headless, &["spec", "ports"])
+            .and_then(Yaml::as_sequence)
+            .unwrap()
+            .iter()
+            .any(|p| at(p, &["port"]).and_then(Yaml::as_u64) == Some(port)),
+        "the resolver's port {port} is the Service's"
+    );
+}
