@@ -5,17 +5,23 @@
 //! Kubernetes" says: the node agent through `status.hostIP`, the k8s detector's downward-API
 //! variables, non-root, requests and limits, and a grace period that covers the guard's
 //! bounded flush (computed by ferrotel's own configuration from the container's variables).
-//! The collector configurations must be `collector/scaled/`'s but for the agent's resolver.
+//! The collector configurations must be `collector/scaled/`'s but for the agent's resolver. And
+//! the storage roles run as the StatefulSet and the gateway Deployment start them (their
+//! arguments and variables, on loopback): nodes by host name, ids from 0, the gateway
+//! initializing the cluster, an NFS client's write on every node, SIGTERM a clean stop.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test reports failure by panicking
 
 mod support;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use ferrotel::config::{vars, ConfigBuilder, Env};
+use ferrotel_testkit::Receiver;
 use serde_yaml_ng::Value as Yaml;
-use support::repo_root;
+use support::{demo, repo_root};
 
 const DEPLOY: &str = "deploy/kubernetes";
 const HAND_SET: &str = "deploy/kubernetes/overlays/hand-set";
@@ -431,4 +437,161 @@ fn the_headless_gateway_service_is_what_the_agents_resolve() {
             .any(|p| at(p, &["port"]).and_then(Yaml::as_u64) == Some(port)),
         "the resolver's port {port} is the Service's"
     );
+}
+
+/// The `storage` container of the workload in `rel` (a base manifest, not rendered): its
+/// arguments and its literal variables.
+fn base_container(rel: &str) -> (Vec<String>, Vec<(String, String)>) {
+    let text = std::fs::read_to_string(repo_root().join(rel)).unwrap();
+    let docs: Vec<Yaml> = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+        .collect();
+    let template = docs
+        .iter()
+        .find_map(|d| at(d, &["spec", "template"]))
+        .unwrap_or_else(|| panic!("{rel}: no pod template"));
+    let c = container(template, rel);
+    let args = at(c, &["args"])
+        .and_then(Yaml::as_sequence)
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let env = env_list(c)
+        .into_iter()
+        .filter_map(|e| {
+            Some((
+                str_at(e, &["name"])?.to_string(),
+                str_at(e, &["value"])?.to_string(),
+            ))
+        })
+        .collect();
+    (args, env)
+}
+
+/// `args` with the pod-only parts replaced for loopback: the listen address, `$(NODE_ID)`,
+/// the data directory, and each `storage-node-N.storage-node:7000` by `localhost:PORT`.
+fn on_loopback(args: &[String], id: &str, data: &Path, nodes: &[SocketAddr]) -> Vec<String> {
+    args.iter()
+        .map(|arg| {
+            let mut arg = arg.replace("$(NODE_ID)", id);
+            if arg.starts_with("--listen=") {
+                arg = "--listen=127.0.0.1:0".to_string();
+            }
+            if arg.starts_with("--data-dir=") {
+                arg = format!("--data-dir={}", data.display());
+            }
+            for (n, addr) in nodes.iter().enumerate() {
+                arg = arg.replace(
+                    &format!("storage-node-{n}.storage-node:7000"),
+                    &format!("localhost:{}", addr.port()),
+                );
+            }
+            arg
+        })
+        .collect()
+}
+
+fn role_command(receiver: &Receiver, args: &[String], env: &[(String, String)]) -> Command {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut command = demo::command(receiver, &args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    // One /metrics page per process, on a free loopback port instead of the pod's 9464.
+    command.env("FERROTEL_METRICS_ADDR", "127.0.0.1:0");
+    command.env("OTEL_TRACES_SAMPLER", "always_on");
+    command
+}
+
+#[test]
+fn the_roles_run_as_the_manifests_start_them_and_stop_on_sigterm() {
+    if ferrotel_testkit::external::program("nfs-cp", "install Debian's libnfs-utils").is_none() {
+        return;
+    }
+    let receiver = Receiver::start();
+    let dir = std::env::temp_dir().join(format!("ferrotel-k8s-roles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // The StatefulSet's three pods: ids 0, 1 and 2, as the pod index gives them.
+    let (node_args, node_env) = base_container("deploy/kubernetes/base/storage/storage-node.yaml");
+    assert!(
+        node_args.iter().any(|a| a == "--id=$(NODE_ID)"),
+        "{node_args:?}"
+    );
+    let nodes: Vec<demo::RoleProcess> = (0..3)
+        .map(|id| {
+            let args = on_loopback(&node_args, &id.to_string(), &dir, &[]);
+            demo::start_role(role_command(&receiver, &args, &node_env))
+        })
+        .collect();
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+
+    // The gateway Deployment, reaching the nodes by host name and initializing the cluster.
+    let (gateway_args, gateway_env) =
+        base_container("deploy/kubernetes/base/storage/storage-gateway.yaml");
+    assert!(
+        gateway_args.iter().any(|a| a == "--initialize"),
+        "{gateway_args:?}"
+    );
+    let args = on_loopback(&gateway_args, "", &dir, &addrs);
+    assert!(
+        args.iter().any(|a| a.contains("localhost:")),
+        "the nodes by name: {args:?}"
+    );
+    let gateway = demo::start_role(role_command(&receiver, &args, &gateway_env));
+
+    // An NFS client writes and reads back through the gateway once a leader is elected.
+    let port = gateway.addr.port();
+    let source = dir.join("in.bin");
+    let back = dir.join("out.bin");
+    let data: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&source, &data).unwrap();
+    let url = format!("nfs://127.0.0.1/export/k8s.bin?version=3&nfsport={port}&mountport={port}");
+    let copied = support::poll(Duration::from_secs(120), || {
+        Command::new("nfs-cp")
+            .args([source.to_str().unwrap(), &url])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    });
+    assert!(
+        copied.is_some(),
+        "no NFS write succeeded through the gateway"
+    );
+    let read = Command::new("nfs-cp")
+        .args([&url, back.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert_eq!(std::fs::read(&back).unwrap(), data, "the bytes round-trip");
+
+    // SIGTERM, as the kubelet stops a pod: each flushes and exits 0.
+    assert!(gateway.terminate().success(), "the gateway's exit");
+    for node in nodes {
+        assert!(node.terminate().success(), "a node's exit");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The WRITE went through Raft to all three nodes, each named by its pod index.
+    let spans = receiver.spans();
+    let write = spans
+        .iter()
+        .find(|s| s.name() == "nfs.WRITE" && demo::instance(s) == "gateway")
+        .expect("a gateway nfs.WRITE span");
+    let processes: std::collections::BTreeSet<String> =
+        demo::trace_spans(&receiver, &write.trace_id_hex())
+            .iter()
+            .map(demo::instance)
+            .collect();
+    for p in ["gateway", "node-0", "node-1", "node-2"] {
+        assert!(
+            processes.contains(p),
+            "no {p} span in the WRITE's trace: {processes:?}"
+        );
+    }
 }
