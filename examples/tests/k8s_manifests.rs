@@ -595,3 +595,51 @@ fn the_roles_run_as_the_manifests_start_them_and_stop_on_sigterm() {
         );
     }
 }
+
+#[test]
+fn images_are_the_versions_ci_builds_and_tests() {
+    let Some(validator) = validator() else { return };
+    let versions = support::pinned_versions("collector/versions.env");
+    let expected = [
+        (
+            "otel/opentelemetry-collector-contrib",
+            versions["OTELCOL_CONTRIB_VERSION"].clone(),
+        ),
+        ("jaegertracing/jaeger", versions["JAEGER_VERSION"].clone()),
+        (
+            "prom/prometheus",
+            format!("v{}", versions["PROMETHEUS_VERSION"]),
+        ),
+        (
+            "ferrotel/storage-cluster",
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for overlay in [HAND_SET, OPERATOR] {
+        for doc in render(&validator, overlay) {
+            let Some(containers) =
+                at(&doc, &["spec", "template", "spec", "containers"]).and_then(Yaml::as_sequence)
+            else {
+                continue;
+            };
+            for c in containers {
+                let image = str_at(c, &["image"]).unwrap();
+                let (name, tag) = image
+                    .rsplit_once(':')
+                    .unwrap_or_else(|| panic!("{overlay}: {image} has no tag"));
+                let (_, pinned) = expected
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .unwrap_or_else(|| panic!("{overlay}: {image} is none of the pinned images"));
+                assert_eq!(tag, pinned, "{overlay}: {image}");
+                seen.insert(name.to_string());
+            }
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        expected.len(),
+        "every pinned image is used: {seen:?}"
+    );
+}
