@@ -167,6 +167,18 @@ fn a_misspelled_field_fails_and_the_error_names_it() {
         text.replace("\n  replicas: 3\n", "\n  replcas: 3\n"),
     )
     .unwrap();
+    // And in the Operator's own type.
+    let instrumentation = copy.join("overlays/operator/instrumentation.yaml");
+    let text = std::fs::read_to_string(&instrumentation).unwrap();
+    assert!(
+        text.contains("\n    endpoint: "),
+        "the Instrumentation names its endpoint"
+    );
+    std::fs::write(
+        &instrumentation,
+        text.replace("\n    endpoint: ", "\n    endpont: "),
+    )
+    .unwrap();
 
     let out = run(&validator, &["check", copy.to_str().unwrap()]);
     let _ = std::fs::remove_dir_all(&copy);
@@ -179,6 +191,10 @@ fn a_misspelled_field_fails_and_the_error_names_it() {
     assert!(
         stderr.contains("storage-node.yaml"),
         "the error must name the file: {stderr}"
+    );
+    assert!(
+        stderr.contains(r#"unknown field "spec.exporter.endpont""#),
+        "the Instrumentation's misspelled field must be named too: {stderr}"
     );
 }
 
