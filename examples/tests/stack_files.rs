@@ -136,17 +136,7 @@ fn bind_mounts(compose: &Yaml, service: &str) -> Vec<(String, String)> {
 
 /// `collector/versions.env` as `NAME -> value`.
 fn versions() -> std::collections::BTreeMap<String, String> {
-    read(VERSIONS)
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (k, v) = l
-                .split_once('=')
-                .unwrap_or_else(|| panic!("{VERSIONS}: not NAME=VALUE: {l:?}"));
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
+    support::pinned_versions(VERSIONS)
 }
 
 /// The default of a `${env:NAME:-default}` collector setting, or the value itself.

@@ -201,3 +201,66 @@ pub fn instance(span: &ReceivedSpan) -> String {
     span.resource_attr("service.instance.id")
         .unwrap_or_default()
 }
+
+/// One role process (`--role node|gateway`) started on its own, as a pod starts it: stdin
+/// kept open (the manifests' `stdin: true`), stopped by SIGTERM.
+pub struct RoleProcess {
+    pub child: Child,
+    /// Held open: a role stops when its stdin closes.
+    pub stdin: Option<ChildStdin>,
+    /// The address its ready line announced.
+    pub addr: SocketAddr,
+}
+
+/// Starts `command` (a `--role` command line) and waits for its ready line.
+pub fn start_role(mut command: Command) -> RoleProcess {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start storage-cluster --role");
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, ready) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = tx.send(lines.next().and_then(Result::ok));
+        // Keep draining, so the role never blocks on a full pipe.
+        for _ in lines.map_while(Result::ok) {}
+    });
+    let line = ready
+        .recv_timeout(SERVE_WAIT)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no ready line within {SERVE_WAIT:?}"));
+    let addr = line
+        .strip_prefix("ready ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("bad ready line {line:?}"));
+    RoleProcess { child, stdin, addr }
+}
+
+impl RoleProcess {
+    /// Sends SIGTERM (what the kubelet sends) and waits for the exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {}", self.child.id());
+        let status = self.child.wait().expect("wait for the role");
+        drop(self.stdin.take());
+        status
+    }
+}
+
+impl Drop for RoleProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

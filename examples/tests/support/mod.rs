@@ -25,6 +25,24 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The `NAME=VALUE` lines of a versions file (`collector/versions.env`), relative to the
+/// repository's root.
+pub fn pinned_versions(rel: &str) -> BTreeMap<String, String> {
+    let path = repo_root().join(rel);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{rel}: not NAME=VALUE: {l:?}"));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
 /// The cached binary `collector/build-tools` built for `tool`, or `None` after printing
 /// `skipped: …` (a failure instead when FERROTEL_REQUIRE_EXTERNAL=1).
 pub fn tool_or_skip(tool: &str) -> Option<PathBuf> {

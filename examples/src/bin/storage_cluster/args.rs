@@ -26,8 +26,10 @@ telemetry, the temporary files are removed, the summary is printed, and the exit
 acknowledged write read back, 1 when not, 2 for bad arguments.
 
 The driver starts its own cluster; the roles below are how it starts the children:
-  storage-cluster --role gateway --listen ADDR --nodes ID=ADDR,ID=ADDR,ID=ADDR
+  storage-cluster --role gateway --listen ADDR --nodes ID=HOST:PORT,... [--initialize]
   storage-cluster --role node --id N --listen ADDR --data-dir DIR
+Started on their own (one per pod, say), the roles stop on SIGTERM or when their stdin closes;
+the gateway with --initialize makes the nodes one Raft cluster, as the driver otherwise does.
 
 Telemetry is configured with the standard OTEL_* variables. With no OTLP endpoint set, an
 in-process OTLP receiver collects the spans and one WRITE's trace is printed as a tree.";
@@ -61,8 +63,10 @@ pub(crate) enum Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GatewayOptions {
     pub(crate) listen: SocketAddr,
-    /// The storage nodes: id and address.
-    pub(crate) nodes: Vec<(u64, SocketAddr)>,
+    /// The storage nodes: id and address (`IP:PORT` or `HOST:PORT`).
+    pub(crate) nodes: Vec<(u64, String)>,
+    /// Initialize the Raft cluster (`--initialize`): no driver does it.
+    pub(crate) initialize: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +91,7 @@ struct Given {
     listen: Option<String>,
     nodes: Option<String>,
     serve: bool,
+    initialize: bool,
 }
 
 /// Parses the arguments after the program name.
@@ -99,6 +104,10 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
         }
         if arg == "--serve" {
             given.serve = true;
+            continue;
+        }
+        if arg == "--initialize" {
+            given.initialize = true;
             continue;
         }
         let (name, inline) = match arg.split_once('=') {
@@ -140,6 +149,9 @@ fn drive(given: Given) -> Result<Command, String> {
         if value.is_some() {
             return Err(format!("{name} is only for --role gateway|node"));
         }
+    }
+    if given.initialize {
+        return Err("--initialize is only for --role gateway".to_string());
     }
     let ops = count("--ops", given.ops.as_deref(), 200, usize::MAX)?;
     let concurrency = count(
@@ -209,13 +221,18 @@ fn serve(role: &str, given: Given) -> Result<Command, String> {
             Ok(Command::Serve(Role::Gateway(GatewayOptions {
                 listen,
                 nodes,
+                initialize: given.initialize,
             })))
         }
         "node" => {
-            if given.nodes.is_some() {
-                return Err("--nodes is for --role gateway".to_string());
+            if given.nodes.is_some() || given.initialize {
+                return Err("--nodes and --initialize are for --role gateway".to_string());
             }
-            let id = count("--id", given.id.as_deref(), 0, usize::MAX)? as u64;
+            // Any u64, 0 included: a StatefulSet numbers its pods from 0.
+            let id = given.id.as_deref().ok_or("--id is required")?;
+            let id = id
+                .parse::<u64>()
+                .map_err(|_| format!("--id expects a node number, got {id:?}"))?;
             let data_dir = given
                 .data_dir
                 .map(PathBuf::from)
@@ -256,17 +273,29 @@ fn addr(name: &str, value: Option<&str>) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{name} expects IP:PORT, got {value:?}"))
 }
 
-fn node(item: &str) -> Result<(u64, SocketAddr), String> {
+/// `ID=IP:PORT` or `ID=HOST:PORT` (a host name is resolved at each connection attempt, so a
+/// node that moves keeps its name).
+fn node(item: &str) -> Result<(u64, String), String> {
     let (id, address) = item
         .split_once('=')
-        .ok_or_else(|| format!("--nodes expects ID=IP:PORT items, got {item:?}"))?;
+        .ok_or_else(|| format!("--nodes expects ID=HOST:PORT items, got {item:?}"))?;
     let id = id
         .parse::<u64>()
         .map_err(|_| format!("--nodes: {id:?} is not a node id"))?;
-    let address = address
-        .parse()
-        .map_err(|_| format!("--nodes: {address:?} is not IP:PORT"))?;
-    Ok((id, address))
+    if address.parse::<SocketAddr>().is_ok() {
+        return Ok((id, address.to_string()));
+    }
+    let bad = || format!("--nodes: {address:?} is not IP:PORT or HOST:PORT");
+    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !host_ok || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    Ok((id, address.to_string()))
 }
 
 #[cfg(test)]
@@ -325,6 +354,12 @@ mod tests {
             "--role node --id 1 --listen 127.0.0.1:0",
             "--role node --id 1 --listen nowhere --data-dir /tmp",
             "--role node --id 1 --listen 127.0.0.1:0 --data-dir /tmp --ops 3",
+            "--role node --id -1 --listen 127.0.0.1:0 --data-dir /tmp",
+            "--role node --id 1 --listen 127.0.0.1:0 --data-dir /tmp --initialize",
+            "--role gateway --listen 127.0.0.1:0 --nodes 1=node-1",
+            "--role gateway --listen 127.0.0.1:0 --nodes 1=node/1:7000",
+            "--role gateway --listen 127.0.0.1:0 --nodes 1=:7000",
+            "--ops 3 --initialize",
             "--role db --listen 127.0.0.1:0",
         ] {
             assert!(parse_str(line).is_err(), "{line:?} was accepted");
@@ -346,7 +381,30 @@ mod tests {
             parse_str("--role gateway --listen 127.0.0.1:0 --nodes 1=127.0.0.1:7,2=127.0.0.1:8"),
             Ok(Command::Serve(Role::Gateway(GatewayOptions {
                 listen: addr("127.0.0.1:0"),
-                nodes: vec![(1, addr("127.0.0.1:7")), (2, addr("127.0.0.1:8"))],
+                nodes: vec![(1, "127.0.0.1:7".into()), (2, "127.0.0.1:8".into())],
+                initialize: false,
+            })))
+        );
+        // As the Kubernetes manifests start them: host names, ids from 0, --initialize.
+        assert_eq!(
+            parse_str(
+                "--role gateway --listen 0.0.0.0:20490 --initialize --nodes 0=storage-node-0.storage-node:7000,1=[::1]:7000"
+            ),
+            Ok(Command::Serve(Role::Gateway(GatewayOptions {
+                listen: addr("0.0.0.0:20490"),
+                nodes: vec![
+                    (0, "storage-node-0.storage-node:7000".into()),
+                    (1, "[::1]:7000".into())
+                ],
+                initialize: true,
+            })))
+        );
+        assert_eq!(
+            parse_str("--role node --id 0 --listen 0.0.0.0:7000 --data-dir /data"),
+            Ok(Command::Serve(Role::Node(NodeOptions {
+                id: 0,
+                listen: addr("0.0.0.0:7000"),
+                data_dir: PathBuf::from("/data"),
             })))
         );
     }

@@ -24,7 +24,7 @@ use nfs3_server::vfs::{
     DirEntryPlus, FileHandleU64, NextResult, NfsFileSystem, NfsReadFileSystem, ReadDirPlusIterator,
 };
 
-use crate::api::{self, Answer, Attr, Command, Outcome, Query, Refusal, Reply};
+use crate::api::{self, Answer, Attr, Command, Members, Outcome, Query, Refusal, Reply};
 use crate::args::GatewayOptions;
 use crate::proto::{Payload, StorageClient};
 use crate::telemetry::{self, TracedChannel};
@@ -54,10 +54,15 @@ async fn serve(options: &GatewayOptions, guard: &ferrotel::Guard) -> Result<(), 
     let channels = telemetry::Channels::new(guard);
     let mut nodes = Vec::new();
     for (id, addr) in &options.nodes {
-        let client = StorageClient::new(channels.open(*addr)?)
+        let client = StorageClient::new(channels.open(addr)?)
             .max_decoding_message_size(4 << 20)
             .max_encoding_message_size(4 << 20);
         nodes.push((*id, client));
+    }
+    if options.initialize {
+        if let Some((_, first)) = nodes.first() {
+            tokio::spawn(initialize(first.clone(), Members(options.nodes.clone())));
+        }
     }
     let stats = Arc::new(Stats::default());
     let fs = ClusterFs {
@@ -93,6 +98,24 @@ async fn serve(options: &GatewayOptions, guard: &ferrotel::Guard) -> Result<(), 
         stats.gave_up.load(Ordering::Relaxed)
     ));
     Ok(())
+}
+
+/// Makes the nodes one Raft cluster (`--initialize`, where no driver does it): asks the first
+/// node to initialize with every member, until it answers, as the nodes may start after us.
+/// Asking again is harmless: an initialized cluster answers yes.
+async fn initialize(mut first: StorageClient<TracedChannel>, members: Members) {
+    let Ok(payload) = api::encode(&members) else {
+        return;
+    };
+    loop {
+        match first.initialize(payload.clone()).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e.message(), "the first storage node is not ready to initialize");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
 }
 
 /// The export as a filesystem: every call goes to the Raft leader.

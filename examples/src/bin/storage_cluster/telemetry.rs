@@ -154,8 +154,9 @@ impl Channels {
         Channels(guard.client_layer(&http::Uri::default()))
     }
 
-    /// A lazily connecting channel to `addr`.
-    pub(crate) fn open(&self, addr: SocketAddr) -> Result<TracedChannel, Error> {
+    /// A lazily connecting channel to `addr` (`IP:PORT`, or `HOST:PORT`, resolved at each
+    /// connection attempt).
+    pub(crate) fn open(&self, addr: impl std::fmt::Display) -> Result<TracedChannel, Error> {
         let uri: http::Uri = format!("http://{addr}").parse()?;
         let channel = Endpoint::from(uri.clone())
             .connect_timeout(Duration::from_secs(5))

@@ -43,11 +43,10 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
 
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
-        let client = node
-            .addr
-            .parse()
+        let client = self
+            .channels
+            .open(&node.addr)
             .map_err(|e| format!("node {target} has a bad address {:?}: {e}", node.addr))
-            .and_then(|addr| self.channels.open(addr).map_err(|e| e.to_string()))
             .map(|channel| {
                 RaftClient::new(channel)
                     .max_decoding_message_size(MAX_MESSAGE)
