@@ -87,7 +87,8 @@
 //! and the resource attributes become one `target_info` sample. Exemplars are written (in
 //! OpenMetrics only) on the `_bucket` line of the bucket their value falls in — at most one
 //! per bucket, the latest — and on counters' `_total` line. Delta-temporality sums and
-//! histograms and exponential histograms are left out.
+//! histograms are left out; exponential histograms are written as classic ones, a bucket at
+//! each of their bucket boundaries.
 
 mod endpoint;
 mod idle;
