@@ -41,6 +41,9 @@ pub(crate) struct Family {
     pub(crate) unit: String,
     pub(crate) help: String,
     pub(crate) samples: Vec<Sample>,
+    /// The exponential points behind some of a histogram's series, by the series' labels:
+    /// the protobuf exposition sends them as native histograms.
+    pub(crate) native: Vec<(Vec<(String, String)>, ExponentialHistogramDataPoint)>,
 }
 
 /// One sample line.
@@ -123,6 +126,7 @@ impl Exposition {
                 unit: String::new(),
                 help: "Target metadata".to_owned(),
                 samples,
+                native: Vec::new(),
             });
         }
         out
@@ -184,6 +188,14 @@ impl Exposition {
                 .collect(),
         };
 
+        let native = match data {
+            metric::Data::ExponentialHistogram(h) => h
+                .data_points
+                .iter()
+                .map(|p| (point_labels(&p.attributes, scope_labels, None), p.clone()))
+                .collect(),
+            _ => Vec::new(),
+        };
         match self.index.get(&name.family) {
             Some(&i) => {
                 let Some(family) = self.families.get_mut(i) else {
@@ -201,6 +213,7 @@ impl Exposition {
                     family.help.clone_from(&metric.description);
                 }
                 family.samples.extend(samples);
+                family.native.extend(native);
             }
             None => self.push_family(Family {
                 name: name.family,
@@ -208,6 +221,7 @@ impl Exposition {
                 unit: name.unit,
                 help: metric.description.clone(),
                 samples,
+                native,
             }),
         }
     }
@@ -328,7 +342,7 @@ pub(crate) fn classic_buckets(point: &ExponentialHistogramDataPoint) -> Histogra
 }
 
 /// The buckets one scale down: bucket `i` becomes `i >> 1`, neighbours merged.
-fn downscale((offset, counts): (i32, Vec<u64>)) -> (i32, Vec<u64>) {
+pub(crate) fn downscale((offset, counts): (i32, Vec<u64>)) -> (i32, Vec<u64>) {
     if counts.is_empty() {
         return (offset >> 1, counts);
     }
