@@ -23,7 +23,10 @@
 //! The first of the store's views that selects a bound instrument applies to it as the SDK's
 //! views apply to the SDK's instruments: name, description, explicit buckets, drop, kept
 //! attribute keys (included and excluded) and cardinality limit. A histogram view asking for
-//! another aggregation (exponential, sum, last value) leaves the buckets as they are.
+//! another aggregation (exponential, sum, last value) makes the histogram record into the SDK's
+//! histogram of its name once the store knows its meter provider
+//! ([`Exemplars::attach_meter_provider`]): the SDK then aggregates it as the view says, at the
+//! SDK's cost per measurement.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -371,6 +374,8 @@ impl Snapshot {
 /// One series of a histogram.
 struct HistogramSeriesState {
     attributes: Vec<ProtoKeyValue>,
+    /// The same attributes, for a histogram that records into the SDK's.
+    kept: Vec<KeyValue>,
     buckets: Box<[AtomicU64]>,
     sum: AtomicU64,
     min: AtomicU64,
@@ -385,6 +390,7 @@ impl HistogramSeriesState {
     fn new(attributes: Vec<KeyValue>, cells: usize) -> Self {
         HistogramSeriesState {
             attributes: attributes.iter().map(Into::into).collect(),
+            kept: attributes.clone(),
             buckets: (0..cells).map(|_| AtomicU64::new(0)).collect(),
             sum: AtomicU64::new(0f64.to_bits()),
             min: AtomicU64::new(f64::INFINITY.to_bits()),
@@ -446,6 +452,8 @@ struct HistogramState {
     filter: ExemplarFilter,
     /// A view dropped the stream: measurements are taken and nothing is exported.
     dropped: bool,
+    /// The SDK histogram this one records into when the SDK aggregates it.
+    delegate: Option<Delegate>,
     record_min_max: bool,
     series: SeriesMap<HistogramSeriesState>,
     /// When the previous delta collection ran (the start of the next delta point).
@@ -533,6 +541,12 @@ impl HistogramState {
     }
 }
 
+/// The SDK's histogram a bound histogram records into, with its reservoirs.
+struct Delegate {
+    sdk: opentelemetry::metrics::Histogram<f64>,
+    sampler: crate::histogram::Sampler,
+}
+
 /// Builds a [`BoundHistogram`]; see [`Exemplars::bound_histogram`].
 #[derive(Debug)]
 #[must_use = "a builder does nothing until .build()"]
@@ -583,7 +597,9 @@ impl BoundHistogramBuilder {
         let mut keys = None;
         let mut dropped = false;
         let mut record_min_max = true;
-        if let Some(view) = self.exemplars.view(&info).cloned() {
+        let view = self.exemplars.view(&info).cloned();
+        let delegate = self.delegate(view.as_ref());
+        if let Some(view) = view {
             if let Some(name) = view.stream.name {
                 self.name = Cow::Owned(name);
             }
@@ -629,13 +645,55 @@ impl BoundHistogramBuilder {
             description: self.description,
             boundaries,
             filter: self.exemplars.filter(),
-            dropped,
+            dropped: dropped || delegate.is_some(),
             record_min_max,
+            delegate,
             series: SeriesMap::new(limit, keys, |attrs| HistogramSeriesState::new(attrs, cells)),
             last_delta: Mutex::new(now_unix_nanos()),
         });
-        list.push(Arc::clone(&state));
+        // The SDK exports a delegated histogram; the store must not export it again.
+        if state.delegate.is_none() {
+            list.push(Arc::clone(&state));
+        }
         BoundHistogram { state }
+    }
+
+    /// The SDK histogram to record into when `view` (or the default aggregation) asks for one
+    /// ferrotel does not do itself and the store knows its meter provider.
+    fn delegate(&self, view: Option<&ferrotel_config::View>) -> Option<Delegate> {
+        let (provider, exponential) = self.exemplars.sdk()?;
+        let sdk_aggregates = match view.and_then(|v| v.stream.aggregation.as_ref()) {
+            Some(
+                ViewAggregation::Base2ExponentialBucketHistogram { .. }
+                | ViewAggregation::Sum
+                | ViewAggregation::LastValue,
+            ) => true,
+            None | Some(ViewAggregation::Default) => *exponential,
+            Some(_) => false,
+        };
+        if !sdk_aggregates {
+            return None;
+        }
+        use opentelemetry::metrics::MeterProvider as _;
+        // The instrument as it was asked for: the SDK applies the view to it.
+        let sdk = provider
+            .meter_with_scope(self.scope.clone())
+            .f64_histogram(self.name.clone())
+            .with_unit(self.unit.clone())
+            .with_description(self.description.clone())
+            .with_boundaries(self.boundaries.clone())
+            .build();
+        let sampler = crate::histogram::Sampler::new(
+            &self.exemplars,
+            crate::histogram::Described {
+                scope: Some(self.scope.name()),
+                name: &self.name,
+                unit: &self.unit,
+                kind: InstrumentType::Histogram,
+            },
+            Some(&self.boundaries),
+        );
+        Some(Delegate { sdk, sampler })
     }
 }
 
@@ -702,6 +760,11 @@ impl HistogramSeries {
     fn record_measured(&self, value: Measured, cx: &Context) {
         let as_f64 = value.as_f64();
         if !as_f64.is_finite() {
+            return;
+        }
+        if let Some(delegate) = &self.histogram.delegate {
+            delegate.sdk.record(as_f64, &self.series.kept);
+            delegate.sampler.offer_in(value, &self.series.kept, cx);
             return;
         }
         let bucket = bucket_index(&self.histogram.boundaries, as_f64);

@@ -32,6 +32,9 @@ struct Inner {
     /// The meter provider's views: bound instruments apply them, reservoirs follow them.
     views: Vec<View>,
     limits: CardinalityLimits,
+    /// The SDK provider bound histograms hand aggregations ferrotel does not do itself to,
+    /// and whether histograms default to exponential there.
+    sdk: std::sync::OnceLock<(opentelemetry_sdk::metrics::SdkMeterProvider, bool)>,
     instruments: RwLock<Vec<Arc<InstrumentState>>>,
     bound: BoundRegistry,
 }
@@ -112,6 +115,7 @@ impl Exemplars {
                 filter,
                 views,
                 limits,
+                sdk: std::sync::OnceLock::new(),
                 instruments: RwLock::new(Vec::new()),
                 bound: BoundRegistry::default(),
             }),
@@ -121,6 +125,24 @@ impl Exemplars {
     /// The bound instruments built through this store.
     pub(crate) fn bound(&self) -> &BoundRegistry {
         &self.inner.bound
+    }
+
+    /// The meter provider this store belongs to: bound histograms built afterwards whose view
+    /// asks for an aggregation ferrotel does not do itself (exponential, sum, last value), or
+    /// that default to exponential (`exponential_histograms`), record into the SDK's
+    /// histogram of the same name instead, where the SDK applies the view. Set once; later
+    /// calls are ignored.
+    pub fn attach_meter_provider(
+        &self,
+        provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+        exponential_histograms: bool,
+    ) {
+        let _ = self.inner.sdk.set((provider, exponential_histograms));
+    }
+
+    /// The attached provider, and whether histograms default to exponential.
+    pub(crate) fn sdk(&self) -> Option<&(opentelemetry_sdk::metrics::SdkMeterProvider, bool)> {
+        self.inner.sdk.get()
     }
 
     /// The views this store's instruments follow.

@@ -133,7 +133,7 @@ impl Sampler {
     }
 
     #[inline]
-    fn offer_in(&self, value: Measured, attributes: &[KeyValue], cx: &Context) {
+    pub(crate) fn offer_in(&self, value: Measured, attributes: &[KeyValue], cx: &Context) {
         let Some(state) = &self.state else {
             return;
         };

@@ -310,3 +310,49 @@ fn schema_views_from_a_file_load_without_warnings_and_apply() {
         "counter limit 2, and the overflow series"
     );
 }
+
+#[test]
+fn an_exponential_view_makes_ferrotels_own_histograms_exponential() {
+    let receiver = Receiver::start();
+    let mut nfs = View::named("nfs.server.request.duration");
+    nfs.stream.aggregation = Some(ViewAggregation::Base2ExponentialBucketHistogram {
+        max_scale: 10,
+        max_size: 80,
+        record_min_max: true,
+    });
+    nfs.stream.attribute_keys = Some(AttributeKeys {
+        included: None,
+        excluded: vec!["nfs.share".to_owned()],
+    });
+    let g = builder(sending_to(
+        &receiver,
+        "grpc",
+        &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_METRICS_EXEMPLAR_FILTER", "always_on"),
+        ],
+    ))
+    .configure(|c| c.views([nfs]))
+    .try_init()
+    .expect("ferrotel starts");
+    let server = g.ops().nfs(NfsSide::Server);
+    for share in ["/a", "/b"] {
+        server
+            .start(Procedure::Read, &Share::new(share))
+            .finish(NfsStatus::OK, 4096);
+    }
+    let report = g.shutdown();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let metrics = receiver
+        .wait_for_metric("nfs.server.request.duration", WAIT)
+        .unwrap();
+    let Some(Data::ExponentialHistogram(h)) = &metrics.last().unwrap().metric.data else {
+        panic!("exponential: {:?}", metrics.last().unwrap().metric.data)
+    };
+    assert_eq!(h.data_points.len(), 1, "the share is excluded: {h:#?}");
+    let point = &h.data_points[0];
+    assert_eq!(point.count, 2);
+    assert!(point.scale <= 10);
+    assert_eq!(text(&point.attributes, "nfs.share"), None);
+    assert!(!point.exemplars.is_empty(), "exemplars come along");
+}

@@ -157,6 +157,8 @@ pub(crate) fn pipeline(
         builder = builder.with_reader(reader);
     }
     let provider = builder.build();
+    // ferrotel-ops' bound histograms hand the aggregations they do not do to this provider.
+    exemplars.attach_meter_provider(provider.clone(), exponential);
     let strict = config.strict;
     let endpoint = match scrape_reader {
         None => None,
