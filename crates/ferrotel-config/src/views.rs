@@ -2,9 +2,9 @@
 //! instruments produce (names, buckets, attributes, aggregation), in the form of the
 //! configuration schema's `meter_provider.views` and a reader's `cardinality_limits`.
 //!
-//! One representation serves the configuration file and [`ConfigBuilder::views`]
-//! (crate::ConfigBuilder::views); the `ferrotel` facade turns it into the SDK's views, and
-//! ferrotel's own bound instruments read it from their exemplar store.
+//! One representation serves the configuration file and
+//! [`ConfigBuilder::views`](crate::ConfigBuilder::views); the `ferrotel` facade turns it into
+//! the SDK's views, and ferrotel's own bound instruments read it from their exemplar store.
 
 use std::fmt;
 
