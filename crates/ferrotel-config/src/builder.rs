@@ -52,6 +52,8 @@ pub struct ConfigBuilder {
     logs_otlp: OtlpOverrides,
     rpc_semconv: Option<RpcSemconv>,
     ops: crate::ops::OpsOverrides,
+    views: Option<Vec<crate::View>>,
+    cardinality_limits: Option<crate::CardinalityLimits>,
     file: Option<ConfigFile>,
 }
 
@@ -303,6 +305,21 @@ impl ConfigBuilder {
         self
     }
 
+    /// The metric views, in order; they replace a configuration file's `meter_provider.views`.
+    /// A view with a problem ([`View::problems`](crate::View::problems)) is reported under
+    /// `views[i].<key>` and left out (strict mode: fails). Default: none.
+    pub fn views(mut self, views: impl IntoIterator<Item = crate::View>) -> Self {
+        self.views = Some(views.into_iter().collect());
+        self
+    }
+
+    /// Attribute sets kept per instrument before the `otel.metric.overflow=true` series; beat a
+    /// configuration file's readers' `cardinality_limits`. Default 2000 for every kind.
+    pub fn cardinality_limits(mut self, limits: crate::CardinalityLimits) -> Self {
+        self.cardinality_limits = Some(limits);
+        self
+    }
+
     /// OTLP settings for metrics. Beat every OTLP variable and [`ConfigBuilder::otlp`]. An
     /// endpoint set here is used exactly as given.
     pub fn metrics_otlp(mut self, overrides: OtlpOverrides) -> Self {
@@ -550,6 +567,7 @@ impl ConfigBuilder {
             &[vars::FERROTEL_PROCESS_METRICS],
             true,
         );
+        let (views, cardinality_limits) = self.resolve_views(r, file);
         let file = file.map(ConfigFile::name);
         let config_file = file.map(str::to_owned);
         if let (None, Some(path)) = (file, env.get(vars::OTEL_CONFIG_FILE)) {
@@ -586,6 +604,8 @@ impl ConfigBuilder {
             logs_batch,
             limits,
             metrics,
+            views,
+            cardinality_limits,
             traces_otlp,
             metrics_otlp,
             logs_otlp,
@@ -595,5 +615,61 @@ impl ConfigBuilder {
             config_file,
         };
         (config, resolver.into_issues())
+    }
+}
+
+impl ConfigBuilder {
+    /// The views and cardinality limits: code's (checked here) or the file's (checked while
+    /// the file was read).
+    fn resolve_views(
+        &self,
+        r: &mut Resolver<'_>,
+        file: Option<&ConfigFile>,
+    ) -> (Vec<crate::View>, crate::CardinalityLimits) {
+        let views = match &self.views {
+            Some(views) => {
+                let mut usable = Vec::new();
+                for (index, view) in views.iter().enumerate() {
+                    let problems = view.problems();
+                    if problems.is_empty() {
+                        usable.push(view.clone());
+                    }
+                    for problem in problems {
+                        r.report(ConfigIssue {
+                            variable: format!("views[{index}].{}", problem.key),
+                            value: problem.value,
+                            allowed: problem.allowed,
+                            fallback: "the other views, without this one".to_owned(),
+                            severity: Severity::Invalid,
+                            reason: None,
+                        });
+                    }
+                }
+                usable
+            }
+            None => file.map(|f| f.views().to_vec()).unwrap_or_default(),
+        };
+        let limits = match self.cardinality_limits {
+            Some(limits) => {
+                let problems = limits.problems();
+                for problem in &problems {
+                    r.report(ConfigIssue {
+                        variable: format!("cardinality_limits.{}", problem.key),
+                        value: problem.value.clone(),
+                        allowed: problem.allowed.clone(),
+                        fallback: format!("{}", crate::DEFAULT_CARDINALITY_LIMIT),
+                        severity: Severity::Invalid,
+                        reason: None,
+                    });
+                }
+                if problems.is_empty() {
+                    limits
+                } else {
+                    crate::CardinalityLimits::default()
+                }
+            }
+            None => file.map(|f| f.cardinality_limits()).unwrap_or_default(),
+        };
+        (views, limits)
     }
 }

@@ -83,6 +83,7 @@ mod resource;
 mod sampler;
 mod semconv;
 pub mod vars;
+mod views;
 
 pub use batch::BatchConfig;
 pub use builder::ConfigBuilder;
@@ -114,6 +115,12 @@ pub use sampler::{
     DEFAULT_JAEGER_REMOTE_INITIAL_SAMPLING_RATE, DEFAULT_JAEGER_REMOTE_POLLING_INTERVAL,
 };
 pub use semconv::{RpcSemconv, SemconvStability};
+pub use views::{
+    exponential_buckets, AttributeKeys, BucketsError, CardinalityLimits, InstrumentInfo,
+    InstrumentType, View, ViewAggregation, ViewProblem, ViewSelector, ViewStream,
+    DEFAULT_CARDINALITY_LIMIT, DEFAULT_VIEW_BOUNDARIES, MAX_CARDINALITY_LIMIT,
+    MAX_EXPONENTIAL_BUCKETS,
+};
 
 /// The resolved configuration. Every field is final: defaults applied, invalid values
 /// replaced, precedence settled.
@@ -166,6 +173,13 @@ pub struct Config {
     pub limits: SpanLimits,
     /// Metrics SDK settings.
     pub metrics: MetricsConfig,
+    /// Metric views, in order ([`ConfigBuilder::views`], or a file's `meter_provider.views`;
+    /// default: none). Every view that selects an instrument makes one stream of it.
+    pub views: Vec<View>,
+    /// Attribute sets kept per instrument before the overflow series
+    /// ([`ConfigBuilder::cardinality_limits`], or a file's readers' `cardinality_limits`;
+    /// default 2000 for every kind).
+    pub cardinality_limits: CardinalityLimits,
     /// OTLP exporter for traces (`OTEL_EXPORTER_OTLP_[TRACES_]*`).
     pub traces_otlp: OtlpConfig,
     /// OTLP exporter for metrics (`OTEL_EXPORTER_OTLP_[METRICS_]*`).

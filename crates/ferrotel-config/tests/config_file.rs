@@ -633,14 +633,14 @@ mod problems {
                 "unsupported.yaml:18: tracer_provider.processors[1].batch.exporter.otlp_http.retry",
                 "unsupported.yaml:25: tracer_provider.sampler.parent_based.remote_parent_not_sampled.parent_based",
                 "unsupported.yaml:26: tracer_provider.tracer_configurator/development",
-                "unsupported.yaml:34: meter_provider.readers[0].periodic.cardinality_limits",
-                "unsupported.yaml:36: meter_provider.views",
-                "unsupported.yaml:42: colour",
+                "unsupported.yaml:34: meter_provider.readers[0].periodic.producers",
+                "unsupported.yaml:36: meter_provider.meter_configurator/development",
+                "unsupported.yaml:39: colour",
             ],
             "{:#?}",
             resolved.issues
         );
-        let colour = issue(&resolved, "unsupported.yaml:42: colour").to_string();
+        let colour = issue(&resolved, "unsupported.yaml:39: colour").to_string();
         assert!(colour.contains("not a key of the top level"), "{colour}");
         assert!(
             colour.contains("tracer_provider"),
@@ -764,5 +764,185 @@ mod problems {
         let resolved = load("newer-minor.yaml", &[]);
         let advice = issue(&resolved, "newer-minor.yaml:1: file_format");
         assert_eq!(advice.severity, Severity::Advice);
+    }
+}
+
+mod views {
+    use super::*;
+    use ferrotel_config::{
+        AttributeKeys, CardinalityLimits, InstrumentType, View, ViewAggregation,
+    };
+
+    #[test]
+    fn the_schema_form_loads_without_a_single_issue() {
+        let resolved = load("views.yaml", &[]);
+        assert!(resolved.issues.is_empty(), "{:#?}", resolved.issues);
+        let views = &resolved.config.views;
+        assert_eq!(views.len(), 7);
+        let first = &views[0];
+        assert_eq!(
+            first.selector.instrument_name.as_deref(),
+            Some("nfs.server.request.duration")
+        );
+        assert_eq!(
+            first.selector.instrument_type,
+            Some(InstrumentType::Histogram)
+        );
+        assert_eq!(first.selector.unit.as_deref(), Some("s"));
+        assert_eq!(first.selector.meter_name.as_deref(), Some("ferrotel-ops"));
+        assert_eq!(first.stream.name.as_deref(), Some("nfs.latency"));
+        assert_eq!(
+            first.stream.aggregation,
+            Some(ViewAggregation::ExplicitBucketHistogram {
+                boundaries: vec![0.00001, 0.00005, 0.0001, 0.0005, 0.001],
+                record_min_max: false,
+            })
+        );
+        assert_eq!(
+            first.stream.attribute_keys,
+            Some(AttributeKeys {
+                included: Some(vec!["rpc.method".to_owned(), "nfs.share".to_owned()]),
+                excluded: vec!["nfs.share".to_owned()],
+            })
+        );
+        assert_eq!(first.stream.aggregation_cardinality_limit, Some(50));
+        assert_eq!(
+            views[1].stream.aggregation,
+            Some(ViewAggregation::Base2ExponentialBucketHistogram {
+                max_scale: 10,
+                max_size: 80,
+                record_min_max: true,
+            })
+        );
+        assert_eq!(views[2].stream.aggregation, Some(ViewAggregation::Drop));
+        assert_eq!(views[2].selector.meter_version.as_deref(), Some("1.0.0"));
+        assert_eq!(
+            views[3].stream.aggregation,
+            Some(ViewAggregation::LastValue)
+        );
+        assert_eq!(views[4].stream.aggregation, Some(ViewAggregation::Sum));
+        assert_eq!(views[5].stream.aggregation, Some(ViewAggregation::Default));
+        assert_eq!(
+            views[6].stream.aggregation,
+            Some(ViewAggregation::ExplicitBucketHistogram {
+                boundaries: ferrotel_config::DEFAULT_VIEW_BOUNDARIES.to_vec(),
+                record_min_max: true,
+            })
+        );
+        // Two readers: the tighter limit of each kind.
+        let limits = resolved.config.cardinality_limits;
+        assert_eq!(limits.of(InstrumentType::Counter), 400);
+        assert_eq!(limits.of(InstrumentType::Histogram), 300);
+    }
+
+    #[test]
+    fn without_views_the_limit_is_two_thousand() {
+        let resolved = load("meter-provider.yaml", &[]);
+        assert!(resolved.config.views.is_empty());
+        assert_eq!(
+            resolved.config.cardinality_limits,
+            CardinalityLimits::default()
+        );
+        assert_eq!(
+            resolved
+                .config
+                .cardinality_limits
+                .of(InstrumentType::Histogram),
+            2000
+        );
+    }
+
+    #[test]
+    fn bad_views_are_named_by_line_key_and_value_and_left_out() {
+        let resolved = load("bad-views.yaml", &[]);
+        let texts = invalid(&resolved);
+        let find = |place: &str| {
+            texts
+                .iter()
+                .find(|t| t.contains(place))
+                .unwrap_or_else(|| panic!("no issue at {place}: {texts:#?}"))
+                .clone()
+        };
+        let limit =
+            find("bad-views.yaml:9: meter_provider.readers[0].periodic.cardinality_limits.default");
+        assert!(limit.contains("from 1 to 1000000"), "{limit}");
+        let unknown = find("meter_provider.views[0].stream.aggregation.percentile");
+        assert!(unknown.contains("explicit_bucket_histogram"), "{unknown}");
+        let unsorted =
+            find("meter_provider.views[1].stream.aggregation.explicit_bucket_histogram.boundaries");
+        assert!(unsorted.contains("[5.0, 1.0, 10.0]"), "{unsorted}");
+        assert!(unsorted.contains("strictly increasing"), "{unsorted}");
+        let wildcard = find("meter_provider.views[2].selector.instrument_name");
+        assert!(wildcard.contains("rpc.*"), "{wildcard}");
+        assert!(wildcard.contains("exact instrument name"), "{wildcard}");
+        let kind = find("meter_provider.views[3].selector.instrument_type");
+        assert!(
+            kind.contains("timer") && kind.contains("observable_gauge"),
+            "{kind}"
+        );
+        let scale = find(
+            "meter_provider.views[4].stream.aggregation.base2_exponential_bucket_histogram.max_scale",
+        );
+        assert!(
+            scale.contains("21") && scale.contains("-10 to 20"),
+            "{scale}"
+        );
+        assert_eq!(texts.len(), 6, "{texts:#?}");
+        // Only the good view is used; the limit stays the default.
+        assert_eq!(resolved.config.views.len(), 1);
+        assert_eq!(
+            resolved.config.views[0].stream.name.as_deref(),
+            Some("still.used")
+        );
+        assert_eq!(
+            resolved.config.cardinality_limits,
+            CardinalityLimits::default()
+        );
+        // Strict mode refuses the file.
+        let file = parse("bad-views.yaml", &[]).unwrap();
+        let err = Config::builder()
+            .strict(true)
+            .config_file(file)
+            .resolve(&env(&[]))
+            .unwrap_err();
+        assert_eq!(err.issues().len(), 6, "{err}");
+    }
+
+    #[test]
+    fn code_views_replace_the_files_and_are_checked_alike() {
+        let file = parse("views.yaml", &[]).unwrap();
+        let mut bad = View::named("x");
+        bad.stream.aggregation = Some(ViewAggregation::ExplicitBucketHistogram {
+            boundaries: vec![1.0, f64::NAN],
+            record_min_max: true,
+        });
+        let resolved = Config::builder()
+            .config_file(file)
+            .views([View::named("kept"), bad])
+            .cardinality_limits(CardinalityLimits::all(10))
+            .resolve(&env(&[]))
+            .unwrap();
+        assert_eq!(resolved.config.views, [View::named("kept")]);
+        assert_eq!(
+            resolved.config.cardinality_limits,
+            CardinalityLimits::all(10)
+        );
+        let texts = invalid(&resolved);
+        assert_eq!(texts.len(), 1, "{texts:#?}");
+        assert!(
+            texts[0].contains("views[1].stream.aggregation.explicit_bucket_histogram.boundaries")
+                && texts[0].contains("NaN"),
+            "{}",
+            texts[0]
+        );
+        let err = Config::builder()
+            .strict(true)
+            .cardinality_limits(CardinalityLimits::all(0))
+            .resolve(&env(&[]))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("cardinality_limits.default"),
+            "{err}"
+        );
     }
 }

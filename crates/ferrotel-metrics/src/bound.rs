@@ -16,8 +16,17 @@
 //!   of your own must too (see the crate example).
 //!
 //! A series is never forgotten, so cumulative values never restart; each instrument holds at
-//! most [`CARDINALITY_LIMIT`] series and sends measurements for further attribute sets to one
+//! most its cardinality limit of series (2000 unless a view or the store's limits say
+//! otherwise) and sends measurements for further attribute sets to one
 //! `otel.metric.overflow=true` series, as the SDK does.
+//!
+//! The first of the store's views that selects a bound instrument applies to it as the SDK's
+//! views apply to the SDK's instruments: name, description, explicit buckets, drop, kept
+//! attribute keys (included and excluded) and cardinality limit. A histogram view asking for
+//! another aggregation (exponential, sum, last value) makes the histogram record into the SDK's
+//! histogram of its name once the store knows its meter provider
+//! ([`Exemplars::attach_meter_provider`]): the SDK then aggregates it as the view says, at the
+//! SDK's cost per measurement.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -25,7 +34,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use ferrotel_config::ExemplarFilter;
+use ferrotel_config::{
+    AttributeKeys, ExemplarFilter, InstrumentInfo, InstrumentType, ViewAggregation,
+};
 use opentelemetry::metrics::Meter;
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -39,7 +50,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 
 use crate::exemplars::{Exemplars, InjectStats};
 use crate::histogram::{admit, valid_boundaries, DEFAULT_BOUNDARIES};
-use crate::instrument::{sort_and_dedup, CARDINALITY_LIMIT, OVERFLOW_KEY};
+use crate::instrument::{sort_and_dedup, OVERFLOW_KEY};
 use crate::reservoir::{bucket_index, now_unix_nanos, Measured, Sample, Series as Reservoir};
 use crate::rng::thread_random;
 
@@ -48,14 +59,17 @@ struct SeriesMap<S> {
     map: RwLock<HashMap<Vec<KeyValue>, Arc<S>>>,
     overflow: Arc<S>,
     limit: usize,
+    /// The attribute keys a view keeps; others are dropped before the lookup.
+    keys: Option<AttributeKeys>,
 }
 
 impl<S> SeriesMap<S> {
-    fn new(limit: usize, make: impl Fn(Vec<KeyValue>) -> S) -> Self {
+    fn new(limit: usize, keys: Option<AttributeKeys>, make: impl Fn(Vec<KeyValue>) -> S) -> Self {
         SeriesMap {
             map: RwLock::new(HashMap::new()),
             overflow: Arc::new(make(vec![KeyValue::new(OVERFLOW_KEY, true)])),
             limit,
+            keys,
         }
     }
 
@@ -65,7 +79,17 @@ impl<S> SeriesMap<S> {
         attributes: &[KeyValue],
         make: impl FnOnce(Vec<KeyValue>) -> S,
     ) -> Arc<S> {
-        let key = sort_and_dedup(attributes);
+        let key = match &self.keys {
+            None => sort_and_dedup(attributes),
+            Some(keys) => {
+                let kept: Vec<KeyValue> = attributes
+                    .iter()
+                    .filter(|kv| keys.keeps(kv.key.as_str()))
+                    .cloned()
+                    .collect();
+                sort_and_dedup(&kept)
+            }
+        };
         if let Some(found) = self
             .map
             .read()
@@ -121,9 +145,9 @@ struct SumState {
 }
 
 impl SumState {
-    fn new() -> Self {
+    fn new(limit: usize, keys: Option<AttributeKeys>) -> Self {
         SumState {
-            series: SeriesMap::new(CARDINALITY_LIMIT, SumSeries::new),
+            series: SeriesMap::new(limit, keys, SumSeries::new),
         }
     }
 
@@ -171,7 +195,7 @@ macro_rules! sum_types {
         $(#[$bdoc:meta])* $builder:ident,
         $(#[$idoc:meta])* $instrument:ident,
         $(#[$sdoc:meta])* $series:ident,
-        $num:ty, $kind:literal, $sdk:ident
+        $num:ty, $kind:literal, $itype:expr, $sdk:ident
     ) => {
         $(#[$bdoc])*
         #[derive(Debug)]
@@ -222,7 +246,23 @@ macro_rules! sum_types {
                 if let Some((_, state)) = sums.iter().find(|(id, _)| *id == identity) {
                     return $instrument { state: Arc::clone(state) };
                 }
-                let state = Arc::new(SumState::new());
+                // The SDK applies the view's name, aggregation and keys to the observable
+                // instrument; the series map must keep to its keys and limit as well.
+                let unit_text = self.unit.as_deref().unwrap_or_default();
+                let info = InstrumentInfo {
+                    name: &identity.name,
+                    kind: $itype,
+                    unit: unit_text,
+                    meter_name: &identity.scope,
+                    meter_version: None,
+                    meter_schema_url: None,
+                };
+                let view = self.exemplars.view(&info);
+                let limit = view
+                    .and_then(|v| v.stream.aggregation_cardinality_limit)
+                    .unwrap_or_else(|| self.exemplars.cardinality_limits().of($itype));
+                let keys = view.and_then(|v| v.stream.attribute_keys.clone());
+                let state = Arc::new(SumState::new(limit, keys));
                 let read = Arc::clone(&state);
                 let mut sdk = self.meter.$sdk(self.name).with_callback(move |observer| {
                     for series in read.reported() {
@@ -300,6 +340,7 @@ sum_types!(
     CounterSeries,
     u64,
     "counter",
+    InstrumentType::ObservableCounter,
     u64_observable_counter
 );
 
@@ -313,6 +354,7 @@ sum_types!(
     UpDownSeries,
     i64,
     "up_down_counter",
+    InstrumentType::ObservableUpDownCounter,
     i64_observable_up_down_counter
 );
 
@@ -332,6 +374,8 @@ impl Snapshot {
 /// One series of a histogram.
 struct HistogramSeriesState {
     attributes: Vec<ProtoKeyValue>,
+    /// The same attributes, for a histogram that records into the SDK's.
+    kept: Vec<KeyValue>,
     buckets: Box<[AtomicU64]>,
     sum: AtomicU64,
     min: AtomicU64,
@@ -346,6 +390,7 @@ impl HistogramSeriesState {
     fn new(attributes: Vec<KeyValue>, cells: usize) -> Self {
         HistogramSeriesState {
             attributes: attributes.iter().map(Into::into).collect(),
+            kept: attributes.clone(),
             buckets: (0..cells).map(|_| AtomicU64::new(0)).collect(),
             sum: AtomicU64::new(0f64.to_bits()),
             min: AtomicU64::new(f64::INFINITY.to_bits()),
@@ -405,6 +450,11 @@ struct HistogramState {
     description: Cow<'static, str>,
     boundaries: Vec<f64>,
     filter: ExemplarFilter,
+    /// A view dropped the stream: measurements are taken and nothing is exported.
+    dropped: bool,
+    /// The SDK histogram this one records into when the SDK aggregates it.
+    delegate: Option<Delegate>,
+    record_min_max: bool,
     series: SeriesMap<HistogramSeriesState>,
     /// When the previous delta collection ran (the start of the next delta point).
     last_delta: Mutex<u64>,
@@ -418,6 +468,9 @@ impl HistogramState {
     /// The data points of one collection; `delta` reports what changed since the previous
     /// delta collection. Series with nothing to report give no point.
     fn collect(&self, delta: bool, now: u64, stats: &mut InjectStats) -> Vec<HistogramDataPoint> {
+        if self.dropped {
+            return Vec::new();
+        }
         let start_of_delta = if delta {
             let mut last = self
                 .last_delta
@@ -460,7 +513,7 @@ impl HistogramState {
                 stats.overflow_measurements += count;
             }
             // Min and max are since the series began: only a cumulative point can carry them.
-            let (min, max) = if delta {
+            let (min, max) = if delta || !self.record_min_max {
                 (None, None)
             } else {
                 (
@@ -486,6 +539,12 @@ impl HistogramState {
         }
         points
     }
+}
+
+/// The SDK's histogram a bound histogram records into, with its reservoirs.
+struct Delegate {
+    sdk: opentelemetry::metrics::Histogram<f64>,
+    sampler: crate::histogram::Sampler,
 }
 
 /// Builds a [`BoundHistogram`]; see [`Exemplars::bound_histogram`].
@@ -520,8 +579,47 @@ impl BoundHistogramBuilder {
         self
     }
 
-    /// Registers the histogram with the store (once per scope, name and boundaries).
-    pub fn build(self) -> BoundHistogram {
+    /// Registers the histogram with the store (once per scope, name and boundaries), as the
+    /// first of the store's views that selects it makes it.
+    pub fn build(mut self) -> BoundHistogram {
+        let info = InstrumentInfo {
+            name: &self.name,
+            kind: InstrumentType::Histogram,
+            unit: &self.unit,
+            meter_name: self.scope.name(),
+            meter_version: self.scope.version(),
+            meter_schema_url: self.scope.schema_url(),
+        };
+        let mut limit = self
+            .exemplars
+            .cardinality_limits()
+            .of(InstrumentType::Histogram);
+        let mut keys = None;
+        let mut dropped = false;
+        let mut record_min_max = true;
+        let view = self.exemplars.view(&info).cloned();
+        let delegate = self.delegate(view.as_ref());
+        if let Some(view) = view {
+            if let Some(name) = view.stream.name {
+                self.name = Cow::Owned(name);
+            }
+            if let Some(description) = view.stream.description {
+                self.description = Cow::Owned(description);
+            }
+            match view.stream.aggregation {
+                Some(ViewAggregation::Drop) => dropped = true,
+                Some(ViewAggregation::ExplicitBucketHistogram {
+                    boundaries,
+                    record_min_max: min_max,
+                }) => {
+                    self.boundaries = boundaries;
+                    record_min_max = min_max;
+                }
+                _ => {}
+            }
+            limit = view.stream.aggregation_cardinality_limit.unwrap_or(limit);
+            keys = view.stream.attribute_keys;
+        }
         let boundaries = if valid_boundaries(&self.boundaries) {
             self.boundaries
         } else {
@@ -547,13 +645,55 @@ impl BoundHistogramBuilder {
             description: self.description,
             boundaries,
             filter: self.exemplars.filter(),
-            series: SeriesMap::new(CARDINALITY_LIMIT, |attrs| {
-                HistogramSeriesState::new(attrs, cells)
-            }),
+            dropped: dropped || delegate.is_some(),
+            record_min_max,
+            delegate,
+            series: SeriesMap::new(limit, keys, |attrs| HistogramSeriesState::new(attrs, cells)),
             last_delta: Mutex::new(now_unix_nanos()),
         });
-        list.push(Arc::clone(&state));
+        // The SDK exports a delegated histogram; the store must not export it again.
+        if state.delegate.is_none() {
+            list.push(Arc::clone(&state));
+        }
         BoundHistogram { state }
+    }
+
+    /// The SDK histogram to record into when `view` (or the default aggregation) asks for one
+    /// ferrotel does not do itself and the store knows its meter provider.
+    fn delegate(&self, view: Option<&ferrotel_config::View>) -> Option<Delegate> {
+        let (provider, exponential) = self.exemplars.sdk()?;
+        let sdk_aggregates = match view.and_then(|v| v.stream.aggregation.as_ref()) {
+            Some(
+                ViewAggregation::Base2ExponentialBucketHistogram { .. }
+                | ViewAggregation::Sum
+                | ViewAggregation::LastValue,
+            ) => true,
+            None | Some(ViewAggregation::Default) => *exponential,
+            Some(_) => false,
+        };
+        if !sdk_aggregates {
+            return None;
+        }
+        use opentelemetry::metrics::MeterProvider as _;
+        // The instrument as it was asked for: the SDK applies the view to it.
+        let sdk = provider
+            .meter_with_scope(self.scope.clone())
+            .f64_histogram(self.name.clone())
+            .with_unit(self.unit.clone())
+            .with_description(self.description.clone())
+            .with_boundaries(self.boundaries.clone())
+            .build();
+        let sampler = crate::histogram::Sampler::new(
+            &self.exemplars,
+            crate::histogram::Described {
+                scope: Some(self.scope.name()),
+                name: &self.name,
+                unit: &self.unit,
+                kind: InstrumentType::Histogram,
+            },
+            Some(&self.boundaries),
+        );
+        Some(Delegate { sdk, sampler })
     }
 }
 
@@ -620,6 +760,11 @@ impl HistogramSeries {
     fn record_measured(&self, value: Measured, cx: &Context) {
         let as_f64 = value.as_f64();
         if !as_f64.is_finite() {
+            return;
+        }
+        if let Some(delegate) = &self.histogram.delegate {
+            delegate.sdk.record(as_f64, &self.series.kept);
+            delegate.sampler.offer_in(value, &self.series.kept, cx);
             return;
         }
         let bucket = bucket_index(&self.histogram.boundaries, as_f64);
@@ -772,6 +917,74 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn views_rename_rebucket_drop_and_filter_bound_histograms() {
+        use ferrotel_config::{AttributeKeys, CardinalityLimits, View, ViewAggregation};
+        let mut micro = View::named("io.duration");
+        micro.stream.name = Some("io.latency".to_owned());
+        micro.stream.aggregation = Some(ViewAggregation::ExplicitBucketHistogram {
+            boundaries: vec![0.00001, 0.0001, 0.001],
+            record_min_max: false,
+        });
+        micro.stream.attribute_keys = Some(AttributeKeys {
+            included: None,
+            excluded: vec!["client".to_owned()],
+        });
+        micro.stream.aggregation_cardinality_limit = Some(2);
+        let mut drop = View::named("debug.*");
+        drop.stream.aggregation = Some(ViewAggregation::Drop);
+        let store = Exemplars::with_views(
+            ExemplarFilter::AlwaysOn,
+            vec![micro, drop],
+            CardinalityLimits::default(),
+        );
+        let io = store.bound_histogram(&scope(), "io.duration").build();
+        for (op, client) in [("read", "a"), ("read", "b"), ("write", "a"), ("sync", "a")] {
+            io.series(&[KeyValue::new("op", op), KeyValue::new("client", client)])
+                .record(0.00005, &sampled());
+        }
+        let debug = store.bound_histogram(&scope(), "debug.size").build();
+        debug.series(&[]).record(1.0, &Context::new());
+
+        let mut request = empty_request();
+        let stats = store.inject(&mut request, false);
+        assert!(points(&request, "io.duration").is_empty());
+        assert!(points(&request, "debug.size").is_empty(), "dropped");
+        let io = points(&request, "io.latency");
+        // client dropped: read/a and read/b are one series; the limit of 2 sends sync to
+        // the overflow series.
+        assert_eq!(io.len(), 3, "{io:#?}");
+        let overflow = io
+            .iter()
+            .find(|p| p.attributes[0].key == OVERFLOW_KEY)
+            .expect("an overflow series");
+        assert_eq!(overflow.count, 1);
+        assert_eq!(stats.overflow_points, 1);
+        let by_op = |op: &str| {
+            io.iter()
+                .find(|p| {
+                    p.attributes.len() == 1
+                        && p.attributes[0].value.as_ref().is_some_and(|v| {
+                            v.value
+                                == Some(
+                                    opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                                        op.to_owned(),
+                                    ),
+                                )
+                        })
+                })
+                .unwrap_or_else(|| panic!("{op}: {io:#?}"))
+        };
+        let read = by_op("read");
+        assert_eq!(read.count, 2);
+        assert_eq!(read.explicit_bounds, [0.00001, 0.0001, 0.001]);
+        assert_eq!(read.bucket_counts, [0, 2, 0, 0]);
+        assert_eq!((read.min, read.max), (None, None), "record_min_max: false");
+        // The exemplars follow the new buckets.
+        assert_eq!(read.exemplars.len(), 1);
+        assert_eq!(by_op("write").count, 1);
+    }
+
     fn sampled() -> Context {
         Context::new().with_remote_span_context(SpanContext::new(
             TraceId::from(7u128),
@@ -865,7 +1078,7 @@ mod tests {
 
     #[test]
     fn series_beyond_the_limit_go_to_overflow() {
-        let map: SeriesMap<SumSeries> = SeriesMap::new(2, SumSeries::new);
+        let map: SeriesMap<SumSeries> = SeriesMap::new(2, None, SumSeries::new);
         let a = map.get_or_create(&[KeyValue::new("i", 1)], SumSeries::new);
         let _b = map.get_or_create(&[KeyValue::new("i", 2)], SumSeries::new);
         let c = map.get_or_create(&[KeyValue::new("i", 3)], SumSeries::new);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use ferrotel_config::ExemplarFilter;
+use ferrotel_config::{CardinalityLimits, ExemplarFilter, InstrumentInfo, View};
 use opentelemetry::metrics::Meter;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue as ProtoKeyValue};
@@ -13,9 +13,7 @@ use opentelemetry_proto::tonic::metrics::v1::{metric, Exemplar};
 
 use crate::bound::{inject_histograms, BoundRegistry};
 use crate::histogram::{HistogramBuilder, U64HistogramBuilder};
-use crate::instrument::{
-    attributes_key, Collected, InstrumentState, CARDINALITY_LIMIT, OVERFLOW_KEY,
-};
+use crate::instrument::{attributes_key, Collected, InstrumentState, OVERFLOW_KEY};
 use crate::reservoir::{bucket_index, Sample};
 
 /// The exemplar store of one meter provider: the reservoirs of every histogram built through
@@ -31,6 +29,12 @@ pub struct Exemplars {
 
 struct Inner {
     filter: ExemplarFilter,
+    /// The meter provider's views: bound instruments apply them, reservoirs follow them.
+    views: Vec<View>,
+    limits: CardinalityLimits,
+    /// The SDK provider bound histograms hand aggregations ferrotel does not do itself to,
+    /// and whether histograms default to exponential there.
+    sdk: std::sync::OnceLock<(opentelemetry_sdk::metrics::SdkMeterProvider, bool)>,
     instruments: RwLock<Vec<Arc<InstrumentState>>>,
     bound: BoundRegistry,
 }
@@ -97,9 +101,21 @@ impl Exemplars {
 
     /// A store applying `filter` (`OTEL_METRICS_EXEMPLAR_FILTER`).
     pub fn new(filter: ExemplarFilter) -> Self {
+        Exemplars::with_views(filter, Vec::new(), CardinalityLimits::default())
+    }
+
+    /// A store applying `filter`, for a meter provider with `views` and `limits`: bound
+    /// instruments apply the first view that selects them (name, description, explicit
+    /// buckets, drop, attribute keys, cardinality limit) as the SDK applies views to its own,
+    /// and the reservoirs of the SDK's histograms follow a view's name, buckets and kept
+    /// attributes, so exemplars survive it.
+    pub fn with_views(filter: ExemplarFilter, views: Vec<View>, limits: CardinalityLimits) -> Self {
         Exemplars {
             inner: Arc::new(Inner {
                 filter,
+                views,
+                limits,
+                sdk: std::sync::OnceLock::new(),
                 instruments: RwLock::new(Vec::new()),
                 bound: BoundRegistry::default(),
             }),
@@ -109,6 +125,42 @@ impl Exemplars {
     /// The bound instruments built through this store.
     pub(crate) fn bound(&self) -> &BoundRegistry {
         &self.inner.bound
+    }
+
+    /// The meter provider this store belongs to: bound histograms built afterwards whose view
+    /// asks for an aggregation ferrotel does not do itself (exponential, sum, last value), or
+    /// that default to exponential (`exponential_histograms`), record into the SDK's
+    /// histogram of the same name instead, where the SDK applies the view. Set once; later
+    /// calls are ignored.
+    pub fn attach_meter_provider(
+        &self,
+        provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+        exponential_histograms: bool,
+    ) {
+        let _ = self.inner.sdk.set((provider, exponential_histograms));
+    }
+
+    /// The attached provider, and whether histograms default to exponential.
+    pub(crate) fn sdk(&self) -> Option<&(opentelemetry_sdk::metrics::SdkMeterProvider, bool)> {
+        self.inner.sdk.get()
+    }
+
+    /// The views this store's instruments follow.
+    pub fn views(&self) -> &[View] {
+        &self.inner.views
+    }
+
+    /// The cardinality limits of instruments without a view's own.
+    pub fn cardinality_limits(&self) -> CardinalityLimits {
+        self.inner.limits
+    }
+
+    /// The first view that selects `instrument`.
+    pub(crate) fn view(&self, instrument: &InstrumentInfo<'_>) -> Option<&View> {
+        self.inner
+            .views
+            .iter()
+            .find(|view| view.matches(instrument))
     }
 
     /// The filter this store applies.
@@ -144,6 +196,7 @@ impl Exemplars {
         scope: Option<String>,
         name: &str,
         boundaries: Vec<f64>,
+        limit: usize,
     ) -> Option<Arc<InstrumentState>> {
         if self.inner.filter == ExemplarFilter::AlwaysOff {
             return None;
@@ -163,7 +216,7 @@ impl Exemplars {
             scope,
             name.to_owned(),
             boundaries,
-            CARDINALITY_LIMIT,
+            limit,
         ));
         list.push(Arc::clone(&state));
         Some(state)
@@ -430,7 +483,7 @@ mod tests {
         let store = Exemplars::new(ExemplarFilter::AlwaysOn);
         let bounds = vec![1.0, 5.0, 10.0];
         let state = store
-            .register(Some("s".into()), "h", bounds.clone())
+            .register(Some("s".into()), "h", bounds.clone(), 2000)
             .unwrap();
         let a = [opentelemetry::KeyValue::new("k", "a")];
         for v in [0.5, 3.0, 7.0, 20.0] {
@@ -470,7 +523,9 @@ mod tests {
     #[test]
     fn rebuckets_when_a_view_changed_boundaries_and_unscoped_matches_any_scope() {
         let store = Exemplars::new(ExemplarFilter::AlwaysOn);
-        let state = store.register(None, "h", vec![1.0, 5.0, 10.0]).unwrap();
+        let state = store
+            .register(None, "h", vec![1.0, 5.0, 10.0], 2000)
+            .unwrap();
         for v in [0.5, 3.0, 7.0, 20.0] {
             state.offer(&[], Measured::F64(v), None);
         }
@@ -486,7 +541,7 @@ mod tests {
     #[test]
     fn always_off_registers_nothing() {
         let store = Exemplars::new(ExemplarFilter::AlwaysOff);
-        assert!(store.register(None, "h", vec![]).is_none());
+        assert!(store.register(None, "h", vec![], 2000).is_none());
         assert_eq!(store.filter(), ExemplarFilter::AlwaysOff);
     }
 }

@@ -5,7 +5,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use ferrotel_config::ExemplarFilter;
+use ferrotel_config::{
+    AttributeKeys, ExemplarFilter, InstrumentInfo, InstrumentType, ViewAggregation,
+};
 use opentelemetry::metrics::Meter;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, KeyValue};
@@ -58,22 +60,65 @@ pub(crate) fn valid_boundaries(boundaries: &[f64]) -> bool {
 pub(crate) struct Sampler {
     filter: ExemplarFilter,
     state: Option<Arc<InstrumentState>>,
+    /// The attributes a view keeps: the reservoir is keyed like the exported points.
+    keys: Option<Arc<AttributeKeys>>,
+}
+
+/// What the reservoirs of an instrument must be like to match its exported stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Described<'a> {
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) name: &'a str,
+    pub(crate) unit: &'a str,
+    pub(crate) kind: InstrumentType,
 }
 
 impl Sampler {
+    /// The reservoirs of an instrument: under the name, buckets, kept attributes and limit
+    /// of the first view that selects it (the stream the SDK exports), none when it is
+    /// dropped.
     pub(crate) fn new(
         exemplars: &Exemplars,
-        scope: Option<String>,
-        name: &str,
+        instrument: Described<'_>,
         boundaries: Option<&[f64]>,
     ) -> Self {
-        let boundaries = boundaries.unwrap_or(&DEFAULT_BOUNDARIES);
-        let state = valid_boundaries(boundaries)
-            .then(|| exemplars.register(scope, name, boundaries.to_vec()))
+        let info = InstrumentInfo {
+            name: instrument.name,
+            kind: instrument.kind,
+            unit: instrument.unit,
+            meter_name: instrument.scope.unwrap_or_default(),
+            meter_version: None,
+            meter_schema_url: None,
+        };
+        let mut name = instrument.name;
+        let mut boundaries = boundaries.unwrap_or(&DEFAULT_BOUNDARIES);
+        let mut limit = exemplars.cardinality_limits().of(instrument.kind);
+        let mut keys = None;
+        let mut dropped = false;
+        if let Some(view) = exemplars.view(&info) {
+            name = view.stream.name.as_deref().unwrap_or(name);
+            match &view.stream.aggregation {
+                Some(ViewAggregation::Drop) => dropped = true,
+                Some(ViewAggregation::ExplicitBucketHistogram { boundaries: b, .. })
+                    if instrument.kind == InstrumentType::Histogram =>
+                {
+                    boundaries = b;
+                }
+                _ => {}
+            }
+            limit = view.stream.aggregation_cardinality_limit.unwrap_or(limit);
+            keys = view.stream.attribute_keys.clone().map(Arc::new);
+        }
+        let state = (valid_boundaries(boundaries) && !dropped)
+            .then(|| {
+                let scope = instrument.scope.map(str::to_owned);
+                exemplars.register(scope, name, boundaries.to_vec(), limit)
+            })
             .flatten();
         Sampler {
             filter: exemplars.filter(),
             state,
+            keys,
         }
     }
 
@@ -83,17 +128,38 @@ impl Sampler {
             return;
         };
         if let Some(ids) = Context::map_current(|cx| admit(self.filter, cx)) {
-            state.offer(attributes, value, ids);
+            self.offer_kept(state, attributes, value, ids);
         }
     }
 
     #[inline]
-    fn offer_in(&self, value: Measured, attributes: &[KeyValue], cx: &Context) {
+    pub(crate) fn offer_in(&self, value: Measured, attributes: &[KeyValue], cx: &Context) {
         let Some(state) = &self.state else {
             return;
         };
         if let Some(ids) = admit(self.filter, cx) {
-            state.offer(attributes, value, ids);
+            self.offer_kept(state, attributes, value, ids);
+        }
+    }
+
+    #[inline]
+    fn offer_kept(
+        &self,
+        state: &InstrumentState,
+        attributes: &[KeyValue],
+        value: Measured,
+        ids: Option<([u8; 16], [u8; 8])>,
+    ) {
+        match &self.keys {
+            None => state.offer(attributes, value, ids),
+            Some(keys) => {
+                let kept: Vec<KeyValue> = attributes
+                    .iter()
+                    .filter(|kv| keys.keeps(kv.key.as_str()))
+                    .cloned()
+                    .collect();
+                state.offer(&kept, value, ids);
+            }
         }
     }
 }
@@ -169,6 +235,7 @@ macro_rules! histogram_types {
             /// Builds the SDK histogram and registers its reservoirs.
             pub fn build(self) -> $histogram {
                 let mut sdk = self.meter.$sdk_builder(self.name.clone());
+                let unit_text = self.unit.clone().unwrap_or_default();
                 if let Some(unit) = self.unit {
                     sdk = sdk.with_unit(unit);
                 }
@@ -178,10 +245,15 @@ macro_rules! histogram_types {
                 if let Some(boundaries) = self.boundaries.clone() {
                     sdk = sdk.with_boundaries(boundaries);
                 }
+                let unit = &unit_text;
                 let sampler = Sampler::new(
                     &self.exemplars,
-                    self.scope,
-                    &self.name,
+                    Described {
+                        scope: self.scope.as_deref(),
+                        name: &self.name,
+                        unit,
+                        kind: InstrumentType::Histogram,
+                    },
                     self.boundaries.as_deref(),
                 );
                 $histogram {
@@ -293,16 +365,18 @@ mod tests {
     #[test]
     fn always_off_keeps_no_reservoir_and_bad_boundaries_none_either() {
         let off = Exemplars::new(ExemplarFilter::AlwaysOff);
-        assert!(Sampler::new(&off, None, "h", None).state.is_none());
+        let h = Described {
+            scope: None,
+            name: "h",
+            unit: "",
+            kind: InstrumentType::Histogram,
+        };
+        assert!(Sampler::new(&off, h, None).state.is_none());
         let on = Exemplars::new(ExemplarFilter::AlwaysOn);
-        assert!(Sampler::new(&on, None, "h", Some(&[1.0, 1.0]))
-            .state
-            .is_none());
-        assert!(Sampler::new(&on, None, "h", Some(&[1.0, f64::NAN]))
-            .state
-            .is_none());
-        let a = Sampler::new(&on, None, "h", None).state.unwrap();
-        let b = Sampler::new(&on, None, "h", Some(&DEFAULT_BOUNDARIES))
+        assert!(Sampler::new(&on, h, Some(&[1.0, 1.0])).state.is_none());
+        assert!(Sampler::new(&on, h, Some(&[1.0, f64::NAN])).state.is_none());
+        let a = Sampler::new(&on, h, None).state.unwrap();
+        let b = Sampler::new(&on, h, Some(&DEFAULT_BOUNDARIES))
             .state
             .unwrap();
         assert!(

@@ -12,9 +12,6 @@ use prost::Message;
 use crate::reservoir::{bucket_index, Measured, Sample, Series};
 use crate::rng::thread_random;
 
-/// The SDK's default cardinality limit per instrument; the reservoir map has the same bound.
-pub(crate) const CARDINALITY_LIMIT: usize = 2000;
-
 /// The attribute the SDK puts on the data point that collects measurements beyond the limit.
 pub(crate) const OVERFLOW_KEY: &str = "otel.metric.overflow";
 

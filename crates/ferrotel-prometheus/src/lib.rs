@@ -59,7 +59,7 @@
 //!
 //! | Route | Answer |
 //! |---|---|
-//! | `GET`/`HEAD /metrics` | OpenMetrics 1.0 when `Accept` names `application/openmetrics-text`, else Prometheus text 0.0.4; `HEAD` answers the headers without collecting |
+//! | `GET`/`HEAD /metrics` | The `Accept` range of highest quality among: the protobuf exposition (`application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`, exponential histograms as native histograms), OpenMetrics 1.0 (`application/openmetrics-text`); else Prometheus text 0.0.4; `HEAD` answers the headers without collecting |
 //! | `GET`/`HEAD /health` | `200 ok`, never rate limited (liveness probes must not fail because scrapes are throttled) |
 //! | other methods | `405` with `Allow: GET, HEAD` |
 //! | other paths | `404` |
@@ -87,12 +87,15 @@
 //! and the resource attributes become one `target_info` sample. Exemplars are written (in
 //! OpenMetrics only) on the `_bucket` line of the bucket their value falls in — at most one
 //! per bucket, the latest — and on counters' `_total` line. Delta-temporality sums and
-//! histograms and exponential histograms are left out.
+//! histograms are left out; exponential histograms are written as classic ones, a bucket at
+//! each of their bucket boundaries, and in the protobuf exposition also as native histograms
+//! (their scale merged down to Prometheus's largest schema, 8).
 
 mod endpoint;
 mod idle;
 mod model;
 mod names;
+mod protobuf;
 mod rate_limit;
 mod render;
 mod routes;
@@ -105,6 +108,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 pub use endpoint::{
     EndpointConfig, MetricsEndpoint, HEADER_READ_TIMEOUT, MAX_CONNECTION_AGE, WRITE_STALL_TIMEOUT,
 };
+pub use protobuf::{render_protobuf, PROTOBUF_CONTENT_TYPE};
 pub use render::{
     render_openmetrics, render_prometheus_text, OPENMETRICS_CONTENT_TYPE,
     PROMETHEUS_TEXT_CONTENT_TYPE,

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    exemplar, metric, number_data_point, AggregationTemporality, Exemplar, HistogramDataPoint,
-    Metric, NumberDataPoint, SummaryDataPoint,
+    exemplar, metric, number_data_point, AggregationTemporality, Exemplar,
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
 };
 
 use crate::names::{sanitize_label_name, MetricName, NameKind};
@@ -41,6 +41,9 @@ pub(crate) struct Family {
     pub(crate) unit: String,
     pub(crate) help: String,
     pub(crate) samples: Vec<Sample>,
+    /// The exponential points behind some of a histogram's series, by the series' labels:
+    /// the protobuf exposition sends them as native histograms.
+    pub(crate) native: Vec<(Vec<(String, String)>, ExponentialHistogramDataPoint)>,
 }
 
 /// One sample line.
@@ -123,6 +126,7 @@ impl Exposition {
                 unit: String::new(),
                 help: "Target metadata".to_owned(),
                 samples,
+                native: Vec::new(),
             });
         }
         out
@@ -140,17 +144,14 @@ impl Exposition {
             metric::Data::Histogram(_) => (FamilyType::Histogram, NameKind::Distribution),
             metric::Data::Summary(_) => (FamilyType::Summary, NameKind::Distribution),
             metric::Data::ExponentialHistogram(_) => {
-                self.skip(
-                    &metric.name,
-                    "exponential histograms have no classic Prometheus text form",
-                );
-                return;
+                (FamilyType::Histogram, NameKind::Distribution)
             }
         };
         let delta = AggregationTemporality::Delta as i32;
         let is_delta = match data {
             metric::Data::Sum(sum) => sum.aggregation_temporality == delta,
             metric::Data::Histogram(h) => h.aggregation_temporality == delta,
+            metric::Data::ExponentialHistogram(h) => h.aggregation_temporality == delta,
             _ => false,
         };
         if is_delta {
@@ -180,9 +181,21 @@ impl Exposition {
                 .iter()
                 .flat_map(|p| summary_samples(p, scope_labels))
                 .collect(),
-            metric::Data::ExponentialHistogram(_) => Vec::new(),
+            metric::Data::ExponentialHistogram(h) => h
+                .data_points
+                .iter()
+                .flat_map(|p| histogram_samples(&classic_buckets(p), scope_labels))
+                .collect(),
         };
 
+        let native = match data {
+            metric::Data::ExponentialHistogram(h) => h
+                .data_points
+                .iter()
+                .map(|p| (point_labels(&p.attributes, scope_labels, None), p.clone()))
+                .collect(),
+            _ => Vec::new(),
+        };
         match self.index.get(&name.family) {
             Some(&i) => {
                 let Some(family) = self.families.get_mut(i) else {
@@ -200,6 +213,7 @@ impl Exposition {
                     family.help.clone_from(&metric.description);
                 }
                 family.samples.extend(samples);
+                family.native.extend(native);
             }
             None => self.push_family(Family {
                 name: name.family,
@@ -207,6 +221,7 @@ impl Exposition {
                 unit: name.unit,
                 help: metric.description.clone(),
                 samples,
+                native,
             }),
         }
     }
@@ -254,6 +269,96 @@ fn number_samples(
             })
         })
         .collect()
+}
+
+/// The most classic buckets an exponential histogram point is written with: more are merged
+/// pairwise (one scale down), so a page stays bounded whatever the aggregation's size.
+const MAX_CLASSIC_BUCKETS: usize = 400;
+
+/// An exponential histogram point as the classic histogram with a bucket at each of its bucket
+/// boundaries (`le` = a bucket's upper bound), so a scraper without native histograms gets
+/// the same counts and `histogram_quantile` the same answer within a bucket's width.
+pub(crate) fn classic_buckets(point: &ExponentialHistogramDataPoint) -> HistogramDataPoint {
+    let mut scale = point.scale;
+    let mut positive = point
+        .positive
+        .as_ref()
+        .map(|b| (b.offset, b.bucket_counts.clone()))
+        .unwrap_or_default();
+    let mut negative = point
+        .negative
+        .as_ref()
+        .map(|b| (b.offset, b.bucket_counts.clone()))
+        .unwrap_or_default();
+    while positive.1.len() + negative.1.len() > MAX_CLASSIC_BUCKETS && scale > -10 {
+        positive = downscale(positive);
+        negative = downscale(negative);
+        scale -= 1;
+    }
+    // Bucket `i` holds (base^i, base^(i+1)], base = 2^(2^-scale).
+    let bound = |index: i64| (index as f64 * (-f64::from(scale)).exp2()).exp2();
+    let mut bounds: Vec<f64> = Vec::new();
+    let mut counts: Vec<u64> = Vec::new();
+    let mut push = |upper: f64, count: u64| {
+        if !upper.is_finite() {
+            return;
+        }
+        match (bounds.last(), counts.last_mut()) {
+            // Rounding or a zero threshold overlapping the buckets: merged, bounds stay sorted.
+            (Some(last), Some(last_count)) if upper <= *last => {
+                *last_count = last_count.saturating_add(count);
+            }
+            _ => {
+                bounds.push(upper);
+                counts.push(count);
+            }
+        }
+    };
+    let (neg_offset, neg_counts) = &negative;
+    for (k, count) in neg_counts.iter().enumerate().rev() {
+        // Negative bucket `i` holds [-base^(i+1), -base^i).
+        push(-bound(i64::from(*neg_offset) + k as i64), *count);
+    }
+    push(point.zero_threshold.max(0.0), point.zero_count);
+    let (pos_offset, pos_counts) = &positive;
+    for (k, count) in pos_counts.iter().enumerate() {
+        push(bound(i64::from(*pos_offset) + k as i64 + 1), *count);
+    }
+    let listed: u64 = counts.iter().fold(0u64, |a, c| a.saturating_add(*c));
+    counts.push(point.count.saturating_sub(listed));
+    HistogramDataPoint {
+        attributes: point.attributes.clone(),
+        start_time_unix_nano: point.start_time_unix_nano,
+        time_unix_nano: point.time_unix_nano,
+        count: point.count,
+        sum: point.sum,
+        bucket_counts: counts,
+        explicit_bounds: bounds,
+        exemplars: point.exemplars.clone(),
+        flags: point.flags,
+        min: point.min,
+        max: point.max,
+    }
+}
+
+/// The buckets one scale down: bucket `i` becomes `i >> 1`, neighbours merged.
+pub(crate) fn downscale((offset, counts): (i32, Vec<u64>)) -> (i32, Vec<u64>) {
+    if counts.is_empty() {
+        return (offset >> 1, counts);
+    }
+    let new_offset = offset >> 1;
+    let mut merged: Vec<u64> = Vec::with_capacity(counts.len() / 2 + 1);
+    for (k, count) in counts.iter().enumerate() {
+        let index = (i64::from(offset) + k as i64) >> 1;
+        let slot = (index - i64::from(new_offset)) as usize;
+        if merged.len() <= slot {
+            merged.resize(slot + 1, 0);
+        }
+        if let Some(cell) = merged.get_mut(slot) {
+            *cell = cell.saturating_add(*count);
+        }
+    }
+    (new_offset, merged)
 }
 
 fn histogram_samples(point: &HistogramDataPoint, scope_labels: &[(String, String)]) -> Vec<Sample> {
@@ -564,6 +669,25 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wide_exponential_points_are_merged_down_to_a_bounded_page() {
+        use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+        let point = ExponentialHistogramDataPoint {
+            count: 1000,
+            scale: 20,
+            positive: Some(Buckets {
+                offset: -501,
+                bucket_counts: vec![1; 1000],
+            }),
+            ..Default::default()
+        };
+        let classic = classic_buckets(&point);
+        assert!(classic.explicit_bounds.len() <= MAX_CLASSIC_BUCKETS + 1);
+        assert_eq!(classic.bucket_counts.iter().sum::<u64>(), 1000);
+        assert!(classic.explicit_bounds.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(downscale((-3, vec![1, 2, 3, 4])), (-2, vec![1, 5, 4]));
+    }
 
     #[test]
     fn base64_matches_rfc4648_vectors() {

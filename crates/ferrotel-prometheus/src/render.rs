@@ -18,7 +18,7 @@ pub const PROMETHEUS_TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; chars
 /// Monotonic sums are `counter` families (samples `<name>_total`), gauges and non-monotonic
 /// sums `gauge`, explicit-bucket histograms `histogram` (cumulative `_bucket{le}`, `_sum`,
 /// `_count`), summaries `summary`, and the resource becomes the `target` info family
-/// (`target_info{…} 1`). Delta sums and histograms and exponential histograms are left out
+/// (`target_info{…} 1`). Delta sums and histograms are left out
 /// (OpenMetrics has no comment line to say so; [`render_prometheus_text`] says so in `# `
 /// comments).
 pub fn render_openmetrics(request: &ExportMetricsServiceRequest) -> String {

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
 enum Format {
     OpenMetrics,
     PrometheusText,
+    /// The protobuf exposition: what Prometheus asks for with native histograms on.
+    Protobuf,
 }
 
 /// Answers one request; never fails (errors become status codes).
@@ -84,6 +86,7 @@ pub(crate) async fn handle<B>(
     let content_type = match format {
         Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
         Format::PrometheusText => PROMETHEUS_TEXT_CONTENT_TYPE,
+        Format::Protobuf => crate::PROTOBUF_CONTENT_TYPE,
     };
     if method == Method::HEAD {
         // HEAD says what a GET would return without paying for a collection.
@@ -111,7 +114,7 @@ enum Failure {
 
 /// Collects and renders on the blocking pool, bounded by the collect timeout (waiting for a
 /// previous collection included).
-async fn collect(shared: &Shared, format: Format) -> Result<String, Failure> {
+async fn collect(shared: &Shared, format: Format) -> Result<Bytes, Failure> {
     let deadline = Instant::now() + shared.collect_timeout;
     let permit = match timeout_at(deadline, shared.collecting.clone().acquire_owned()).await {
         Ok(Ok(permit)) => permit,
@@ -123,8 +126,9 @@ async fn collect(shared: &Shared, format: Format) -> Result<String, Failure> {
         let _permit = permit;
         let request = source();
         match format {
-            Format::OpenMetrics => render_openmetrics(&request),
-            Format::PrometheusText => render_prometheus_text(&request),
+            Format::OpenMetrics => Bytes::from(render_openmetrics(&request)),
+            Format::PrometheusText => Bytes::from(render_prometheus_text(&request)),
+            Format::Protobuf => Bytes::from(crate::render_protobuf(&request)),
         }
     });
     match timeout_at(deadline, task).await {
@@ -134,33 +138,52 @@ async fn collect(shared: &Shared, format: Format) -> Result<String, Failure> {
     }
 }
 
-/// OpenMetrics when any `Accept` media range names `application/openmetrics-text` with a
-/// non-zero quality (Prometheus asks so, and always with exemplar storage on); Prometheus
-/// text otherwise.
+/// The format of the `Accept` media range with the highest quality among those served
+/// (the first listed on a tie): the protobuf exposition
+/// (`application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily;
+/// encoding=delimited`, which Prometheus asks for first with native histograms on),
+/// OpenMetrics (which it asks for with exemplar storage), or Prometheus text otherwise.
 fn negotiate(headers: &HeaderMap) -> Format {
-    let asks_openmetrics = headers
+    let mut best: Option<(f32, Format)> = None;
+    let ranges = headers
         .get_all(ACCEPT)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|range| {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or_default().trim();
-            if !media.eq_ignore_ascii_case("application/openmetrics-text") {
-                return false;
-            }
-            let quality = parts
-                .filter_map(|param| param.split_once('='))
-                .find(|(name, _)| name.trim().eq_ignore_ascii_case("q"))
-                .map(|(_, q)| q.trim().parse::<f32>().unwrap_or(0.0))
-                .unwrap_or(1.0);
-            quality > 0.0
-        });
-    if asks_openmetrics {
-        Format::OpenMetrics
-    } else {
-        Format::PrometheusText
+        .flat_map(|value| value.split(','));
+    for range in ranges {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim();
+        let params: Vec<(String, String)> = parts
+            .filter_map(|param| param.split_once('='))
+            .map(|(name, value)| {
+                (
+                    name.trim().to_ascii_lowercase(),
+                    value.trim().trim_matches('"').to_owned(),
+                )
+            })
+            .collect();
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let format = if media.eq_ignore_ascii_case("application/openmetrics-text") {
+            Format::OpenMetrics
+        } else if media.eq_ignore_ascii_case("application/vnd.google.protobuf")
+            && param("proto") == Some("io.prometheus.client.MetricFamily")
+            && param("encoding") == Some("delimited")
+        {
+            Format::Protobuf
+        } else {
+            continue;
+        };
+        let quality = param("q").map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+        if quality > 0.0 && best.is_none_or(|(q, _)| quality > q) {
+            best = Some((quality, format));
+        }
     }
+    best.map_or(Format::PrometheusText, |(_, format)| format)
 }
 
 /// The headers every answer carries, hyper's own error answers included (see
@@ -222,5 +245,15 @@ mod tests {
             Format::PrometheusText
         );
         assert_eq!(negotiate(&HeaderMap::new()), Format::PrometheusText);
+        // What Prometheus 3 sends with native histograms on, and the same preferring text.
+        let native = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.5,application/openmetrics-text;version=1.0.0;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        assert_eq!(format_for(native), Format::Protobuf);
+        let text_first = "application/openmetrics-text;version=1.0.0;q=0.5,application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.4";
+        assert_eq!(format_for(text_first), Format::OpenMetrics);
+        assert_eq!(
+            format_for("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily"),
+            Format::PrometheusText,
+            "only the delimited encoding is served"
+        );
     }
 }

@@ -8,11 +8,9 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ferrotel_prometheus::{EndpointConfig, MetricsEndpoint, MetricsSource};
 use ferrotel_testkit::raw_http::request;
@@ -23,105 +21,10 @@ use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_proto::tonic::metrics::v1::{exemplar, metric, Exemplar};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use serde_json::Value;
-use support::SharedReader;
+use support::{PrometheusGuard, SharedReader, DEADLINE};
 
 const HISTOGRAM: &str = "request.latency";
 const SERIES: &str = "request_latency_seconds_bucket";
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// The Prometheus child process and its scratch directory; killed and removed on drop, also
-/// when the test panics.
-struct PrometheusGuard {
-    child: Child,
-    dir: PathBuf,
-    api: SocketAddr,
-}
-
-impl Drop for PrometheusGuard {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl PrometheusGuard {
-    fn start(binary: &PathBuf, target: SocketAddr) -> PrometheusGuard {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "ferrotel-prometheus-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(dir.join("data")).unwrap();
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: ferrotel\n    static_configs:\n      - targets: ['{target}']\n"
-        );
-        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-        let api = free_port();
-        let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
-        let child = Command::new(binary)
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={api}"))
-            .arg("--enable-feature=exemplar-storage")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start prometheus");
-        PrometheusGuard { child, dir, api }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
-    }
-
-    /// Polls `f` (with a short pause) until it gives `Some`, failing with the Prometheus log
-    /// at the deadline or if Prometheus exits.
-    fn wait_for<T>(&mut self, what: &str, mut f: impl FnMut(&PrometheusGuard) -> Option<T>) -> T {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(value) = f(self) {
-                return value;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "prometheus exited ({status}) while waiting for {what}:\n{}",
-                    self.log()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; prometheus log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn api_json(&self, path: &str) -> Option<Value> {
-        let response = request(self.api, "GET", path, &[], None).ok()?;
-        if response.status != 200 {
-            return None;
-        }
-        serde_json::from_str(&response.body).ok()
-    }
-}
-
-fn free_port() -> SocketAddr {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    listener.local_addr().unwrap()
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -222,7 +125,12 @@ fn prometheus_stores_exemplars_with_real_trace_ids() {
     };
     let endpoint = MetricsEndpoint::start(config, source, rt.handle()).expect("start endpoint");
 
-    let mut prometheus = PrometheusGuard::start(&binary, endpoint.local_addr());
+    let target = endpoint.local_addr();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: ferrotel\n    static_configs:\n      - targets: ['{target}']\n"
+    );
+    let mut prometheus =
+        PrometheusGuard::start(&binary, &config, &["--enable-feature=exemplar-storage"]);
     prometheus.wait_for("/-/ready", |p| {
         request(p.api, "GET", "/-/ready", &[], None)
             .ok()

@@ -493,7 +493,7 @@ fn target_info_and_scope_labels() {
 fn unsupported_metrics_are_skipped() {
     let exponential = metric::Data::ExponentialHistogram(ExponentialHistogram {
         data_points: Vec::new(),
-        aggregation_temporality: CUMULATIVE,
+        aggregation_temporality: DELTA,
     });
     let req = just(vec![
         metric("expo", "", "", exponential),
@@ -509,7 +509,7 @@ fn unsupported_metrics_are_skipped() {
     assert_eq!(om, "# TYPE kept gauge\nkept 1\n# EOF\n");
     let text = render_prometheus_text(&req);
     assert!(
-        text.contains("# skipped metric \"expo\": exponential histograms"),
+        text.contains("# skipped metric \"expo\": delta temporality"),
         "{text}"
     );
     assert!(
@@ -517,6 +517,61 @@ fn unsupported_metrics_are_skipped() {
         "{text}"
     );
     assert!(text.ends_with("# TYPE kept gauge\nkept 1\n"), "{text}");
+}
+
+#[test]
+fn exponential_histograms_are_written_as_classic_buckets_at_their_boundaries() {
+    use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+    use opentelemetry_proto::tonic::metrics::v1::ExponentialHistogramDataPoint;
+    // Scale 1: base sqrt(2); positive buckets 2..=4 hold (2, 2.83], (2.83, 4], (4, 5.66].
+    let point = ExponentialHistogramDataPoint {
+        count: 9,
+        sum: Some(30.0),
+        scale: 1,
+        zero_count: 1,
+        zero_threshold: 0.0,
+        positive: Some(Buckets {
+            offset: 2,
+            bucket_counts: vec![3, 0, 4],
+        }),
+        negative: Some(Buckets {
+            offset: 0,
+            bucket_counts: vec![1],
+        }),
+        ..Default::default()
+    };
+    let req = just(vec![metric(
+        "io.latency",
+        "s",
+        "",
+        metric::Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: vec![point],
+            aggregation_temporality: CUMULATIVE,
+        }),
+    )]);
+    let text = render_prometheus_text(&req);
+    let buckets: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("io_latency_seconds_bucket"))
+        .collect();
+    assert_eq!(
+        buckets,
+        [
+            "io_latency_seconds_bucket{le=\"-1.0\"} 1",
+            "io_latency_seconds_bucket{le=\"0.0\"} 2",
+            "io_latency_seconds_bucket{le=\"2.8284271247461903\"} 5",
+            "io_latency_seconds_bucket{le=\"4.0\"} 5",
+            "io_latency_seconds_bucket{le=\"5.656854249492381\"} 9",
+            "io_latency_seconds_bucket{le=\"+Inf\"} 9",
+        ],
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE io_latency_seconds histogram"),
+        "{text}"
+    );
+    assert!(text.contains("io_latency_seconds_count 9"), "{text}");
+    assert!(text.contains("io_latency_seconds_sum 30"), "{text}");
 }
 
 #[test]

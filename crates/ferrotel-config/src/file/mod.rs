@@ -40,6 +40,7 @@ mod providers;
 mod sampler;
 mod sections;
 mod substitute;
+mod views;
 mod walk;
 mod yaml;
 
@@ -106,6 +107,10 @@ pub struct ConfigFile {
     simple_span_exporters: Vec<&'static str>,
     /// Non-default `parent_based` delegates (see [`Walk::parent_delegates`]).
     parent_delegates: Option<[Sampler; 4]>,
+    /// `meter_provider.views` without problems.
+    views: Vec<crate::views::View>,
+    /// The readers' `cardinality_limits`, the tightest per kind.
+    cardinality_limits: crate::views::CardinalityLimits,
     /// The scalars that hold variables' values, which messages must not print.
     substituted: Vec<Substituted>,
     /// `resource.detection/development.attributes`: included and excluded key patterns.
@@ -300,6 +305,8 @@ impl ConfigFile {
 
         let simple_span_exporters = std::mem::take(&mut walk.simple_span_exporters);
         let parent_delegates = walk.parent_delegates.take();
+        let views = std::mem::take(&mut walk.views);
+        let cardinality_limits = walk.cardinality_limits.take().unwrap_or_default();
         let settings = walk.settings;
         let own: Vec<(String, String)> = env
             .names()
@@ -334,6 +341,8 @@ impl ConfigFile {
             logger_provider,
             simple_span_exporters,
             parent_delegates,
+            views,
+            cardinality_limits,
             substituted: expansion.substituted,
             detection_attributes: detection.attributes,
         })
@@ -379,6 +388,16 @@ impl ConfigFile {
             local_parent_sampled: local_sampled,
             local_parent_not_sampled: local_not_sampled,
         }))
+    }
+
+    /// The file's metric views (`meter_provider.views`), those without problems.
+    pub(crate) fn views(&self) -> &[crate::views::View] {
+        &self.views
+    }
+
+    /// The readers' `cardinality_limits`, the tightest per kind (default 2000).
+    pub(crate) fn cardinality_limits(&self) -> crate::views::CardinalityLimits {
+        self.cardinality_limits
     }
 
     /// The detected attributes the file keeps: included and excluded key patterns.

@@ -141,10 +141,11 @@ pub(crate) fn meter(walk: &mut Walk<'_>, root: &mut Section<'_>) {
         "exemplar_filter",
         vars::OTEL_METRICS_EXEMPLAR_FILTER,
     );
+    super::views::views(walk, &mut provider);
     walk.finish(
         provider,
-        &["readers", "exemplar_filter"],
-        &["views", "meter_configurator/development"],
+        &["readers", "exemplar_filter", "views"],
+        &["meter_configurator/development"],
     );
 }
 
@@ -171,14 +172,11 @@ fn periodic(walk: &mut Walk<'_>, mut reader: Section<'_>, chosen: &mut Exporters
             Some("the exporter is required".to_owned()),
         ),
     }
+    super::views::cardinality_limits(walk, &mut reader);
     walk.finish(
         reader,
-        &["interval", "timeout", "exporter"],
-        &[
-            "producers",
-            "cardinality_limits",
-            "max_export_batch_size/development",
-        ],
+        &["interval", "timeout", "exporter", "cardinality_limits"],
+        &["producers", "max_export_batch_size/development"],
     );
 }
 
@@ -242,7 +240,8 @@ fn pull(walk: &mut Walk<'_>, mut reader: Section<'_>, chosen: &mut Exporters) {
             }
         }
     }
-    walk.finish(reader, &["exporter"], &["producers", "cardinality_limits"]);
+    super::views::cardinality_limits(walk, &mut reader);
+    walk.finish(reader, &["exporter", "cardinality_limits"], &["producers"]);
 }
 
 /// `logger_provider`, as the variables of the logs signal (`OTEL_LOGS_EXPORTER`,

@@ -28,6 +28,10 @@ pub(crate) struct Walk<'f> {
     /// A `parent_based` sampler's delegates when they are not the defaults, in the order
     /// remote sampled, remote not sampled, local sampled, local not sampled.
     pub(crate) parent_delegates: Option<[Sampler; 4]>,
+    /// `meter_provider.views`, those without problems.
+    pub(crate) views: Vec<crate::views::View>,
+    /// The readers' `cardinality_limits`, the tightest per kind.
+    pub(crate) cardinality_limits: Option<crate::views::CardinalityLimits>,
 }
 
 /// A mapping being read: its key path and which of its keys were read.
@@ -46,6 +50,16 @@ impl<'n> Section<'n> {
             line: 1,
             entries,
             taken: vec![false; entries.len()],
+        }
+    }
+
+    /// A mapping found inside a list item.
+    pub(crate) fn nested(path: String, line: usize, entries: &'n [Entry]) -> Self {
+        Self {
+            path,
+            line,
+            taken: vec![false; entries.len()],
+            entries,
         }
     }
 
@@ -79,6 +93,8 @@ impl<'f> Walk<'f> {
             settings: Vec::new(),
             simple_span_exporters: Vec::new(),
             parent_delegates: None,
+            views: Vec::new(),
+            cardinality_limits: None,
         }
     }
 

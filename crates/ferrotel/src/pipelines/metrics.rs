@@ -6,7 +6,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ferrotel_config::{
-    Config, HistogramAggregation, MetricsExporter, Temporality as TemporalityConfig,
+    CardinalityLimits, Config, HistogramAggregation, InstrumentInfo, InstrumentType,
+    MetricsExporter, Temporality as TemporalityConfig, View, ViewAggregation,
+    DEFAULT_CARDINALITY_LIMIT,
 };
 use ferrotel_metrics::Exemplars;
 use ferrotel_otlp::{with_deadline, LossReporter, OtlpMetricExporter};
@@ -45,7 +47,11 @@ pub(crate) fn pipeline(
     handle: &Handle,
     reporter: Option<Arc<LossReporter>>,
 ) -> Result<MetricsPipeline, InitError> {
-    let exemplars = Exemplars::new(config.metrics.exemplar_filter);
+    let exemplars = Exemplars::with_views(
+        config.metrics.exemplar_filter,
+        config.views.clone(),
+        config.cardinality_limits,
+    );
     if config.metrics_exporter.is_empty() {
         return Ok(MetricsPipeline {
             provider: None,
@@ -60,9 +66,41 @@ pub(crate) fn pipeline(
     let mut components = Vec::new();
     let temporality = temporality(config.metrics.temporality);
     let mut builder = SdkMeterProvider::builder().with_resource(resource);
-    if config.metrics.histogram_aggregation == HistogramAggregation::Base2Exponential {
-        builder = builder.with_view(exponential_histograms);
+    let exponential =
+        config.metrics.histogram_aggregation == HistogramAggregation::Base2Exponential;
+    let views: Arc<[View]> = config.views.clone().into();
+    for index in 0..views.len() {
+        let views = Arc::clone(&views);
+        let limits = config.cardinality_limits;
+        builder = builder.with_view(move |instrument: &Instrument| {
+            let view = views.get(index)?;
+            let kind = instrument_type(instrument.kind());
+            view.matches(&info(instrument, kind))
+                .then(|| stream(view, kind, limits, exponential))
+                .flatten()
+        });
     }
+    // Instruments no view selects: the default histogram aggregation and the limits.
+    let limits = config.cardinality_limits;
+    builder = builder.with_view(move |instrument: &Instrument| {
+        let kind = instrument_type(instrument.kind());
+        if views
+            .iter()
+            .any(|view| view.matches(&info(instrument, kind)))
+        {
+            return None;
+        }
+        let histogram = exponential && kind == InstrumentType::Histogram;
+        let limit = limits.of(kind);
+        if !histogram && limit == DEFAULT_CARDINALITY_LIMIT {
+            return None;
+        }
+        let mut stream = Stream::builder().with_cardinality_limit(limit);
+        if histogram {
+            stream = stream.with_aggregation(default_exponential());
+        }
+        stream.build().ok()
+    });
     let mut exporters = Vec::new();
     let mut scrape_reader = None;
     for choice in &config.metrics_exporter {
@@ -119,6 +157,8 @@ pub(crate) fn pipeline(
         builder = builder.with_reader(reader);
     }
     let provider = builder.build();
+    // ferrotel-ops' bound histograms hand the aggregations they do not do to this provider.
+    exemplars.attach_meter_provider(provider.clone(), exponential);
     let strict = config.strict;
     let endpoint = match scrape_reader {
         None => None,
@@ -191,20 +231,100 @@ impl MetricReader for SharedReader {
 }
 
 /// `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram`:
-/// every histogram becomes exponential, with the specification's defaults (160 buckets,
-/// scale 20).
-fn exponential_histograms(instrument: &Instrument) -> Option<Stream> {
-    if instrument.kind() != InstrumentKind::Histogram {
-        return None;
+/// histograms become exponential, with the specification's defaults (160 buckets, scale 20).
+fn default_exponential() -> Aggregation {
+    Aggregation::Base2ExponentialHistogram {
+        max_size: 160,
+        max_scale: 20,
+        record_min_max: true,
     }
-    Stream::builder()
-        .with_aggregation(Aggregation::Base2ExponentialHistogram {
-            max_size: 160,
-            max_scale: 20,
-            record_min_max: true,
-        })
-        .build()
-        .ok()
+}
+
+fn instrument_type(kind: InstrumentKind) -> InstrumentType {
+    match kind {
+        InstrumentKind::Counter => InstrumentType::Counter,
+        InstrumentKind::UpDownCounter => InstrumentType::UpDownCounter,
+        InstrumentKind::Histogram => InstrumentType::Histogram,
+        InstrumentKind::ObservableCounter => InstrumentType::ObservableCounter,
+        InstrumentKind::ObservableUpDownCounter => InstrumentType::ObservableUpDownCounter,
+        InstrumentKind::Gauge => InstrumentType::Gauge,
+        InstrumentKind::ObservableGauge => InstrumentType::ObservableGauge,
+    }
+}
+
+fn info(instrument: &Instrument, kind: InstrumentType) -> InstrumentInfo<'_> {
+    let scope = instrument.scope();
+    InstrumentInfo {
+        name: instrument.name(),
+        kind,
+        unit: instrument.unit(),
+        meter_name: scope.name(),
+        meter_version: scope.version(),
+        meter_schema_url: scope.schema_url(),
+    }
+}
+
+/// The SDK stream of a view that selected an instrument of `kind`. The configuration checked
+/// the view, so the SDK's own checks pass; a stream it still refused would leave the
+/// instrument to its other views or its default.
+fn stream(
+    view: &View,
+    kind: InstrumentType,
+    limits: CardinalityLimits,
+    exponential: bool,
+) -> Option<Stream> {
+    let mut stream = Stream::builder().with_cardinality_limit(
+        view.stream
+            .aggregation_cardinality_limit
+            .unwrap_or_else(|| limits.of(kind)),
+    );
+    if let Some(name) = &view.stream.name {
+        stream = stream.with_name(name.clone());
+    }
+    if let Some(description) = &view.stream.description {
+        stream = stream.with_description(description.clone());
+    }
+    let aggregation = match &view.stream.aggregation {
+        // Left unset, the SDK keeps the instrument's advisory boundaries.
+        None | Some(ViewAggregation::Default) => {
+            (exponential && kind == InstrumentType::Histogram).then(default_exponential)
+        }
+        Some(ViewAggregation::Drop) => Some(Aggregation::Drop),
+        Some(ViewAggregation::Sum) => Some(Aggregation::Sum),
+        Some(ViewAggregation::LastValue) => Some(Aggregation::LastValue),
+        Some(ViewAggregation::ExplicitBucketHistogram {
+            boundaries,
+            record_min_max,
+        }) => Some(Aggregation::ExplicitBucketHistogram {
+            boundaries: boundaries.clone(),
+            record_min_max: *record_min_max,
+        }),
+        Some(ViewAggregation::Base2ExponentialBucketHistogram {
+            max_scale,
+            max_size,
+            record_min_max,
+        }) => Some(Aggregation::Base2ExponentialHistogram {
+            max_size: *max_size,
+            max_scale: *max_scale,
+            record_min_max: *record_min_max,
+        }),
+    };
+    if let Some(aggregation) = aggregation {
+        stream = stream.with_aggregation(aggregation);
+    }
+    if let Some(keys) = &view.stream.attribute_keys {
+        // The SDK keeps an allow-list only: with `included` the excluded keys come off it;
+        // exclusion alone is applied by ferrotel's meters before the SDK sees the attributes.
+        if let Some(included) = &keys.included {
+            stream = stream.with_allowed_attribute_keys(
+                included
+                    .iter()
+                    .filter(|key| !keys.excluded.contains(key))
+                    .map(|key| opentelemetry::Key::new(key.clone())),
+            );
+        }
+    }
+    stream.build().ok()
 }
 
 fn temporality(choice: TemporalityConfig) -> Temporality {
