@@ -66,7 +66,7 @@ pub mod dittofs {
     pub const REQUESTS_IN_FLIGHT: &str = "nfs_requests_in_flight";
     /// Counter: `{prefix}_nfs_bytes_transferred_total{procedure,share,direction}`.
     pub const BYTES_TRANSFERRED: &str = "nfs_bytes_transferred_total";
-    /// Histogram (By): `{prefix}_nfs_operation_size_bytes{operation}`.
+    /// Histogram (By): `{prefix}_nfs_operation_size_bytes{operation,share}`.
     pub const OPERATION_SIZE: &str = "nfs_operation_size";
     /// Gauge: `{prefix}_nfs_active_connections`.
     pub const ACTIVE_CONNECTIONS: &str = "nfs_active_connections";
