@@ -871,6 +871,40 @@ fn every_alert_has_a_runbook() {
     );
 }
 
+/// The statuses `NfsErrorRatioHigh` counts, under both naming profiles, are exactly those
+/// ferrotel-ops calls the server's fault (the ones that mark a server span as an error).
+#[test]
+fn nfs_error_alert_counts_exactly_the_server_faults() {
+    use ferrotel::ops::nfs::NfsStatus;
+    let faults: BTreeSet<&str> = (0..=10_010)
+        .map(NfsStatus::from_code)
+        .filter(|s| s.is_server_fault())
+        .map(NfsStatus::name)
+        .collect();
+    assert!(faults.contains("NFS3ERR_IO") && !faults.contains("NFS3ERR_NOENT"));
+    let alerts = yaml(ALERTS);
+    let expr = alerts["groups"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["rules"].as_sequence().into_iter().flatten())
+        .find(|r| r["alert"].as_str() == Some("NfsErrorRatioHigh"))
+        .and_then(|r| r["expr"].as_str())
+        .expect("NfsErrorRatioHigh in alerts.yml")
+        .to_owned();
+    for label in ["error_type", "error_code"] {
+        let pattern = format!("{label}=~\"");
+        let (_, rest) = expr
+            .split_once(&pattern)
+            .unwrap_or_else(|| panic!("NfsErrorRatioHigh has no {label}=~ matcher: {expr}"));
+        let alternatives: BTreeSet<&str> = rest.split('"').next().unwrap().split('|').collect();
+        assert_eq!(
+            alternatives, faults,
+            "the {label} matcher of NfsErrorRatioHigh"
+        );
+    }
+}
+
 #[test]
 fn every_alert_is_unit_tested_in_both_directions() {
     let tests = yaml(ALERTS_TEST);

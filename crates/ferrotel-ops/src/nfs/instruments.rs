@@ -128,11 +128,6 @@ fn outcome_key(outcome: Outcome) -> u32 {
 /// Identifies an `NfsInstruments` in a [`Share`]'s series slots.
 static NEXT_INSTRUMENTS_ID: AtomicU64 = AtomicU64::new(1);
 
-/// NFS statuses that are the server's fault. On a server span only these set the span status
-/// to Error; a NOENT or an ACCES is the client's business, as NOT_FOUND is for gRPC. A client
-/// span is an error for every status other than `NFS3_OK`.
-const SERVER_FAULTS: [u32; 8] = [5, 6, 19, 28, 69, 10006, 10007, 10008];
-
 /// The semantic-conventions profile's instruments.
 struct Semconv {
     duration: BoundHistogram,
@@ -565,9 +560,11 @@ impl NfsOp {
             }
             if let Some(error) = error {
                 span.set_attribute(KeyValue::new(names::ERROR_TYPE, error));
+                // A server span fails only for the server's faults; a client span for any
+                // status other than NFS3_OK.
                 let fault = match outcome {
                     Outcome::Status(status) => {
-                        inner.side == NfsSide::Client || SERVER_FAULTS.contains(&status.code())
+                        inner.side == NfsSide::Client || status.is_server_fault()
                     }
                     Outcome::Cancelled => false,
                 };
