@@ -122,6 +122,10 @@ fn semconv_profile_metrics_after_a_known_sequence() {
     );
     let connection = telemetry.ops().nfs(NfsSide::Server).connection_opened();
     drop(connection);
+    telemetry
+        .ops()
+        .nfs(NfsSide::Server)
+        .observe_max_connections(64);
     flush_and_wait(&telemetry, &receiver, 7, "nfs.server.request.duration");
 
     let durations = histogram(&receiver, "nfs.server.request.duration");
@@ -206,6 +210,8 @@ fn semconv_profile_metrics_after_a_known_sequence() {
     assert_eq!(accepted.iter().map(int).sum::<i64>(), 1);
     let (open, _) = numbers(&receiver, "nfs.server.connection.active");
     assert_eq!(open.iter().map(int).sum::<i64>(), 0);
+    let (max, _) = numbers(&receiver, "nfs.server.connection.max");
+    assert_eq!(max.iter().map(int).collect::<Vec<_>>(), [64]);
     let (closed, _) = numbers(&receiver, "nfs.server.connection.closed");
     assert_eq!(
         int(point_with(
@@ -233,6 +239,7 @@ fn dittofs_profile_is_the_dittofs_set_exactly() {
     let (a, b) = (nfs.connection_opened(), nfs.connection_opened());
     drop(a);
     b.force_close();
+    nfs.observe_max_connections(64);
     flush_and_wait(&telemetry, &receiver, 7, "dittofs_nfs_request_duration");
 
     let (requests, monotonic) = numbers(&receiver, "dittofs_nfs_requests_total");
@@ -479,7 +486,7 @@ fn the_documented_labels_are_the_emitted_ones(receiver: &Receiver) {
         checked += 1;
     }
     assert_eq!(
-        checked, 9,
+        checked, 10,
         "every DittoFS name is documented with its labels"
     );
 }

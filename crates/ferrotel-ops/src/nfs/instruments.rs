@@ -9,7 +9,7 @@ use ferrotel_config::NfsMetrics;
 use ferrotel_metrics::{
     BoundCounter, BoundHistogram, BoundUpDownCounter, CounterSeries, HistogramSeries, UpDownSeries,
 };
-use opentelemetry::metrics::{Counter, UpDownCounter};
+use opentelemetry::metrics::{Counter, Gauge, UpDownCounter};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
@@ -143,6 +143,7 @@ struct Semconv {
     connections_active: UpDownCounter<i64>,
     connections_accepted: Counter<u64>,
     connections_closed: Counter<u64>,
+    connections_max: Gauge<u64>,
 }
 
 /// The DittoFS profile's instruments.
@@ -156,6 +157,7 @@ struct Dittofs {
     connections_accepted: Counter<u64>,
     connections_closed: Counter<u64>,
     connections_force_closed: Counter<u64>,
+    connections_max: Gauge<u64>,
 }
 
 enum Profile {
@@ -258,6 +260,11 @@ impl NfsInstruments {
                         .with_unit("{connection}")
                         .with_description("NFS connections closed, by nfs.close_reason.")
                         .build(),
+                    connections_max: meter
+                        .u64_gauge(n::SERVER_CONNECTION_MAX)
+                        .with_unit("{connection}")
+                        .with_description("Most NFS client connections accepted at once.")
+                        .build(),
                 })
             }
             NfsMetrics::Dittofs => {
@@ -307,6 +314,10 @@ impl NfsInstruments {
                         .with_description(
                             "Total number of NFS connections force-closed during shutdown.",
                         )
+                        .build(),
+                    connections_max: meter
+                        .u64_gauge(name(n::dittofs::MAX_CONNECTIONS))
+                        .with_description("Most NFS connections accepted at once.")
                         .build(),
                 })
             }
@@ -444,6 +455,17 @@ impl NfsInstruments {
                     ]),
                 }
             }
+        }
+    }
+
+    /// The most connections the server accepts at once (`nfs.server.connection.max`,
+    /// `{prefix}_nfs_max_connections`), so that alerts can compare the open ones with it.
+    /// [`TrackedListener::with_max_connections`](super::TrackedListener::with_max_connections)
+    /// reports its own.
+    pub fn observe_max_connections(&self, max: u64) {
+        match &self.inner.profile {
+            Profile::Semconv(m) => m.connections_max.record(max, &[]),
+            Profile::Dittofs(m) => m.connections_max.record(max, &[]),
         }
     }
 
