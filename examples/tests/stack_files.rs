@@ -730,6 +730,79 @@ fn dittofs_dashboard_has_the_seed_panels() {
     assert_eq!(titles, seed);
 }
 
+/// Every dashboard's title with the titles of its panels, rows and nested panels included.
+fn dashboard_panel_titles() -> Vec<(String, BTreeSet<String>)> {
+    dashboards()
+        .into_iter()
+        .map(|(name, dashboard)| {
+            let title = dashboard["title"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: dashboard without a title"))
+                .to_owned();
+            let mut panels = BTreeSet::new();
+            walk(&dashboard, &mut |key, value| {
+                if key == "panels" {
+                    for panel in value.as_array().into_iter().flatten() {
+                        if let Some(title) = panel["title"].as_str() {
+                            panels.insert(title.to_owned());
+                        }
+                    }
+                }
+            });
+            (title, panels)
+        })
+        .collect()
+}
+
+/// The double-quoted strings of `line`, in order.
+fn quoted(line: &str) -> Vec<&str> {
+    line.split('"').skip(1).step_by(2).collect()
+}
+
+#[test]
+fn every_panel_title_a_runbook_quotes_exists() {
+    let dashboards = dashboard_panel_titles();
+    let dir = repo_root().join(RUNBOOKS_DIR);
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("md") {
+            continue;
+        }
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Some((_, section)) = text.split_once("## Panels to open\n") else {
+            continue;
+        };
+        let section = section.split("\n## ").next().unwrap_or_default();
+        for line in section.lines() {
+            let quotes = quoted(line);
+            // `"Dashboard" → "Panel" and "Panel"`: the panels must be that dashboard's.
+            let (within, panels) = match quotes.split_first() {
+                Some((first, rest)) if line.contains(&format!("\"{first}\" →")) => {
+                    let board = dashboards
+                        .iter()
+                        .find(|(title, _)| title == first)
+                        .unwrap_or_else(|| {
+                            panic!("{name}: no dashboard titled {first:?} ({line})")
+                        });
+                    (vec![board], rest.to_vec())
+                }
+                _ => (dashboards.iter().collect(), quotes),
+            };
+            for panel in panels {
+                assert!(
+                    within.iter().any(|(_, titles)| titles.contains(panel)),
+                    "{name}: no panel titled {panel:?} in {:?} ({line})",
+                    within.iter().map(|(t, _)| t).collect::<Vec<_>>()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} quoted panel titles found");
+}
+
 /// `(alert name, runbook_url)` of every rule in alerts.yml.
 fn alert_rules() -> Vec<(String, String)> {
     let alerts = yaml(ALERTS);
@@ -793,6 +866,40 @@ fn every_alert_has_a_runbook() {
         !expr.contains("up{") && !expr.contains(" up "),
         "push-only service down must not use up: {expr}"
     );
+}
+
+/// The statuses `NfsErrorRatioHigh` counts, under both naming profiles, are exactly those
+/// ferrotel-ops calls the server's fault (the ones that mark a server span as an error).
+#[test]
+fn nfs_error_alert_counts_exactly_the_server_faults() {
+    use ferrotel::ops::nfs::NfsStatus;
+    let faults: BTreeSet<&str> = (0..=10_010)
+        .map(NfsStatus::from_code)
+        .filter(|s| s.is_server_fault())
+        .map(NfsStatus::name)
+        .collect();
+    assert!(faults.contains("NFS3ERR_IO") && !faults.contains("NFS3ERR_NOENT"));
+    let alerts = yaml(ALERTS);
+    let expr = alerts["groups"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .flat_map(|g| g["rules"].as_sequence().into_iter().flatten())
+        .find(|r| r["alert"].as_str() == Some("NfsErrorRatioHigh"))
+        .and_then(|r| r["expr"].as_str())
+        .expect("NfsErrorRatioHigh in alerts.yml")
+        .to_owned();
+    for label in ["error_type", "error_code"] {
+        let pattern = format!("{label}=~\"");
+        let (_, rest) = expr
+            .split_once(&pattern)
+            .unwrap_or_else(|| panic!("NfsErrorRatioHigh has no {label}=~ matcher: {expr}"));
+        let alternatives: BTreeSet<&str> = rest.split('"').next().unwrap().split('|').collect();
+        assert_eq!(
+            alternatives, faults,
+            "the {label} matcher of NfsErrorRatioHigh"
+        );
+    }
 }
 
 #[test]

@@ -36,3 +36,11 @@ pub const MIN_METRIC_EXPORT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Shortest `OTEL_BSP_SCHEDULE_DELAY`: 1 ms. `0` would spin the batch processor's thread.
 pub const MIN_SCHEDULE_DELAY: Duration = Duration::from_millis(1);
+
+/// Largest `FERROTEL_METRICS_RATE_LIMIT` and `FERROTEL_METRICS_BURST`: 10,000 scrapes. Each
+/// admitted scrape collects and renders every series; more than this is no limit at all.
+pub const MAX_METRICS_SCRAPES: usize = 10_000;
+
+/// Largest `FERROTEL_METRICS_MAX_CONNECTIONS` (and `…_PER_PEER`): 1,024 connections to
+/// `/metrics`, each a task and a file descriptor held for up to two minutes.
+pub const MAX_METRICS_CONNECTIONS: usize = 1_024;

@@ -289,6 +289,28 @@ impl ConfigBuilder {
         self
     }
 
+    /// Scrapes of `/metrics` admitted per second, `0` for no limit. Beats
+    /// [`vars::FERROTEL_METRICS_RATE_LIMIT`].
+    pub fn metrics_rate_limit(mut self, per_second: u32) -> Self {
+        self.metrics.rate_limit = Some(per_second);
+        self
+    }
+
+    /// Scrapes of `/metrics` admitted back to back. Beats [`vars::FERROTEL_METRICS_BURST`].
+    pub fn metrics_burst(mut self, burst: u32) -> Self {
+        self.metrics.burst = Some(burst);
+        self
+    }
+
+    /// Connections `/metrics` serves at once, and at most per peer address (`0`: no per-peer
+    /// bound). Beat [`vars::FERROTEL_METRICS_MAX_CONNECTIONS`] and
+    /// [`vars::FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER`].
+    pub fn metrics_max_connections(mut self, total: usize, per_peer: usize) -> Self {
+        self.metrics.max_connections = Some(total);
+        self.metrics.max_connections_per_peer = Some(per_peer);
+        self
+    }
+
     /// OTLP settings for all signals. Beat the generic `OTEL_EXPORTER_OTLP_*` and per-signal
     /// `OTEL_EXPORTER_OTLP_{TRACES,METRICS}_*` variables; lose to
     /// [`ConfigBuilder::traces_otlp`] / [`ConfigBuilder::metrics_otlp`]. Replaces earlier

@@ -1,13 +1,16 @@
 //! Metrics SDK settings: export interval and timeout, exemplars, OTLP temporality and
-//! histogram aggregation, and the metrics endpoint address.
+//! histogram aggregation, and the metrics endpoint's address and limits.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::bounds::{MAX_METRICS_CONNECTIONS, MAX_METRICS_SCRAPES};
 use crate::parse::keyword_enum;
 use crate::precedence::{Candidate, Rejection, Resolver};
 use crate::vars::{
-    FERROTEL_METRICS_ADDR, OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION,
+    FERROTEL_METRICS_ADDR, FERROTEL_METRICS_BURST, FERROTEL_METRICS_MAX_CONNECTIONS,
+    FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER, FERROTEL_METRICS_RATE_LIMIT,
+    OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION,
     OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, OTEL_METRICS_EXEMPLAR_FILTER,
     OTEL_METRIC_EXPORT_INTERVAL, OTEL_METRIC_EXPORT_TIMEOUT,
 };
@@ -73,6 +76,17 @@ pub struct MetricsConfig {
     /// Where the Prometheus / metrics endpoint listens ([`FERROTEL_METRICS_ADDR`], default
     /// [`DEFAULT_METRICS_ADDR`]).
     pub addr: SocketAddr,
+    /// Scrapes of `/metrics` admitted per second, `0` for no limit
+    /// ([`FERROTEL_METRICS_RATE_LIMIT`], default 10).
+    pub rate_limit: u32,
+    /// Scrapes of `/metrics` admitted back to back ([`FERROTEL_METRICS_BURST`], default 20).
+    pub burst: u32,
+    /// Connections the endpoint serves at once ([`FERROTEL_METRICS_MAX_CONNECTIONS`],
+    /// default 16).
+    pub max_connections: usize,
+    /// Connections one peer address may hold, `0` for no bound
+    /// ([`FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER`], default 4).
+    pub max_connections_per_peer: usize,
 }
 
 impl Default for MetricsConfig {
@@ -84,6 +98,10 @@ impl Default for MetricsConfig {
             temporality: Temporality::default(),
             histogram_aggregation: HistogramAggregation::default(),
             addr: DEFAULT_METRICS_ADDR,
+            rate_limit: 10,
+            burst: 20,
+            max_connections: 16,
+            max_connections_per_peer: 4,
         }
     }
 }
@@ -97,6 +115,10 @@ pub(crate) struct MetricsOverrides {
     pub(crate) temporality: Option<Temporality>,
     pub(crate) histogram_aggregation: Option<HistogramAggregation>,
     pub(crate) addr: Option<SocketAddr>,
+    pub(crate) rate_limit: Option<u32>,
+    pub(crate) burst: Option<u32>,
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) max_connections_per_peer: Option<usize>,
 }
 
 /// Resolves the metrics settings.
@@ -146,6 +168,51 @@ pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &MetricsOverrides) -> M
             |_, text| text.parse::<SocketAddr>().map_err(|_| Rejection::invalid()),
         )
         .value;
+    let rate_limit = scrapes(
+        resolver,
+        code.rate_limit,
+        "metrics_rate_limit",
+        FERROTEL_METRICS_RATE_LIMIT,
+        defaults.rate_limit,
+        false,
+    );
+    let burst = scrapes(
+        resolver,
+        code.burst,
+        "metrics_burst",
+        FERROTEL_METRICS_BURST,
+        defaults.burst,
+        true,
+    );
+    let why = "each connection holds a task and a file descriptor";
+    let candidates = resolver.chain(
+        code.max_connections,
+        "metrics_max_connections",
+        &[FERROTEL_METRICS_MAX_CONNECTIONS],
+    );
+    let max_connections = resolver
+        .count_at_most(
+            candidates,
+            defaults.max_connections,
+            true,
+            MAX_METRICS_CONNECTIONS,
+            why,
+        )
+        .value;
+    let candidates = resolver.chain(
+        code.max_connections_per_peer,
+        "metrics_max_connections_per_peer",
+        &[FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER],
+    );
+    let max_connections_per_peer = resolver
+        .count_at_most(
+            candidates,
+            defaults.max_connections_per_peer,
+            false,
+            MAX_METRICS_CONNECTIONS,
+            why,
+        )
+        .value;
     MetricsConfig {
         export_interval,
         export_timeout,
@@ -153,5 +220,33 @@ pub(crate) fn resolve(resolver: &mut Resolver<'_>, code: &MetricsOverrides) -> M
         temporality,
         histogram_aggregation,
         addr,
+        rate_limit,
+        burst,
+        max_connections,
+        max_connections_per_peer,
     }
+}
+
+/// A count of scrapes (`FERROTEL_METRICS_RATE_LIMIT`, `FERROTEL_METRICS_BURST`), at most
+/// [`MAX_METRICS_SCRAPES`]; with `positive`, zero is refused.
+fn scrapes(
+    resolver: &mut Resolver<'_>,
+    code: Option<u32>,
+    setting: &'static str,
+    var: &'static str,
+    default: u32,
+    positive: bool,
+) -> u32 {
+    let widen = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
+    let candidates = resolver.chain(code.map(widen), setting, &[var]);
+    let resolved = resolver
+        .count_at_most(
+            candidates,
+            widen(default),
+            positive,
+            MAX_METRICS_SCRAPES,
+            "each admitted scrape collects every series",
+        )
+        .value;
+    u32::try_from(resolved).unwrap_or(default)
 }

@@ -89,6 +89,10 @@ pub const ALL: &[&str] = &[
     FERROTEL_CONFIG_STRICT,
     FERROTEL_LOG_FORMAT,
     FERROTEL_METRICS_ADDR,
+    FERROTEL_METRICS_RATE_LIMIT,
+    FERROTEL_METRICS_BURST,
+    FERROTEL_METRICS_MAX_CONNECTIONS,
+    FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER,
     FERROTEL_NFS_METRICS,
     FERROTEL_STORAGE_METRICS,
     FERROTEL_METRICS_PREFIX,
@@ -306,6 +310,22 @@ pub const FERROTEL_LOG_FORMAT: &str = "FERROTEL_LOG_FORMAT";
 /// ferrotel: socket address the Prometheus / metrics endpoint listens on. Default
 /// `127.0.0.1:9464`.
 pub const FERROTEL_METRICS_ADDR: &str = "FERROTEL_METRICS_ADDR";
+/// ferrotel: scrapes of `/metrics` admitted per second on average; more get `429`. `0` turns
+/// the limit off. Non-negative integer up to
+/// [`MAX_METRICS_SCRAPES`](crate::bounds::MAX_METRICS_SCRAPES), default `10`.
+pub const FERROTEL_METRICS_RATE_LIMIT: &str = "FERROTEL_METRICS_RATE_LIMIT";
+/// ferrotel: scrapes of `/metrics` admitted back to back before
+/// [`FERROTEL_METRICS_RATE_LIMIT`] applies. Positive integer up to
+/// [`MAX_METRICS_SCRAPES`](crate::bounds::MAX_METRICS_SCRAPES), default `20`.
+pub const FERROTEL_METRICS_BURST: &str = "FERROTEL_METRICS_BURST";
+/// ferrotel: connections the `/metrics` endpoint serves at once. Positive integer up to
+/// [`MAX_METRICS_CONNECTIONS`](crate::bounds::MAX_METRICS_CONNECTIONS), default `16`.
+pub const FERROTEL_METRICS_MAX_CONNECTIONS: &str = "FERROTEL_METRICS_MAX_CONNECTIONS";
+/// ferrotel: connections one peer address may hold to the `/metrics` endpoint. `0` turns the
+/// bound off. Non-negative integer up to
+/// [`MAX_METRICS_CONNECTIONS`](crate::bounds::MAX_METRICS_CONNECTIONS), default `4`.
+pub const FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER: &str =
+    "FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER";
 /// ferrotel: the NFS metric names, `semconv` (default: the semantic conventions'
 /// `nfs.server.*` names, ferrotel's own where there are none) or `dittofs` (the DittoFS set).
 pub const FERROTEL_NFS_METRICS: &str = "FERROTEL_NFS_METRICS";

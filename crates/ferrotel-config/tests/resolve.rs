@@ -1440,6 +1440,121 @@ mod limits_and_batch {
     }
 
     #[test]
+    fn metrics_endpoint_limits_default_and_come_from_env() {
+        let c = resolve(&[]).config;
+        assert_eq!(
+            (
+                c.metrics.rate_limit,
+                c.metrics.burst,
+                c.metrics.max_connections,
+                c.metrics.max_connections_per_peer
+            ),
+            (10, 20, 16, 4)
+        );
+        let c = resolve(&[
+            (FERROTEL_METRICS_RATE_LIMIT, "0"),
+            (FERROTEL_METRICS_BURST, " 50 "),
+            (FERROTEL_METRICS_MAX_CONNECTIONS, "64"),
+            (FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER, "0"),
+        ])
+        .config;
+        assert_eq!(
+            (
+                c.metrics.rate_limit,
+                c.metrics.burst,
+                c.metrics.max_connections,
+                c.metrics.max_connections_per_peer
+            ),
+            (0, 50, 64, 0)
+        );
+    }
+
+    #[test]
+    fn bad_metrics_endpoint_limits_are_named_with_their_value_and_bound() {
+        let resolved = resolve(&[
+            (FERROTEL_METRICS_RATE_LIMIT, "-1"),
+            (FERROTEL_METRICS_BURST, "0"),
+            (FERROTEL_METRICS_MAX_CONNECTIONS, "100000"),
+            (FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER, "four"),
+        ]);
+        let c = &resolved.config;
+        assert_eq!(
+            (
+                c.metrics.rate_limit,
+                c.metrics.burst,
+                c.metrics.max_connections,
+                c.metrics.max_connections_per_peer
+            ),
+            (10, 20, 16, 4),
+            "the defaults stand in"
+        );
+        assert_eq!(resolved.issues.len(), 4, "{:#?}", resolved.issues);
+        for (var, value, allowed) in [
+            (
+                FERROTEL_METRICS_RATE_LIMIT,
+                "-1",
+                "a non-negative integer up to 10000",
+            ),
+            (
+                FERROTEL_METRICS_BURST,
+                "0",
+                "a positive integer up to 10000",
+            ),
+            (
+                FERROTEL_METRICS_MAX_CONNECTIONS,
+                "100000",
+                "a positive integer up to 1024",
+            ),
+            (
+                FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER,
+                "four",
+                "a non-negative integer up to 1024",
+            ),
+        ] {
+            let text = issue(&resolved, var).to_string();
+            assert!(text.contains(var), "{text}");
+            assert!(text.contains(value), "{text}");
+            assert!(text.contains(allowed), "{text}");
+            assert!(text.contains("using the default"), "{text}");
+        }
+        let strict = Config::builder()
+            .strict(true)
+            .resolve(&env(&[(FERROTEL_METRICS_BURST, "0")]))
+            .expect_err("strict mode refuses a zero burst");
+        assert!(
+            strict.to_string().contains(FERROTEL_METRICS_BURST),
+            "{strict}"
+        );
+    }
+
+    #[test]
+    fn code_metrics_endpoint_limits_beat_env() {
+        let builder = Config::builder()
+            .metrics_rate_limit(2)
+            .metrics_burst(3)
+            .metrics_max_connections(5, 1);
+        let c = resolve_with(
+            builder,
+            &[
+                (FERROTEL_METRICS_RATE_LIMIT, "7"),
+                (FERROTEL_METRICS_BURST, "8"),
+                (FERROTEL_METRICS_MAX_CONNECTIONS, "9"),
+                (FERROTEL_METRICS_MAX_CONNECTIONS_PER_PEER, "9"),
+            ],
+        )
+        .config;
+        assert_eq!(
+            (
+                c.metrics.rate_limit,
+                c.metrics.burst,
+                c.metrics.max_connections,
+                c.metrics.max_connections_per_peer
+            ),
+            (2, 3, 5, 1)
+        );
+    }
+
+    #[test]
     fn metrics_addr_accepts_ipv6() {
         let c = resolve(&[(FERROTEL_METRICS_ADDR, "[::]:9464")]).config;
         assert_eq!(c.metrics.addr, "[::]:9464".parse::<SocketAddr>().unwrap());

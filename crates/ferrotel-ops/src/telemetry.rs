@@ -97,6 +97,12 @@ impl OpsTelemetry {
         RaftInstruments::new(self, node_id)
     }
 
+    /// Raft instruments for the node `node_id` of the Raft group `group`, in a multi-Raft
+    /// service: every Raft metric and span carries `raft.group`.
+    pub fn raft_in_group(&self, node_id: u64, group: impl Into<String>) -> RaftInstruments {
+        RaftInstruments::in_group(self, node_id, group)
+    }
+
     /// Decides sampling before building spans, with `presampler`, which must be the one the
     /// tracer provider was built with (its sampler and id generator): an unsampled operation
     /// then gets a non-recording span context without the SDK's span builder. Without it every

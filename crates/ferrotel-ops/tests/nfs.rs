@@ -122,6 +122,10 @@ fn semconv_profile_metrics_after_a_known_sequence() {
     );
     let connection = telemetry.ops().nfs(NfsSide::Server).connection_opened();
     drop(connection);
+    telemetry
+        .ops()
+        .nfs(NfsSide::Server)
+        .observe_max_connections(64);
     flush_and_wait(&telemetry, &receiver, 7, "nfs.server.request.duration");
 
     let durations = histogram(&receiver, "nfs.server.request.duration");
@@ -206,6 +210,8 @@ fn semconv_profile_metrics_after_a_known_sequence() {
     assert_eq!(accepted.iter().map(int).sum::<i64>(), 1);
     let (open, _) = numbers(&receiver, "nfs.server.connection.active");
     assert_eq!(open.iter().map(int).sum::<i64>(), 0);
+    let (max, _) = numbers(&receiver, "nfs.server.connection.max");
+    assert_eq!(max.iter().map(int).collect::<Vec<_>>(), [64]);
     let (closed, _) = numbers(&receiver, "nfs.server.connection.closed");
     assert_eq!(
         int(point_with(
@@ -233,6 +239,7 @@ fn dittofs_profile_is_the_dittofs_set_exactly() {
     let (a, b) = (nfs.connection_opened(), nfs.connection_opened());
     drop(a);
     b.force_close();
+    nfs.observe_max_connections(64);
     flush_and_wait(&telemetry, &receiver, 7, "dittofs_nfs_request_duration");
 
     let (requests, monotonic) = numbers(&receiver, "dittofs_nfs_requests_total");
@@ -325,6 +332,7 @@ fn dittofs_profile_is_the_dittofs_set_exactly() {
     assert_eq!(total("dittofs_nfs_connections_closed_total"), 2);
     assert_eq!(total("dittofs_nfs_connections_force_closed_total"), 1);
     assert_eq!(total("dittofs_nfs_active_connections"), 0);
+    the_documented_labels_are_the_emitted_ones(&receiver);
     // No semconv name leaks into the DittoFS profile.
     assert!(
         !names(&receiver).iter().any(|n| n.starts_with("nfs.")),
@@ -418,4 +426,67 @@ fn ops_roots_carry_the_random_flag_sampled_or_not() {
             }
         }
     }
+}
+
+/// Every `{prefix}_name{labels}` that `names::nfs::dittofs` documents is emitted with exactly
+/// those label keys on every point.
+fn the_documented_labels_are_the_emitted_ones(receiver: &Receiver) {
+    use ferrotel_testkit::opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let source = include_str!("../src/names/nfs.rs");
+    let module = source
+        .split("pub mod dittofs")
+        .nth(1)
+        .expect("names/nfs.rs has the dittofs module");
+    let mut checked = 0;
+    for line in module.lines().filter(|l| l.trim_start().starts_with("///")) {
+        let Some((_, documented)) = line.split_once("`{prefix}_") else {
+            continue;
+        };
+        let documented = documented.split('`').next().unwrap_or_default();
+        let (name, labels) = match documented.split_once('{') {
+            Some((name, labels)) => (name, labels.trim_end_matches('}')),
+            None => (documented, ""),
+        };
+        let mut expected: Vec<&str> = labels.split(',').filter(|l| !l.is_empty()).collect();
+        expected.sort_unstable();
+        // The OTLP name lacks the unit suffix Prometheus adds.
+        let otlp = format!(
+            "dittofs_{}",
+            name.trim_end_matches("_milliseconds")
+                .trim_end_matches("_bytes")
+        );
+        let metric = receiver
+            .metrics()
+            .into_iter()
+            .rev()
+            .find(|m| m.name() == otlp)
+            .unwrap_or_else(|| panic!("{otlp} (documented as {documented}) was not emitted"));
+        let points: Vec<Vec<(String, String)>> = match metric.metric.data.unwrap() {
+            Data::Sum(sum) => sum
+                .data_points
+                .iter()
+                .map(|p| attrs(&p.attributes))
+                .collect(),
+            Data::Gauge(g) => g.data_points.iter().map(|p| attrs(&p.attributes)).collect(),
+            Data::Histogram(h) => h.data_points.iter().map(|p| attrs(&p.attributes)).collect(),
+            other => panic!("{otlp}: unexpected {other:?}"),
+        };
+        let keys: Vec<Vec<String>> = points
+            .into_iter()
+            .map(|pairs| {
+                let mut keys: Vec<String> = pairs.into_iter().map(|(k, _)| k).collect();
+                keys.sort_unstable();
+                keys
+            })
+            .collect();
+        assert!(!keys.is_empty(), "{otlp}: no points");
+        for emitted in keys {
+            assert_eq!(emitted, expected, "{otlp}: documented as {documented}");
+        }
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 10,
+        "every DittoFS name is documented with its labels"
+    );
 }

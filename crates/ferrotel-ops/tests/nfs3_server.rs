@@ -215,6 +215,56 @@ async fn the_listener_wrapper_counts_connections_and_force_closes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_wrapper_holds_connections_to_its_maximum_and_reports_it() {
+    use tokio::io::AsyncReadExt as _;
+    let receiver = Receiver::start();
+    let telemetry = guard(
+        &receiver,
+        &[
+            ("FERROTEL_NFS_METRICS", "dittofs"),
+            ("FERROTEL_METRICS_PREFIX", "dittofs"),
+        ],
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::sync::Arc::new(
+        TrackedListener::new(listener, telemetry.ops().nfs(NfsSide::Server))
+            .with_max_connections(1),
+    );
+    let addr = listener.local_addr().unwrap();
+    let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (first, _) = listener.accept().await.unwrap();
+    // At the maximum: the next connection is closed unserved.
+    let mut refused = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let waiting = tokio::spawn({
+        let listener = std::sync::Arc::clone(&listener);
+        async move { listener.accept().await.unwrap().0 }
+    });
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(WAIT, refused.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "closed at once: {read:?}"
+    );
+    // A slot is free again once the first connection goes.
+    drop(first);
+    let _c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let third = tokio::time::timeout(WAIT, waiting).await.unwrap().unwrap();
+    telemetry.flush();
+    receiver
+        .wait_for_metric("dittofs_nfs_max_connections", WAIT)
+        .unwrap();
+    let total = |name: &str| numbers(&receiver, name).0.iter().map(int).sum::<i64>();
+    assert_eq!(total("dittofs_nfs_max_connections"), 1);
+    assert_eq!(total("dittofs_nfs_active_connections"), 1);
+    assert_eq!(
+        total("dittofs_nfs_connections_accepted_total"),
+        2,
+        "the refused one is not counted"
+    );
+    drop(third);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn libnfs_round_trips_3_mib_through_the_traced_server() {
     if ferrotel_testkit::external::program("nfs-cp", "install Debian's libnfs-utils").is_none() {
         return;

@@ -22,7 +22,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::Context;
 use support::openraft_mem::{MemLog, MemRaft, MemStateMachine, Router, TypeConfig};
-use support::{latest_value, NodeTelemetry, WAIT};
+use support::{latest_double, latest_value, NodeTelemetry, WAIT};
 
 struct Node {
     id: u64,
@@ -36,6 +36,9 @@ struct Cluster {
     router: Router,
     nodes: Vec<Node>,
 }
+
+/// The size the tests give every log entry, so the log size is a multiple of it.
+const ENTRY_BYTES: u64 = 100;
 
 fn service(id: u64) -> String {
     format!("openraft-node-{id}")
@@ -65,7 +68,8 @@ async fn cluster(receiver: &Receiver) -> Cluster {
             id,
             Arc::clone(&config),
             TracedNetworkFactory::new(router.network(id), instruments.clone()),
-            TracedLogStore::new(MemLog::default(), instruments.clone()),
+            TracedLogStore::new(MemLog::default(), instruments.clone())
+                .with_entry_size(|_: &openraft::Entry<TypeConfig>| ENTRY_BYTES),
             TracedStateMachine::new(state_machine.clone(), instruments.clone()),
         )
         .await
@@ -546,4 +550,69 @@ fn openraft_rpcs_carrying_traced_data_are_serializable() {
     serializable::<Traced<u64>>();
     serializable::<openraft::raft::AppendEntriesRequest<TypeConfig>>();
     serializable::<openraft::raft::InstallSnapshotRequest<TypeConfig>>();
+}
+
+/// A follower cut off from the leader lags in entries and in seconds, the others do not;
+/// every node knows a leader, and the log size follows the entries appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_follower_lags_in_entries_and_seconds() {
+    let receiver = Receiver::start();
+    let Cluster { router, nodes } = cluster(&receiver).await;
+    let (leader, lagging) = (&nodes[0], &nodes[2]);
+    let (_, _, index) = sampled_write(leader, 1).await;
+    wait_applied(&nodes.iter().collect::<Vec<_>>(), index).await;
+    router.cut_off(lagging.id);
+    let cut_at = std::time::Instant::now();
+    let mut last = index;
+    for value in 2..=3 {
+        last = sampled_write(leader, value).await.2;
+    }
+    wait_matched(leader, 2, last).await;
+
+    // The gauges follow the metrics channel: poll until they show the cut.
+    let s = service(leader.id);
+    let peer = |p: u64| [("raft.peer", p.to_string())];
+    let lag = |p: u64, name: &str| {
+        let attrs = peer(p);
+        let attrs: Vec<(&str, &str)> = attrs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        (
+            latest_value(&receiver, &s, "raft.replication.lag", &attrs),
+            latest_double(&receiver, &s, name, &attrs),
+        )
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    let (behind, waited) = loop {
+        flush(&[leader]).await;
+        let (entries_2, seconds_2) = lag(2, "raft.replication.lag.duration");
+        let (entries_3, seconds_3) = lag(3, "raft.replication.lag.duration");
+        if entries_2 == Some(0) && seconds_2 == Some(0.0) && entries_3 >= Some(2) {
+            break (entries_3, seconds_3);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "peer 2 {entries_2:?}/{seconds_2:?}, peer 3 {entries_3:?}/{seconds_3:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(behind >= Some(2), "{behind:?}");
+    let waited = waited.expect("the lagging peer's lag in seconds");
+    assert!(
+        waited > 0.0 && waited <= cut_at.elapsed().as_secs_f64(),
+        "the oldest entry peer 3 lacks was appended after the cut: {waited}"
+    );
+    flush(&[&nodes[1]]).await;
+    for node in &nodes[..2] {
+        assert_eq!(
+            latest_value(&receiver, &service(node.id), "raft.has_leader", &[]),
+            Some(1),
+            "node {}",
+            node.id
+        );
+    }
+    let size = latest_value(&receiver, &s, "raft.log.size", &[]).expect("the log size");
+    assert!(
+        size > 0 && (size as u64).is_multiple_of(ENTRY_BYTES),
+        "{ENTRY_BYTES} bytes an entry: {size}"
+    );
+    router.restore(lagging.id);
 }

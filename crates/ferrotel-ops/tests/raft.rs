@@ -15,7 +15,7 @@ use opentelemetry::trace::{
     TracerProvider as _,
 };
 use opentelemetry::Context;
-use support::{guard, hex, latest_value, metrics_of, NodeTelemetry, WAIT};
+use support::{guard, hex, latest_double, latest_value, metrics_of, NodeTelemetry, WAIT};
 
 const SAMPLED_PROPOSALS: usize = 10;
 
@@ -253,6 +253,115 @@ async fn batched_entries_join_every_proposers_trace_on_every_replica() {
             );
         }
     }
+}
+
+/// A group's instruments put `raft.group` on every metric and span; `raft.has_leader`
+/// follows the known leader; the replication lag is given in entries and in seconds, the
+/// log size in bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_on_every_metric_and_span_with_leader_lag_and_size_gauges() {
+    let receiver = Receiver::start();
+    let s = "raft-group-1";
+    let node = NodeTelemetry::new(&receiver, s);
+    let raft = RaftInstruments::in_group(&node.telemetry, 1, "volume-7");
+    let started = std::time::Instant::now();
+
+    raft.observe_leader(Some(1));
+    raft.observe_term(2);
+    let proposal = raft.propose();
+    raft.append(Role::Leader, [(1, None), (2, None)])
+        .finish(Ok(()));
+    raft.leader_appended([(1, None), (2, None)]);
+    raft.replicate(2, [(1, None), (2, None)]).finish(Ok(()));
+    // Peer 2 holds both entries, peer 3 neither.
+    raft.observe_replication(2, [(2, Some(2)), (3, Some(0))]);
+    raft.committed_through(2);
+    raft.observe_commit(2, 2);
+    raft.apply([(1, None), (2, None)]).finish(Ok(()));
+    proposal.finish(2);
+    raft.propose().fail("not_leader");
+    raft.observe_log_entries(2);
+    raft.observe_log_bytes(300);
+    raft.vote(2, 3).finish(Ok(()));
+    node.flush().await;
+    receiver
+        .wait_for_metric_async("raft.replication.lag.duration", WAIT)
+        .await
+        .unwrap();
+
+    assert_eq!(latest_value(&receiver, s, "raft.has_leader", &[]), Some(1));
+    assert_eq!(latest_value(&receiver, s, "raft.log.size", &[]), Some(300));
+    fn peer(p: &str) -> [(&'static str, &str); 1] {
+        [("raft.peer", p)]
+    }
+    assert_eq!(
+        latest_value(&receiver, s, "raft.replication.lag", &peer("3")),
+        Some(2)
+    );
+    assert_eq!(
+        latest_double(&receiver, s, "raft.replication.lag.duration", &peer("2")),
+        Some(0.0),
+        "peer 2 lacks nothing"
+    );
+    let waited = latest_double(&receiver, s, "raft.replication.lag.duration", &peer("3"))
+        .expect("peer 3's lag in seconds");
+    assert!(
+        waited > 0.0 && waited <= started.elapsed().as_secs_f64(),
+        "entry 1 has waited since it was appended: {waited}"
+    );
+    let size = metrics_of(&receiver, s, "raft.log.size").pop().unwrap();
+    assert_eq!(size.metric.unit, "By");
+
+    // Every Raft metric point and every span carries the group.
+    let mut names = HashSet::new();
+    for metric in receiver.metrics() {
+        if metric.resource_attr("service.name").as_deref() != Some(s)
+            || !metric.name().starts_with("raft.")
+        {
+            continue;
+        }
+        let points: Vec<_> = match metric.metric.data.clone().unwrap() {
+            Data::Sum(sum) => sum.data_points.into_iter().map(|p| p.attributes).collect(),
+            Data::Gauge(g) => g.data_points.into_iter().map(|p| p.attributes).collect(),
+            Data::Histogram(h) => h.data_points.into_iter().map(|p| p.attributes).collect(),
+            other => panic!("{}: {other:?}", metric.name()),
+        };
+        for attributes in points {
+            assert_eq!(
+                ferrotel_testkit::find_attr(&attributes, "raft.group").as_deref(),
+                Some("volume-7"),
+                "{}",
+                metric.name()
+            );
+        }
+        names.insert(metric.name().to_owned());
+    }
+    for name in [
+        "raft.proposals",
+        "raft.proposals.failed",
+        "raft.has_leader",
+        "raft.replication.lag",
+        "raft.replication.lag.duration",
+        "raft.log.size",
+        "raft.append.duration",
+        "raft.commit.duration",
+    ] {
+        assert!(names.contains(name), "{name} missing from {names:?}");
+    }
+    let spans = receiver.wait_for_spans_async(6, WAIT).await.unwrap();
+    for span in &spans {
+        assert_eq!(
+            span.attr("raft.group").as_deref(),
+            Some("volume-7"),
+            "{}",
+            span.name()
+        );
+    }
+
+    // Leaderless: 0 until a leader is known again.
+    raft.observe_leader(None);
+    node.flush().await;
+    assert_eq!(latest_value(&receiver, s, "raft.has_leader", &[]), Some(0));
 }
 
 /// openraft's metrics channel snapshots become the Raft gauges and counters.

@@ -46,10 +46,13 @@ pub struct EndpointConfig {
     /// The address to bind; default `127.0.0.1:9464` (loopback only: exposing the page is a
     /// deliberate choice).
     pub addr: SocketAddr,
-    /// Scrapes of `/metrics` admitted per second, also the burst size (token bucket); more get
-    /// `429 Too Many Requests` with `Retry-After: 1`. `/health` is not limited. `0` turns the
-    /// limit off. Default 10.
+    /// Scrapes of `/metrics` admitted per second on average (a token bucket refilled at this
+    /// rate); more get `429 Too Many Requests` with `Retry-After: 1`. `/health` and `/` are
+    /// not limited. `0` turns the limit off. Default 10.
     pub max_requests_per_second: u32,
+    /// Scrapes of `/metrics` admitted back to back before the rate applies (the bucket's
+    /// size), at least 1. Default 20.
+    pub burst: u32,
     /// Connections served at once. When all are taken, a new connection evicts the one that
     /// has waited longest for a request head (idle, or receiving one a byte at a time), so
     /// idle and trickling sockets cannot deny `/metrics` and `/health`; when every connection
@@ -71,6 +74,7 @@ impl Default for EndpointConfig {
         EndpointConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 9464)),
             max_requests_per_second: 10,
+            burst: 20,
             max_connections: 16,
             max_connections_per_peer: 4,
             collect_timeout: Duration::from_secs(5),
@@ -104,7 +108,7 @@ impl MetricsEndpoint {
         };
         let shared = Arc::new(Shared {
             source,
-            limiter: TokenBucket::new(config.max_requests_per_second),
+            limiter: TokenBucket::new(config.max_requests_per_second, config.burst),
             collect_timeout: config.collect_timeout,
             collecting: Arc::new(Semaphore::new(1)),
         });

@@ -61,11 +61,14 @@
 //! |---|---|
 //! | `GET`/`HEAD /metrics` | The `Accept` range of highest quality among: the protobuf exposition (`application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`, exponential histograms as native histograms), OpenMetrics 1.0 (`application/openmetrics-text`); else Prometheus text 0.0.4; `HEAD` answers the headers without collecting |
 //! | `GET`/`HEAD /health` | `200 ok`, never rate limited (liveness probes must not fail because scrapes are throttled) |
+//! | `GET`/`HEAD /` | a small HTML page linking `/metrics` and `/health`, not rate limited |
 //! | other methods | `405` with `Allow: GET, HEAD` |
 //! | other paths | `404` |
 //!
-//! Every response carries `X-Content-Type-Options: nosniff` and `X-Frame-Options: DENY`.
-//! Scrapes beyond the token bucket get `429` with `Retry-After: 1`.
+//! Every response carries `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY` and
+//! `X-XSS-Protection: 1; mode=block`. Scrapes beyond the token bucket
+//! ([`EndpointConfig::max_requests_per_second`], [`EndpointConfig::burst`]) get `429` with
+//! `Retry-After: 1`.
 //!
 //! Nothing a scraper does can block the service's own threads: the [`MetricsSource`] runs on
 //! the runtime's blocking pool, one collection at a time, and a scrape that waits longer than

@@ -23,8 +23,25 @@ use crate::MetricsSource;
 pub(crate) const METRICS_PATH: &str = "/metrics";
 /// The path answering `ok` while the server runs.
 pub(crate) const HEALTH_PATH: &str = "/health";
+/// The path of the index page, which links the other two.
+pub(crate) const INDEX_PATH: &str = "/";
 
 const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+
+/// The index page: fixed text with relative links, so it holds nothing a request can inject.
+const INDEX_PAGE: &str = "<!DOCTYPE html>
+<html lang=\"en\">
+<head><meta charset=\"utf-8\"><title>ferrotel</title></head>
+<body>
+<h1>ferrotel</h1>
+<ul>
+<li><a href=\"metrics\">/metrics</a>: the metrics, for Prometheus</li>
+<li><a href=\"health\">/health</a>: ok while the service runs</li>
+</ul>
+</body>
+</html>
+";
 
 /// Everything a request handler needs, shared by all connections.
 pub(crate) struct Shared {
@@ -51,7 +68,7 @@ pub(crate) async fn handle<B>(
     request: Request<B>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = request.uri().path();
-    let known = path == METRICS_PATH || path == HEALTH_PATH;
+    let known = path == METRICS_PATH || path == HEALTH_PATH || path == INDEX_PATH;
     if !known {
         return Ok(respond(StatusCode::NOT_FOUND, PLAIN_TEXT, "not found\n"));
     }
@@ -70,6 +87,10 @@ pub(crate) async fn handle<B>(
     if path == HEALTH_PATH {
         // Not rate limited: probes must keep seeing a live server while scrapes are throttled.
         return Ok(respond(StatusCode::OK, PLAIN_TEXT, "ok"));
+    }
+    if path == INDEX_PATH {
+        // Fixed text, not rate limited: it costs no collection (hyper leaves a HEAD's body out).
+        return Ok(respond(StatusCode::OK, HTML, INDEX_PAGE));
     }
     if !shared.limiter.try_acquire() {
         let mut response = respond(

@@ -160,6 +160,8 @@ fn default_config_is_loopback_9464() {
     assert_eq!(config.addr, SocketAddr::from((Ipv4Addr::LOCALHOST, 9464)));
     assert!(config.addr.ip().is_loopback());
     assert_eq!(config.max_requests_per_second, 10);
+    assert_eq!(config.burst, 20);
+    assert_eq!(config.max_connections_per_peer, 4);
     assert_eq!(config.max_connections, 16);
     assert_eq!(config.collect_timeout, Duration::from_secs(5));
 }
@@ -175,7 +177,9 @@ fn routes_statuses_and_headers() {
         ("GET", "/health", 200),
         ("HEAD", "/health", 200),
         ("GET", "/nope", 404),
-        ("GET", "/", 404),
+        ("GET", "/", 200),
+        ("HEAD", "/", 200),
+        ("POST", "/", 405),
         ("POST", "/metrics", 405),
         ("PUT", "/metrics", 405),
         ("DELETE", "/health", 405),
@@ -243,6 +247,7 @@ fn accept_header_picks_the_format() {
 fn scrapes_beyond_the_burst_get_429_but_health_does_not() {
     let config = EndpointConfig {
         max_requests_per_second: 3,
+        burst: 3,
         ..config()
     };
     let (_rt, endpoint) = start(config, fixed(sample_request()));
@@ -271,6 +276,59 @@ fn scrapes_beyond_the_burst_get_429_but_health_does_not() {
     eventually("a token to come back", || {
         (get(addr, "/metrics", None).status == 200).then_some(())
     });
+}
+
+#[test]
+fn the_burst_admits_more_back_to_back_scrapes_than_the_rate() {
+    let config = EndpointConfig {
+        max_requests_per_second: 1,
+        burst: 6,
+        ..config()
+    };
+    let (_rt, endpoint) = start(config, fixed(sample_request()));
+    let addr = endpoint.local_addr();
+    // The bucket starts full, so the whole burst is admitted however long the scrapes take.
+    for i in 0..6 {
+        let response = get(addr, "/metrics", None);
+        assert_eq!(
+            response.status, 200,
+            "scrape {i} is within the burst: {response:?}"
+        );
+    }
+    // One token a second comes back: one of the next few immediate scrapes is refused.
+    let refused = (0..4)
+        .map(|_| get(addr, "/metrics", None))
+        .find(|r| r.status == 429)
+        .expect("a scrape beyond the burst is refused");
+    assert_security_headers(&refused, "429");
+    // The index and the health check cost no collection and are never refused.
+    assert_eq!(get(addr, "/", None).status, 200);
+    assert_eq!(get(addr, "/health", None).status, 200);
+}
+
+#[test]
+fn the_index_links_metrics_and_health() {
+    let (_rt, endpoint) = start(config(), fixed(sample_request()));
+    let addr = endpoint.local_addr();
+    let index = get(addr, "/", None);
+    assert_eq!(index.status, 200, "{index:?}");
+    assert_eq!(
+        index.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_security_headers(&index, "index");
+    assert!(
+        index.body.contains("<a href=\"metrics\">"),
+        "{}",
+        index.body
+    );
+    assert!(index.body.contains("<a href=\"health\">"), "{}", index.body);
+    // The links resolve against the page's own address to the two routes.
+    assert_eq!(get(addr, "/metrics", None).status, 200);
+    assert_eq!(get(addr, "/health", None).body, "ok");
+    // A query string changes nothing; a path below the index is not the index.
+    assert_eq!(get(addr, "/?from=probe", None).status, 200);
+    assert_eq!(get(addr, "/index.html", None).status, 404);
 }
 
 #[test]

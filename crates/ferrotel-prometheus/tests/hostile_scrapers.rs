@@ -56,6 +56,7 @@ fn assert_headers(response: &HttpResponse, status: u16, what: &str) {
 fn every_answer_carries_the_security_headers_hypers_own_400_and_431_included() {
     let (_rt, endpoint) = start(EndpointConfig {
         max_requests_per_second: 1,
+        burst: 1,
         ..config()
     });
     let addr = endpoint.local_addr();
@@ -64,11 +65,13 @@ fn every_answer_carries_the_security_headers_hypers_own_400_and_431_included() {
         200,
         "200",
     );
+    assert_headers(&request(addr, "GET", "/", &[], None).unwrap(), 200, "index");
     assert_headers(
         &request(addr, "GET", "/nope", &[], None).unwrap(),
         404,
         "404",
     );
+    assert_headers(&request(addr, "POST", "/", &[], None).unwrap(), 405, "405");
     // One scrape a second: the second of two at once is refused.
     let _ = request(addr, "GET", "/metrics", &[], None).unwrap();
     assert_headers(

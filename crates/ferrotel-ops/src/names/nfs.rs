@@ -49,6 +49,9 @@ pub const SERVER_CONNECTION_ACTIVE: &str = "nfs.server.connection.active";
 pub const SERVER_CONNECTION_ACCEPTED: &str = metric::NFS_SERVER_NET_TCP_CONNECTION_ACCEPTED;
 /// Counter (ferrotel): connections closed ([`CLOSE_REASON`]).
 pub const SERVER_CONNECTION_CLOSED: &str = "nfs.server.connection.closed";
+/// Gauge (ferrotel): the most client connections the server accepts at once, when the
+/// listener knows it.
+pub const SERVER_CONNECTION_MAX: &str = "nfs.server.connection.max";
 
 /// Bucket boundaries (s) of the request durations: 100 µs to 10 s.
 pub const DURATION_BUCKETS: [f64; 16] = [
@@ -66,7 +69,7 @@ pub mod dittofs {
     pub const REQUESTS_IN_FLIGHT: &str = "nfs_requests_in_flight";
     /// Counter: `{prefix}_nfs_bytes_transferred_total{procedure,share,direction}`.
     pub const BYTES_TRANSFERRED: &str = "nfs_bytes_transferred_total";
-    /// Histogram (By): `{prefix}_nfs_operation_size_bytes{operation}`.
+    /// Histogram (By): `{prefix}_nfs_operation_size_bytes{operation,share}`.
     pub const OPERATION_SIZE: &str = "nfs_operation_size";
     /// Gauge: `{prefix}_nfs_active_connections`.
     pub const ACTIVE_CONNECTIONS: &str = "nfs_active_connections";
@@ -76,6 +79,9 @@ pub mod dittofs {
     pub const CONNECTIONS_CLOSED: &str = "nfs_connections_closed_total";
     /// Counter: `{prefix}_nfs_connections_force_closed_total`.
     pub const CONNECTIONS_FORCE_CLOSED: &str = "nfs_connections_force_closed_total";
+    /// Gauge: `{prefix}_nfs_max_connections`, the most connections the server accepts at
+    /// once (ferrotel's addition to the set, when the listener knows it).
+    pub const MAX_CONNECTIONS: &str = "nfs_max_connections";
     /// Duration buckets, in milliseconds, as DittoFS has them.
     pub const DURATION_BUCKETS_MS: [f64; 5] = [1.0, 10.0, 100.0, 1000.0, 10000.0];
     /// Operation size buckets, in bytes: 4 KiB, 64 KiB, 1 MiB, 10 MiB.

@@ -40,6 +40,13 @@ pub const COMMIT_INDEX: &str = "raft.commit_index";
 pub const LOG_ENTRIES: &str = "raft.log.entries";
 /// Gauge, on the leader: entries each follower is behind (`raft.peer`).
 pub const REPLICATION_LAG: &str = "raft.replication.lag";
+/// Gauge (s), on the leader: how long the oldest entry a follower has not acknowledged has
+/// waited (`raft.peer`); 0 when it has every entry.
+pub const REPLICATION_LAG_DURATION: &str = "raft.replication.lag.duration";
+/// Gauge (By): the size of the log, where the engine or its adapter can see it.
+pub const LOG_SIZE: &str = "raft.log.size";
+/// Gauge: 1 while this node knows a leader (itself included), 0 while it knows none.
+pub const HAS_LEADER: &str = "raft.has_leader";
 /// Histogram (s): proposal to commit-and-apply, `error.type` on failure.
 pub const PROPOSAL_DURATION: &str = "raft.proposal.duration";
 /// Histogram (s): proposal to commit.
@@ -51,6 +58,9 @@ pub const APPLY_DURATION: &str = "raft.apply.duration";
 
 /// Attribute: the node's id.
 pub const NODE_ID: &str = "raft.node.id";
+/// Attribute: the Raft group (shard, region) of a multi-Raft service, on every metric and
+/// span of the group's instruments when set.
+pub const GROUP: &str = "raft.group";
 /// Attribute: the peer a replication or vote concerns.
 pub const PEER: &str = "raft.peer";
 /// Attribute: `leader` or `follower`.

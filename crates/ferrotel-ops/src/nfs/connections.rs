@@ -4,19 +4,24 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{Connection, NfsInstruments};
 
 /// A `tokio` listener whose accepted streams are counted as NFS connections: accepted,
-/// active while the stream lives, closed when it is dropped, or force-closed.
+/// active while the stream lives, closed when it is dropped, or force-closed. With
+/// [`TrackedListener::with_max_connections`] it also holds them to a maximum.
 #[derive(Debug)]
 pub struct TrackedListener {
     inner: TcpListener,
     nfs: NfsInstruments,
+    /// One permit per open connection, when there is a maximum.
+    slots: Option<Arc<Semaphore>>,
 }
 
 impl TrackedListener {
@@ -25,14 +30,43 @@ impl TrackedListener {
         TrackedListener {
             inner: listener,
             nfs,
+            slots: None,
         }
     }
 
-    /// Accepts the next connection.
+    /// Serves at most `max` connections at once: a connection accepted while `max` are open
+    /// is closed at once, never handed out nor counted. The maximum is reported
+    /// (`nfs.server.connection.max`, `{prefix}_nfs_max_connections`), so alerts can compare
+    /// the open connections with it.
+    pub fn with_max_connections(mut self, max: usize) -> Self {
+        self.slots = Some(Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))));
+        self.nfs
+            .observe_max_connections(u64::try_from(max).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// Accepts the next connection (the next one under the maximum, when there is one).
     pub async fn accept(&self) -> io::Result<(TrackedStream, SocketAddr)> {
-        let (stream, peer) = self.inner.accept().await?;
-        let connection = self.nfs.connection_opened();
-        Ok((TrackedStream { stream, connection }, peer))
+        loop {
+            let (stream, peer) = self.inner.accept().await?;
+            let slot = match &self.slots {
+                None => None,
+                Some(slots) => match Arc::clone(slots).try_acquire_owned() {
+                    Ok(permit) => Some(permit),
+                    // At the maximum: closed unserved, as the server would refuse it.
+                    Err(_) => continue,
+                },
+            };
+            let connection = self.nfs.connection_opened();
+            return Ok((
+                TrackedStream {
+                    stream,
+                    connection,
+                    _slot: slot,
+                },
+                peer,
+            ));
+        }
     }
 
     /// The local address.
@@ -46,6 +80,8 @@ impl TrackedListener {
 pub struct TrackedStream {
     stream: TcpStream,
     connection: Connection,
+    /// Its place under the listener's maximum, given back when the stream goes.
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl TrackedStream {

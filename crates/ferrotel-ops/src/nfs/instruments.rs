@@ -9,7 +9,7 @@ use ferrotel_config::NfsMetrics;
 use ferrotel_metrics::{
     BoundCounter, BoundHistogram, BoundUpDownCounter, CounterSeries, HistogramSeries, UpDownSeries,
 };
-use opentelemetry::metrics::{Counter, UpDownCounter};
+use opentelemetry::metrics::{Counter, Gauge, UpDownCounter};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
@@ -128,11 +128,6 @@ fn outcome_key(outcome: Outcome) -> u32 {
 /// Identifies an `NfsInstruments` in a [`Share`]'s series slots.
 static NEXT_INSTRUMENTS_ID: AtomicU64 = AtomicU64::new(1);
 
-/// NFS statuses that are the server's fault. On a server span only these set the span status
-/// to Error; a NOENT or an ACCES is the client's business, as NOT_FOUND is for gRPC. A client
-/// span is an error for every status other than `NFS3_OK`.
-const SERVER_FAULTS: [u32; 8] = [5, 6, 19, 28, 69, 10006, 10007, 10008];
-
 /// The semantic-conventions profile's instruments.
 struct Semconv {
     duration: BoundHistogram,
@@ -148,6 +143,7 @@ struct Semconv {
     connections_active: UpDownCounter<i64>,
     connections_accepted: Counter<u64>,
     connections_closed: Counter<u64>,
+    connections_max: Gauge<u64>,
 }
 
 /// The DittoFS profile's instruments.
@@ -161,6 +157,7 @@ struct Dittofs {
     connections_accepted: Counter<u64>,
     connections_closed: Counter<u64>,
     connections_force_closed: Counter<u64>,
+    connections_max: Gauge<u64>,
 }
 
 enum Profile {
@@ -263,6 +260,11 @@ impl NfsInstruments {
                         .with_unit("{connection}")
                         .with_description("NFS connections closed, by nfs.close_reason.")
                         .build(),
+                    connections_max: meter
+                        .u64_gauge(n::SERVER_CONNECTION_MAX)
+                        .with_unit("{connection}")
+                        .with_description("Most NFS client connections accepted at once.")
+                        .build(),
                 })
             }
             NfsMetrics::Dittofs => {
@@ -312,6 +314,10 @@ impl NfsInstruments {
                         .with_description(
                             "Total number of NFS connections force-closed during shutdown.",
                         )
+                        .build(),
+                    connections_max: meter
+                        .u64_gauge(name(n::dittofs::MAX_CONNECTIONS))
+                        .with_description("Most NFS connections accepted at once.")
                         .build(),
                 })
             }
@@ -452,6 +458,17 @@ impl NfsInstruments {
         }
     }
 
+    /// The most connections the server accepts at once (`nfs.server.connection.max`,
+    /// `{prefix}_nfs_max_connections`), so that alerts can compare the open ones with it.
+    /// [`TrackedListener::with_max_connections`](super::TrackedListener::with_max_connections)
+    /// reports its own.
+    pub fn observe_max_connections(&self, max: u64) {
+        match &self.inner.profile {
+            Profile::Semconv(m) => m.connections_max.record(max, &[]),
+            Profile::Dittofs(m) => m.connections_max.record(max, &[]),
+        }
+    }
+
     /// Records an accepted connection; the returned guard records its close when dropped
     /// (or [`Connection::force_close`] during shutdown).
     pub fn connection_opened(&self) -> Connection {
@@ -565,9 +582,11 @@ impl NfsOp {
             }
             if let Some(error) = error {
                 span.set_attribute(KeyValue::new(names::ERROR_TYPE, error));
+                // A server span fails only for the server's faults; a client span for any
+                // status other than NFS3_OK.
                 let fault = match outcome {
                     Outcome::Status(status) => {
-                        inner.side == NfsSide::Client || SERVER_FAULTS.contains(&status.code())
+                        inner.side == NfsSide::Client || status.is_server_fault()
                     }
                     Outcome::Cancelled => false,
                 };

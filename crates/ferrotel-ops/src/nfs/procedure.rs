@@ -199,6 +199,14 @@ impl NfsStatus {
         self.0 == 0
     }
 
+    /// Whether this status is the server's fault (`NFS3ERR_IO`, `NXIO`, `NODEV`, `NOSPC`,
+    /// `DQUOT`, `SERVERFAULT`, `BADTYPE`, `JUKEBOX`): only these mark a server span as an
+    /// error, and only these count in the `NfsErrorRatioHigh` alert. `NOENT`, `ACCES` and the
+    /// like are the client's business, as `NOT_FOUND` is for gRPC.
+    pub const fn is_server_fault(self) -> bool {
+        matches!(self.0, 5 | 6 | 19 | 28 | 69 | 10006 | 10007 | 10008)
+    }
+
     /// The RFC 1813 name (`NFS3_OK`, `NFS3ERR_NOENT`, …); `NFS3ERR_UNKNOWN` for a code RFC 1813
     /// does not define.
     pub const fn name(self) -> &'static str {

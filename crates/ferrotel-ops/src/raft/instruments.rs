@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use ferrotel_metrics::{BoundCounter, BoundHistogram, CounterSeries, HistogramSeries};
-use opentelemetry::metrics::ObservableGauge;
+use opentelemetry::metrics::{AsyncInstrument, ObservableGauge};
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
@@ -47,12 +47,18 @@ pub struct RaftInstruments {
 /// commit; past it the oldest is ended as `error.type=untracked`.
 pub const MAX_PENDING_COMMITS: usize = 1024;
 
+/// The most leader appends whose time is kept for `raft.replication.lag.duration`; past it
+/// the oldest is forgotten, and a follower behind every kept append is reported as lagging
+/// by the age of the oldest kept one (a lower bound).
+pub const MAX_TIMED_APPENDS: usize = 4096;
+
 #[derive(Debug)]
 struct Inner {
     /// Starts the spans (with the random-trace-id flag on roots).
     telemetry: OpsTelemetry,
     node_id: u64,
-    node: [KeyValue; 1],
+    /// `raft.node.id`, and `raft.group` when set: on every series and span.
+    node: Vec<KeyValue>,
     /// Every series carries `raft.node.id`; those without further attributes are bound once.
     proposals: CounterSeries,
     proposals_failed: BoundCounter,
@@ -66,7 +72,8 @@ struct Inner {
     append_follower: HistogramSeries,
     apply_duration: HistogramSeries,
     observed: Arc<Observed>,
-    _gauges: [ObservableGauge<u64>; 4],
+    _gauges: [ObservableGauge<u64>; 6],
+    _lag_duration: ObservableGauge<f64>,
 }
 
 /// What the observable gauges report, set by the `observe_*` methods.
@@ -77,6 +84,25 @@ struct Observed {
     log_entries: AtomicU64,
     leader: Mutex<Option<u64>>,
     lag: Mutex<Vec<(u64, u64)>>,
+    /// `raft.log.size`; `None` until an engine reports it, so none is exported.
+    log_bytes: Mutex<Option<u64>>,
+    /// On the leader: each follower's last acknowledged index (`None`: none yet).
+    matched: Mutex<Vec<(u64, Option<u64>)>>,
+    /// On the leader: `(last index, when)` of each append, oldest first.
+    appended_at: Mutex<VecDeque<(u64, Instant)>>,
+}
+
+impl Observed {
+    /// Seconds the oldest entry after `matched` has waited, 0 when no kept append is after it.
+    fn lag_seconds(&self, matched: Option<u64>, now: Instant) -> f64 {
+        let appended = lock(&self.appended_at);
+        appended
+            .iter()
+            .find(|(last, _)| matched.is_none_or(|m| *last > m))
+            .map_or(0.0, |(_, at)| {
+                now.saturating_duration_since(*at).as_secs_f64()
+            })
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -91,9 +117,26 @@ impl RaftInstruments {
     /// The instruments of node `node_id`, recording through `telemetry`. Every metric carries
     /// `raft.node.id`, so several nodes may share one meter provider.
     pub fn new(telemetry: &OpsTelemetry, node_id: u64) -> Self {
+        Self::build(telemetry, node_id, None)
+    }
+
+    /// The instruments of node `node_id` in the Raft group `group` of a multi-Raft service:
+    /// every metric and span carries `raft.group` as well as `raft.node.id`.
+    pub fn in_group(telemetry: &OpsTelemetry, node_id: u64, group: impl Into<String>) -> Self {
+        Self::build(telemetry, node_id, Some(group.into()))
+    }
+
+    fn build(telemetry: &OpsTelemetry, node_id: u64, group: Option<String>) -> Self {
         let meter = telemetry.meter();
-        let node_kv = KeyValue::new(names::NODE_ID, node_id_value(node_id));
-        let node = [node_kv.clone()];
+        let mut node = vec![KeyValue::new(names::NODE_ID, node_id_value(node_id))];
+        if let Some(group) = group {
+            node.push(KeyValue::new(names::GROUP, group));
+        }
+        let with = |kv: KeyValue| -> Vec<KeyValue> {
+            let mut attrs = node.clone();
+            attrs.push(kv);
+            attrs
+        };
         let counter = |name: &'static str, description: &'static str| {
             telemetry.bound_counter(name, "", description)
         };
@@ -119,30 +162,63 @@ impl RaftInstruments {
         let log_entries = gauge(names::LOG_ENTRIES, "Entries in the Raft log", |o| {
             o.log_entries.load(Ordering::Relaxed)
         });
+        let has_leader = gauge(
+            names::HAS_LEADER,
+            "1 while this node knows a Raft leader, 0 while it knows none",
+            |o| u64::from(lock(&o.leader).is_some()),
+        );
+        let per_peer = |o: &dyn AsyncInstrument<u64>, observed: &Observed, node: &[KeyValue]| {
+            for (peer, lag) in lock(&observed.lag).iter() {
+                let mut attrs = node.to_vec();
+                attrs.push(KeyValue::new(names::PEER, node_id_value(*peer)));
+                o.observe(*lag, &attrs);
+            }
+        };
         let lag = {
             let observed = Arc::clone(&observed);
-            let node_kv = node_kv.clone();
+            let node = node.clone();
             meter
                 .u64_observable_gauge(names::REPLICATION_LAG)
                 .with_description("Entries each follower is behind the leader")
+                .with_callback(move |o| per_peer(o, &observed, &node))
+                .build()
+        };
+        let lag_duration = {
+            let observed = Arc::clone(&observed);
+            let node = node.clone();
+            meter
+                .f64_observable_gauge(names::REPLICATION_LAG_DURATION)
+                .with_unit("s")
+                .with_description(
+                    "How long the oldest entry a follower has not acknowledged has waited",
+                )
                 .with_callback(move |o| {
-                    for (peer, lag) in lock(&observed.lag).iter() {
-                        o.observe(
-                            *lag,
-                            &[
-                                node_kv.clone(),
-                                KeyValue::new(names::PEER, node_id_value(*peer)),
-                            ],
-                        );
+                    let now = Instant::now();
+                    let matched = lock(&observed.matched).clone();
+                    for (peer, matched) in matched {
+                        let mut attrs = node.clone();
+                        attrs.push(KeyValue::new(names::PEER, node_id_value(peer)));
+                        o.observe(observed.lag_seconds(matched, now), &attrs);
                     }
                 })
                 .build()
         };
-        let leader = [
-            node_kv.clone(),
-            KeyValue::new(names::ROLE, Role::Leader.as_str()),
-        ];
-        let follower = [node_kv, KeyValue::new(names::ROLE, Role::Follower.as_str())];
+        let log_size = {
+            let observed = Arc::clone(&observed);
+            let node = node.clone();
+            meter
+                .u64_observable_gauge(names::LOG_SIZE)
+                .with_unit("By")
+                .with_description("The size of the Raft log")
+                .with_callback(move |o| {
+                    if let Some(bytes) = *lock(&observed.log_bytes) {
+                        o.observe(bytes, &node);
+                    }
+                })
+                .build()
+        };
+        let leader = with(KeyValue::new(names::ROLE, Role::Leader.as_str()));
+        let follower = with(KeyValue::new(names::ROLE, Role::Follower.as_str()));
         let append = histogram(names::APPEND_DURATION, "One Raft log append");
         let proposal_duration = histogram(
             names::PROPOSAL_DURATION,
@@ -182,7 +258,8 @@ impl RaftInstruments {
                 .series(&node),
             node,
             observed,
-            _gauges: [term, commit_index, log_entries, lag],
+            _gauges: [term, commit_index, log_entries, lag, has_leader, log_size],
+            _lag_duration: lag_duration,
         };
         RaftInstruments {
             inner: Arc::new(inner),
@@ -204,6 +281,13 @@ impl RaftInstruments {
         let Some(last) = last else {
             return;
         };
+        {
+            let mut appended = lock(&self.inner.observed.appended_at);
+            appended.push_back((last, Instant::now()));
+            while appended.len() > MAX_TIMED_APPENDS {
+                appended.pop_front();
+            }
+        }
         let mut pending = lock(&self.pending);
         pending.push_back((last, batch));
         while pending.len() > MAX_PENDING_COMMITS {
@@ -250,7 +334,9 @@ impl RaftInstruments {
                 .telemetry
                 .start_span(names::SPAN_PROPOSE, SpanKind::Internal, parent, &[]);
         let slot = if span.is_recording() {
-            span.set_attribute(inner.node[0].clone());
+            for kv in &inner.node {
+                span.set_attribute(kv.clone());
+            }
             SpanSlot::Recording(Context::new().with_span(span))
         } else {
             SpanSlot::Quiet(span.span_context().clone())
@@ -374,7 +460,9 @@ impl RaftInstruments {
         let mut span = inner.telemetry.start_span(name, kind, parent, &[]);
         let recording = span.is_recording();
         if recording {
-            span.set_attribute(inner.node[0].clone());
+            for kv in &inner.node {
+                span.set_attribute(kv.clone());
+            }
         }
         RaftSpan {
             span,
@@ -420,12 +508,51 @@ impl RaftInstruments {
             .store(entries, Ordering::Relaxed);
     }
 
-    /// On the leader: the entries each follower is behind (`raft.replication.lag`). Replaces
-    /// the previous set; an empty set (this node is not the leader) reports none.
+    /// On the leader: the entries each follower is behind (`raft.replication.lag`), for
+    /// engines that know the counts but not the indexes (else
+    /// [`RaftInstruments::observe_replication`]). Replaces the previous set; an empty set (this
+    /// node is not the leader) reports none.
     pub fn observe_replication_lag(&self, lags: impl IntoIterator<Item = (u64, u64)>) {
         let mut lag = lock(&self.inner.observed.lag);
         lag.clear();
         lag.extend(lags);
+    }
+
+    /// On the leader, whose log ends at `last_index`: the last index each follower has
+    /// acknowledged (`None`: none yet). Reports `raft.replication.lag` in entries and
+    /// `raft.replication.lag.duration`, the age of the oldest entry each follower lacks, timed
+    /// from its [`RaftInstruments::leader_appended`]. Replaces the previous set; an empty set
+    /// (this node is not the leader) reports none.
+    pub fn observe_replication(
+        &self,
+        last_index: u64,
+        matched: impl IntoIterator<Item = (u64, Option<u64>)>,
+    ) {
+        let observed = &self.inner.observed;
+        let matched: Vec<(u64, Option<u64>)> = matched.into_iter().collect();
+        self.observe_replication_lag(matched.iter().map(|(peer, m)| {
+            let next = m.map_or(0, |m| m.saturating_add(1));
+            (*peer, last_index.saturating_add(1).saturating_sub(next))
+        }));
+        // Appends every follower holds need no time any more.
+        {
+            let mut appended = lock(&observed.appended_at);
+            if matched.is_empty() {
+                // Not the leader: the times belong to a term that is over.
+                appended.clear();
+            } else if let Some(everyone) = matched.iter().map(|(_, m)| *m).min().flatten() {
+                while appended.front().is_some_and(|(last, _)| *last <= everyone) {
+                    appended.pop_front();
+                }
+            }
+        }
+        *lock(&observed.matched) = matched;
+    }
+
+    /// The size of the log in bytes (`raft.log.size`), for engines and adapters that know it;
+    /// nothing is exported until it is first reported.
+    pub fn observe_log_bytes(&self, bytes: u64) {
+        *lock(&self.inner.observed.log_bytes) = Some(bytes);
     }
 }
 
@@ -502,7 +629,8 @@ impl ProposeGuard {
                 }
             }
             Err(error_type) => {
-                let attrs = [inner.node[0].clone(), KeyValue::new(ERROR_TYPE, error_type)];
+                let mut attrs = inner.node.clone();
+                attrs.push(KeyValue::new(ERROR_TYPE, error_type));
                 // Rare: the series is looked up by its attributes.
                 inner.proposals_failed.series(&attrs).add(1);
                 inner.proposal_duration.series(&attrs).record(elapsed, cx);
@@ -627,7 +755,9 @@ impl EntryBatch {
         if !span.is_recording() {
             return;
         }
-        span.set_attribute(inner.node[0].clone());
+        for kv in &inner.node {
+            span.set_attribute(kv.clone());
+        }
         span.set_attribute(KeyValue::new(names::LOG_INDEX, node_id_value(index)));
         match self.op {
             BatchOp::Append(role) => span.set_attribute(KeyValue::new(names::ROLE, role.as_str())),

@@ -29,12 +29,13 @@
 //! apply.finish(Ok(()));
 //! proposal.finish(7);
 //!
-//! // State the engine reports: term, commit index, leader, log size, replication lag.
+//! // State the engine reports: term, commit index, leader (and so `raft.has_leader`), log
+//! // size, replication lag in entries and in time (from when the leader appended).
 //! raft.observe_term(3);
 //! raft.observe_commit(7, 1);
 //! raft.observe_leader(Some(1));
 //! raft.observe_log_entries(8);
-//! raft.observe_replication_lag([(2, 0), (3, 1)]);
+//! raft.observe_replication(7, [(2, Some(7)), (3, Some(6))]);
 //! ```
 //!
 //! Nothing is allocated and no attribute is built for a span that is not recorded: the
@@ -49,6 +50,7 @@ pub use entry_context::{
 };
 pub use instruments::{
     EntryBatch, ProposeGuard, RaftInstruments, RaftSpan, Role, MAX_PENDING_COMMITS,
+    MAX_TIMED_APPENDS,
 };
 
 #[cfg(feature = "openraft")]

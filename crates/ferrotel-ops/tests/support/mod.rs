@@ -254,6 +254,32 @@ pub(crate) fn metrics_of(receiver: &Receiver, service: &str, name: &str) -> Vec<
         .collect()
 }
 
+/// The latest value of a floating-point gauge `name` of `service` whose point has every
+/// attribute in `attrs` (rendered as strings); `None` when absent.
+pub(crate) fn latest_double(
+    receiver: &Receiver,
+    service: &str,
+    name: &str,
+    attrs: &[(&str, &str)],
+) -> Option<f64> {
+    let metric = metrics_of(receiver, service, name).pop()?;
+    let Some(Data::Gauge(gauge)) = metric.metric.data else {
+        panic!("{name} is not a gauge");
+    };
+    gauge
+        .data_points
+        .iter()
+        .find(|p| {
+            attrs
+                .iter()
+                .all(|(k, v)| ferrotel_testkit::find_attr(&p.attributes, k).as_deref() == Some(*v))
+        })
+        .map(|p| match p.value {
+            Some(number_data_point::Value::AsDouble(v)) => v,
+            other => panic!("{name}: not a double: {other:?}"),
+        })
+}
+
 /// The latest value of a counter or gauge `name` of `service` whose point has every
 /// attribute in `attrs` (rendered as strings); `None` when absent.
 pub(crate) fn latest_value(

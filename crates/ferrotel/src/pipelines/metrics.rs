@@ -174,6 +174,10 @@ pub(crate) fn pipeline(
             });
             let config = EndpointConfig {
                 addr: config.metrics.addr,
+                max_requests_per_second: config.metrics.rate_limit,
+                burst: config.metrics.burst,
+                max_connections: config.metrics.max_connections,
+                max_connections_per_peer: config.metrics.max_connections_per_peer,
                 ..EndpointConfig::default()
             };
             let addr = config.addr;

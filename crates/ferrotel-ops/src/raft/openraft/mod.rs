@@ -140,9 +140,9 @@ where
     }
 }
 
-/// Records one snapshot of openraft's metrics: term, leader (counting changes), log
-/// entries (last index minus purged) and, on the leader, each follower's lag behind the
-/// last log index. Call it for every change of `Raft::metrics()`, e.g.
+/// Records one snapshot of openraft's metrics: term, leader (counting changes, and
+/// `raft.has_leader`), log entries (last index minus purged) and, on the leader, each
+/// follower's lag behind the last log index, in entries and in time. Call it for every change of `Raft::metrics()`, e.g.
 /// `while rx.changed().await.is_ok() { observe_metrics(&raft_instruments, &rx.borrow()) }`.
 pub fn observe_metrics<NID, N>(instruments: &RaftInstruments, metrics: &RaftMetrics<NID, N>)
 where
@@ -159,16 +159,14 @@ where
     instruments.observe_log_entries(entries);
     let last = metrics.last_log_index;
     match (&metrics.replication, last) {
-        (Some(replication), Some(last)) => instruments.observe_replication_lag(
+        (Some(replication), Some(last)) => instruments.observe_replication(
+            last,
             replication
                 .iter()
                 .filter(|(peer, _)| **peer != metrics.id)
-                .map(|(peer, matched)| {
-                    let matched_next = matched.as_ref().map(|m| m.index + 1).unwrap_or(0);
-                    (peer.clone().into(), (last + 1).saturating_sub(matched_next))
-                }),
+                .map(|(peer, matched)| (peer.clone().into(), matched.as_ref().map(|m| m.index))),
         ),
-        _ => instruments.observe_replication_lag([]),
+        _ => instruments.observe_replication(0, []),
     }
 }
 

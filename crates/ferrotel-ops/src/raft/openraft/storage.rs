@@ -1,8 +1,11 @@
 //! Traced wrappers around openraft's storage traits: the log store (append spans) and the
 //! state machine (apply and snapshot spans).
 
+use std::any::Any;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
+use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::{
@@ -31,12 +34,41 @@ const STORAGE_ERROR: &str = "storage";
 /// The spans end when the inner `append` returns (the entries are readable), not when the
 /// IO is flushed: openraft's `LogFlushed` callback cannot be built outside openraft, so it
 /// cannot be wrapped.
+///
+/// With [`TracedLogStore::with_entry_size`] it also reports the log's size in bytes
+/// (`raft.log.size`), from the entries it sees appended, truncated and purged.
 #[derive(Debug)]
 pub struct TracedLogStore<S> {
     inner: S,
     instruments: RaftInstruments,
     leading: bool,
     election: Option<RaftSpan>,
+    sizes: Option<LogSizes>,
+}
+
+/// An entry's size; `None` for an entry of another type than the one given.
+type SizeOf = Arc<dyn Fn(&dyn Any) -> Option<u64> + Send + Sync>;
+
+/// The size of each entry in the log, and their sum.
+struct LogSizes {
+    size_of: SizeOf,
+    by_index: BTreeMap<u64, u64>,
+    total: u64,
+}
+
+impl std::fmt::Debug for LogSizes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogSizes")
+            .field("entries", &self.by_index.len())
+            .field("total", &self.total)
+            .finish()
+    }
+}
+
+impl LogSizes {
+    fn remove(&mut self, removed: BTreeMap<u64, u64>) {
+        self.total = self.total.saturating_sub(removed.values().sum());
+    }
 }
 
 impl<S> TracedLogStore<S> {
@@ -47,7 +79,24 @@ impl<S> TracedLogStore<S> {
             instruments,
             leading: false,
             election: None,
+            sizes: None,
         }
+    }
+
+    /// Reports `raft.log.size`: `size` gives the bytes of one entry (e.g. its encoded length,
+    /// for the store's type of entry `E`, openraft's `Entry<C>`). Counted from the entries
+    /// appended through this wrapper: entries already in the log when it started are not.
+    pub fn with_entry_size<E: Any>(
+        mut self,
+        size: impl Fn(&E) -> u64 + Send + Sync + 'static,
+    ) -> Self {
+        self.sizes = Some(LogSizes {
+            size_of: Arc::new(move |entry: &dyn Any| entry.downcast_ref::<E>().map(&size)),
+            by_index: BTreeMap::new(),
+            total: 0,
+        });
+        self.instruments.observe_log_bytes(0);
+        self
     }
 
     /// The wrapped store.
@@ -104,7 +153,7 @@ impl<C, S> RaftLogStorage<C> for TracedLogStore<S>
 where
     C: RaftTypeConfig,
     C::NodeId: Into<u64>,
-    C::Entry: CarriesEntryContext,
+    C::Entry: CarriesEntryContext + Any,
     S: RaftLogStorage<C>,
 {
     type LogReader = S::LogReader;
@@ -164,6 +213,8 @@ where
         let mut batch = self.instruments.append(role, std::iter::empty());
         // On the leader the commit wait starts with the append: (index, context) of each entry.
         let mut appended: Vec<(u64, Option<Vec<u8>>)> = Vec::new();
+        let mut sized: Vec<(u64, u64)> = Vec::new();
+        let size_of = self.sizes.as_ref().map(|s| Arc::clone(&s.size_of));
         let leading = role == Role::Leader;
         // Spans open as the inner store takes the entries: no copy of the batch.
         let entries = entries.into_iter().inspect(|e| {
@@ -172,8 +223,18 @@ where
             if leading {
                 appended.push((index, e.entry_context().map(<[u8]>::to_vec)));
             }
+            if let Some(bytes) = size_of.as_ref().and_then(|size_of| size_of(e as &dyn Any)) {
+                sized.push((index, bytes));
+            }
         });
         let result = self.inner.append(entries, callback).await;
+        if let (Ok(()), Some(sizes)) = (&result, self.sizes.as_mut()) {
+            for (index, bytes) in sized {
+                let old = sizes.by_index.insert(index, bytes).unwrap_or(0);
+                sizes.total = sizes.total.saturating_sub(old).saturating_add(bytes);
+            }
+            self.instruments.observe_log_bytes(sizes.total);
+        }
         batch.finish(result.as_ref().map(|_| ()).map_err(|_| STORAGE_ERROR));
         if result.is_ok() && !appended.is_empty() {
             self.instruments
@@ -183,11 +244,28 @@ where
     }
 
     async fn truncate(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
-        self.inner.truncate(log_id).await
+        let index = log_id.index;
+        self.inner.truncate(log_id).await?;
+        if let Some(sizes) = self.sizes.as_mut() {
+            // Entries from `log_id.index` on are gone.
+            let removed = sizes.by_index.split_off(&index);
+            sizes.remove(removed);
+            self.instruments.observe_log_bytes(sizes.total);
+        }
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId<C::NodeId>) -> Result<(), StorageError<C::NodeId>> {
-        self.inner.purge(log_id).await
+        let index = log_id.index;
+        self.inner.purge(log_id).await?;
+        if let Some(sizes) = self.sizes.as_mut() {
+            // Entries up to `log_id.index` are gone.
+            let kept = sizes.by_index.split_off(&index.saturating_add(1));
+            let removed = std::mem::replace(&mut sizes.by_index, kept);
+            sizes.remove(removed);
+            self.instruments.observe_log_bytes(sizes.total);
+        }
+        Ok(())
     }
 }
 

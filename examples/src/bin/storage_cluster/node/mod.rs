@@ -35,6 +35,14 @@ use network::{Network, MAX_MESSAGE};
 
 type Raft = openraft::Raft<TypeConfig>;
 
+/// The `raft.group` of every Raft metric and span.
+const RAFT_GROUP: &str = "files";
+
+/// An entry's size in the log: its encoded length, as it travels to the followers.
+fn entry_bytes(entry: &openraft::Entry<TypeConfig>) -> u64 {
+    postcard::to_stdvec(entry).map_or(0, |encoded| encoded.len() as u64)
+}
+
 /// openraft gives an AppendEntries one heartbeat interval to complete, so the interval must
 /// cover the biggest one: at most 4 entries of up to 1 MiB (a full-size NFS WRITE each), on a
 /// loaded two-core machine running five processes, in a debug build. Elections wait a few
@@ -77,7 +85,8 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
     let store = Arc::new(TracedStore::new(local, storage.clone()));
     let files = Files::new(store, storage);
 
-    let instruments = guard.ops().raft(options.id);
+    // One Raft group holds the export; a multi-Raft service names each of its groups.
+    let instruments = guard.ops().raft_in_group(options.id, RAFT_GROUP);
     let raft = Raft::new(
         options.id,
         raft_config()?,
@@ -86,7 +95,8 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
             instruments.clone(),
         ),
         // In memory: the demo's nodes live as long as one run, and a killed leader stays down.
-        TracedLogStore::new(MemLog::<TypeConfig>::default(), instruments.clone()),
+        TracedLogStore::new(MemLog::<TypeConfig>::default(), instruments.clone())
+            .with_entry_size(entry_bytes),
         TracedStateMachine::new(files.clone(), instruments.clone()),
     )
     .await
