@@ -174,7 +174,12 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     if let Some(profile) = &options.nfs_metrics {
         overrides.push(("FERROTEL_NFS_METRICS".into(), profile.clone()));
     }
-    let telemetry = telemetry::init("storage-client", "driver", &overrides)?;
+    let telemetry = telemetry::init(
+        "storage-client",
+        "driver",
+        std::net::IpAddr::from([127, 0, 0, 1]),
+        &overrides,
+    )?;
     let (data_dir, temporary) = match &options.data_dir {
         Some(dir) => (dir.clone(), false),
         None => (
@@ -247,7 +252,11 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     out.push_str(&failover_report(run.failover.as_ref(), &gateway_stats));
     out.push_str(&raft_lines);
     let _ = writeln!(out, "{}", verified.line());
-    let chosen = gateway_stats.write_trace.clone();
+    // With the spans at hand, a WRITE that shows the whole story; else the first candidate.
+    let chosen = match &receiver {
+        Some(receiver) => choose_trace(receiver, &gateway_stats.write_traces),
+        None => gateway_stats.write_traces.first().cloned(),
+    };
     match &chosen {
         Some(id) => {
             let _ = writeln!(
@@ -945,7 +954,8 @@ fn summary(records: &[OpRecord], elapsed: Duration, options: &DriveOptions) -> S
 pub(crate) struct GatewayStats {
     pub(crate) retried: u64,
     pub(crate) gave_up: u64,
-    pub(crate) write_trace: Option<String>,
+    /// Sampled WRITEs the gateway served early in the run, oldest first.
+    pub(crate) write_traces: Vec<String>,
 }
 
 impl GatewayStats {
@@ -955,7 +965,9 @@ impl GatewayStats {
             match word.split_once('=') {
                 Some(("retried", n)) => stats.retried = n.parse().unwrap_or(0),
                 Some(("gave_up", n)) => stats.gave_up = n.parse().unwrap_or(0),
-                Some(("write_trace", id)) if id != "-" => stats.write_trace = Some(id.to_string()),
+                Some(("write_traces", ids)) if ids != "-" => {
+                    stats.write_traces = ids.split(',').map(str::to_string).collect();
+                }
                 _ => {}
             }
         }
@@ -992,6 +1004,26 @@ fn percentile_ms(sorted: &[Duration], q: f64) -> String {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     format!("{:.2}", sorted[rank - 1].as_secs_f64() * 1000.0)
+}
+
+/// The first of `candidates` whose trace at the receiver is [`tree::representative`], else the
+/// first candidate.
+fn choose_trace(receiver: &Receiver, candidates: &[String]) -> Option<String> {
+    let first = candidates.first()?;
+    let _ = wait_for_trace(receiver, first);
+    let spans = receiver.spans();
+    candidates
+        .iter()
+        .find(|id| {
+            let trace: Vec<_> = spans
+                .iter()
+                .filter(|s| s.trace_id_hex() == **id)
+                .cloned()
+                .collect();
+            tree::representative(&trace)
+        })
+        .or(Some(first))
+        .cloned()
 }
 
 /// The spans of `trace_id` at the receiver, once the trace is whole (every parent present) or
@@ -1075,8 +1107,9 @@ mod tests {
 
     #[test]
     fn gateway_stats_parse() {
-        let s = GatewayStats::parse(&["stats retried=3 gave_up=0 write_trace=abc".to_string()]);
+        let s =
+            GatewayStats::parse(&["stats retried=3 gave_up=0 write_traces=abc,def".to_string()]);
         assert_eq!((s.retried, s.gave_up), (3, 0));
-        assert_eq!(s.write_trace.as_deref(), Some("abc"));
+        assert_eq!(s.write_traces, ["abc", "def"]);
     }
 }

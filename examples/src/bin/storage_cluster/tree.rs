@@ -38,6 +38,51 @@ pub(crate) fn is_whole(spans: &[ReceivedSpan]) -> bool {
             .all(|parent| ids.contains(&parent))
 }
 
+/// Whether the trace shows a WRITE's whole story, as a reader should first see it: whole,
+/// from the gateway and all three nodes, each follower's append under the AppendEntries
+/// server span (of that node, in this trace) that carried the entry, every `storage.*` span
+/// under its node's `raft.apply`, and no span ending after a parent of its own process.
+pub(crate) fn representative(spans: &[ReceivedSpan]) -> bool {
+    if !is_whole(spans) {
+        return false;
+    }
+    let by_id: HashMap<String, &ReceivedSpan> =
+        spans.iter().map(|s| (s.span_id_hex(), s)).collect();
+    let parent = |s: &ReceivedSpan| {
+        s.parent_span_id_hex()
+            .and_then(|p| by_id.get(&p).copied())
+            .filter(|p| process(p) == process(s))
+    };
+    let instances: BTreeSet<String> = spans
+        .iter()
+        .filter_map(|s| s.resource_attr("service.instance.id"))
+        .collect();
+    let everywhere = |name: &str| {
+        ["node-1", "node-2", "node-3"].iter().all(|node| {
+            spans.iter().any(|s| {
+                s.name() == name && s.resource_attr("service.instance.id").as_deref() == Some(*node)
+            })
+        })
+    };
+    let appends_carried = spans
+        .iter()
+        .filter(|s| s.name() == "raft.append" && s.attr("raft.role").as_deref() == Some("follower"))
+        .all(|s| parent(s).is_some_and(|p| p.span.kind == 2));
+    let stores_nested = spans
+        .iter()
+        .filter(|s| s.name().starts_with("storage."))
+        .all(|s| parent(s).is_some_and(|p| p.name() == "raft.apply"));
+    let inside = spans
+        .iter()
+        .all(|s| parent(s).is_none_or(|p| s.span.end_time_unix_nano <= p.span.end_time_unix_nano));
+    instances.contains("gateway")
+        && everywhere("raft.append")
+        && everywhere("raft.apply")
+        && appends_carried
+        && stores_nested
+        && inside
+}
+
 /// Draws the trace. Spans whose parent did not arrive are drawn as roots, and said so.
 pub(crate) fn render(spans: &[ReceivedSpan]) -> String {
     let mut out = String::new();

@@ -14,7 +14,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use ferrotel::ops::raft::openraft::{
-    client_write, follow_metrics, TracedLogStore, TracedNetworkFactory, TracedStateMachine,
+    append_entries, client_write, follow_metrics, TracedLogStore, TracedNetworkFactory,
+    TracedStateMachine,
 };
 use ferrotel::ops::raft::RaftInstruments;
 use ferrotel::ops::storage::TracedStore;
@@ -55,7 +56,7 @@ fn raft_config() -> Result<Arc<Config>, Error> {
 /// Runs node `options.id` until the driver closes our stdin.
 pub(crate) fn run(options: NodeOptions) -> Result<ExitCode, Error> {
     let instance = format!("node-{}", options.id);
-    let guard = telemetry::init("storage-node", &instance, &[])?;
+    let guard = telemetry::init("storage-node", &instance, options.listen.ip(), &[])?;
     let runtime = telemetry::runtime()?;
     let result = runtime.block_on(serve(&options, &guard));
     drop(runtime);
@@ -90,7 +91,10 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
     tokio::spawn(follow_metrics(instruments.clone(), raft.metrics()));
 
     let incoming = telemetry::listen_and_announce(options.listen, guard.metrics_addr()).await?;
-    let raft_service = RaftService { raft: raft.clone() };
+    let raft_service = RaftService {
+        raft: raft.clone(),
+        instruments: instruments.clone(),
+    };
     let storage_service = StorageService {
         raft: raft.clone(),
         instruments,
@@ -122,6 +126,7 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
 /// openraft's RPCs from the peers.
 struct RaftService {
     raft: Raft,
+    instruments: RaftInstruments,
 }
 
 #[tonic::async_trait]
@@ -131,8 +136,9 @@ impl proto::Raft for RaftService {
         request: Request<Payload>,
     ) -> Result<Response<Payload>, GrpcStatus> {
         let rpc = api::decode(request.get_ref())?;
+        // Under the server layer's span: the follower's appends become its children.
         Ok(Response::new(api::encode(
-            &self.raft.append_entries(rpc).await,
+            &append_entries(&self.raft, &self.instruments, rpc).await,
         )?))
     }
 
