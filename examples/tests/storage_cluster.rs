@@ -26,6 +26,46 @@ fn appliers(spans: &[&ReceivedSpan]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Each process's work for a WRITE hangs under that process's own spans: every `storage.*`
+/// span is a child of a `raft.apply` of its process, and every follower `raft.append` has the
+/// AppendEntries server span of its process that delivered the entry as its parent or link.
+fn assert_nested(all: &[ReceivedSpan], trace: &[&ReceivedSpan]) {
+    let by_id: HashMap<String, &ReceivedSpan> = all.iter().map(|s| (s.span_id_hex(), s)).collect();
+    let same_process = |s: &ReceivedSpan, id: &str, name: &str| {
+        by_id
+            .get(id)
+            .is_some_and(|p| instance(p) == instance(s) && p.name().ends_with(name))
+    };
+    for span in trace {
+        let parent = span.parent_span_id_hex().unwrap_or_default();
+        if span.name().starts_with("storage.") {
+            assert!(
+                same_process(span, &parent, "raft.apply"),
+                "{} on {} is not under its node's raft.apply ({})",
+                span.name(),
+                instance(span),
+                span.trace_id_hex()
+            );
+        }
+        if span.name() == "raft.append" && span.attr("raft.role").as_deref() == Some("follower") {
+            let links: Vec<String> = span
+                .span
+                .links
+                .iter()
+                .map(|l| l.span_id.iter().map(|b| format!("{b:02x}")).collect())
+                .collect();
+            assert!(
+                std::iter::once(&parent)
+                    .chain(&links)
+                    .any(|id| same_process(span, id, "Raft/AppendEntries")),
+                "follower append on {} neither under nor linked to its AppendEntries ({})",
+                instance(span),
+                span.trace_id_hex()
+            );
+        }
+    }
+}
+
 #[test]
 fn every_write_trace_holds_append_and_apply_from_all_three_replicas() {
     let receiver = Receiver::start();
@@ -100,6 +140,7 @@ fn every_write_trace_holds_append_and_apply_from_all_three_replicas() {
             "every node stores the write's chunk: {}",
             write.trace_id_hex()
         );
+        assert_nested(&spans, trace);
     }
 
     // No server span lost its parent: every parent named across a process boundary arrived.

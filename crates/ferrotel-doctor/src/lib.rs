@@ -323,7 +323,15 @@ pub fn diagnose(env: &Env) -> Report {
             let mut exported_points = 0;
             for stats in guard.stats().metrics {
                 exported_points += stats.points_exported;
-                if stats.requests_failed > 0 {
+                if let Some(why) = &stats.unsupported {
+                    // Traces arrive and metrics never will: the bare-Jaeger case.
+                    let arrive = if exported_spans > 0 {
+                        "spans reach this endpoint, metrics do not: "
+                    } else {
+                        ""
+                    };
+                    failures.push(format!("metrics: {arrive}{why}"));
+                } else if stats.requests_failed > 0 {
                     failures.push(format!(
                         "metric export failed: {}",
                         stats.last_error.unwrap_or_default()

@@ -72,6 +72,31 @@ fn healthy_endpoint_gets_the_probe_span_and_metric() {
 }
 
 #[test]
+fn an_endpoint_that_takes_traces_only_is_recognised() {
+    let receiver = ferrotel_testkit::Receiver::builder()
+        .serve_only(&[ferrotel_testkit::Signal::Traces])
+        .start()
+        .unwrap();
+    for (endpoint, protocol) in [
+        (receiver.grpc_endpoint(), "grpc"),
+        (receiver.http_endpoint(), "http/protobuf"),
+    ] {
+        let (output, text) = doctor(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+        ]);
+        assert!(!output.status.success(), "{text}");
+        assert!(
+            text.contains("spans reach this endpoint, metrics do not")
+                && text.contains("OTEL_METRICS_EXPORTER=none"),
+            "{protocol}: {text}"
+        );
+        assert!(!text.contains("InternalFailure"), "{text}");
+    }
+}
+
+#[test]
 fn dead_endpoint_is_unhealthy_and_says_unreachable() {
     let endpoint = format!("http://127.0.0.1:{}", dead_port());
     let (output, text) = doctor(&[

@@ -13,7 +13,9 @@ use ferrotel_config::OpsConfig;
 use ferrotel_metrics::{BoundCounter, BoundHistogram, BoundUpDownCounter, Exemplars};
 use ferrotel_tracer::{random_under, scope, Presampler, RandomFlagSpan};
 use opentelemetry::metrics::{Meter, MeterProvider};
-use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    Link, SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, Span};
 
@@ -184,6 +186,24 @@ impl OpsTelemetry {
         if !attributes.is_empty() {
             builder = builder.with_attributes(attributes.iter().cloned());
         }
+        let random = random_under(parent);
+        RandomFlagSpan::new(self.tracer.build_with_context(builder, parent), random)
+    }
+
+    /// [`OpsTelemetry::start_span`] with links to `links` (set at creation, as the sampler
+    /// may read them).
+    pub(crate) fn start_span_linked(
+        &self,
+        name: &'static str,
+        kind: SpanKind,
+        parent: &Context,
+        links: Vec<Link>,
+    ) -> OpsSpan {
+        let builder = self
+            .tracer
+            .span_builder(name)
+            .with_kind(kind)
+            .with_links(links);
         let random = random_under(parent);
         RandomFlagSpan::new(self.tracer.build_with_context(builder, parent), random)
     }

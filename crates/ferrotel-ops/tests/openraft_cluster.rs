@@ -76,6 +76,11 @@ async fn cluster(receiver: &Receiver) -> Cluster {
         .unwrap();
         tokio::spawn(follow_metrics(instruments.clone(), raft.metrics()));
         router.add(id, raft.clone());
+        router.serve_traced(
+            id,
+            instruments.clone(),
+            telemetry.tracer_provider.tracer("transport"),
+        );
         nodes.push(Node {
             id,
             telemetry,
@@ -199,16 +204,88 @@ fn assert_whole(
             "{name} on every node, {trace}"
         );
         for span in &found {
-            assert_eq!(
-                span.parent_span_id_hex().as_deref(),
-                Some(propose_id.as_str()),
-                "{name} is a child of the proposal"
-            );
+            let parent = span.parent_span_id_hex();
+            if name == "raft.append" && span.attr("raft.role").as_deref() == Some("follower") {
+                assert_follower_append(spans, span, &propose_id);
+            } else {
+                assert_eq!(
+                    parent.as_deref(),
+                    Some(propose_id.as_str()),
+                    "{name} is a child of the proposal"
+                );
+            }
             assert_eq!(span.attr("raft.log.index"), Some(index.to_string()));
             assert_eq!(span.attr("error.type"), None, "{name} succeeded");
         }
     }
     propose_id
+}
+
+/// The span ids `span` links to.
+fn links(span: &ReceivedSpan) -> Vec<String> {
+    span.span
+        .links
+        .iter()
+        .map(|l| l.span_id.iter().map(|b| format!("{b:02x}")).collect())
+        .collect()
+}
+
+/// A follower's append is the child of the AppendEntries server span of its own node that
+/// delivered it, linked to the proposal, or (its entry rode in another trace's RPC) the
+/// proposal's child, linked to that server span.
+fn assert_follower_append(spans: &[ReceivedSpan], append: &ReceivedSpan, propose_id: &str) {
+    let node = append.attr("raft.node.id").unwrap();
+    let own_server = |id: &str| {
+        spans.iter().any(|s| {
+            s.span_id_hex() == id
+                && s.name() == "raft.AppendEntries"
+                && s.resource_attr("service.name") == Some(service(node.parse().unwrap()))
+        })
+    };
+    let parent = append.parent_span_id_hex().unwrap();
+    let links = links(append);
+    if parent == propose_id {
+        assert!(
+            links.iter().any(|l| own_server(l)),
+            "node {node}'s append links to the RPC that delivered it: {links:?}"
+        );
+    } else {
+        assert!(
+            own_server(&parent),
+            "node {node}'s append is a child of its own AppendEntries server span"
+        );
+        assert_eq!(
+            links,
+            vec![propose_id.to_string()],
+            "and links to the proposal"
+        );
+    }
+}
+
+/// On every node, the span current while the state machine applied `value` was that node's
+/// `raft.apply` of the entry, in the write's trace.
+fn assert_applied_under_apply(spans: &[ReceivedSpan], nodes: &[Node], trace: &str, value: u64) {
+    for node in nodes {
+        let under = node
+            .state_machine
+            .applied_under()
+            .into_iter()
+            .find(|(v, _)| *v == value)
+            .map(|(_, sc)| sc)
+            .unwrap();
+        let apply = spans
+            .iter()
+            .find(|s| s.span_id_hex() == under.span_id().to_string())
+            .unwrap_or_else(|| {
+                panic!(
+                    "node {}: the current span when {value} was applied",
+                    node.id
+                )
+            });
+        assert_eq!(apply.name(), "raft.apply", "node {}", node.id);
+        assert_eq!(apply.trace_id_hex(), trace);
+        assert_eq!(apply.attr("raft.node.id"), Some(node.id.to_string()));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,6 +315,7 @@ async fn every_write_is_whole_on_all_three_nodes_even_when_batched() {
                 sc.trace_id().to_string(),
                 sc.span_id().to_string(),
                 response.log_id.index,
+                100 + value,
             )
         }));
     }
@@ -245,7 +323,7 @@ async fn every_write_is_whole_on_all_three_nodes_even_when_batched() {
     for write in writes {
         done.push(write.await.unwrap());
     }
-    let last = done.iter().map(|(_, _, index)| *index).max().unwrap();
+    let last = done.iter().map(|(_, _, index, _)| *index).max().unwrap();
     router.restore(lagging.id);
     wait_applied(&nodes.iter().collect::<Vec<_>>(), last).await;
     // The leader's replicate spans end when node 3's answers arrive.
@@ -260,8 +338,19 @@ async fn every_write_is_whole_on_all_three_nodes_even_when_batched() {
 
     let mut multi_entry_appends_on_node_3 = 0;
     let mut replicate_ids = HashSet::new();
-    for (trace, client_span, index) in &done {
-        assert_whole(&spans, trace, client_span, *index, &[1, 2, 3]);
+    let (mut under_rpc, mut linked_to_rpc) = (0, 0);
+    for (trace, client_span, index, value) in &done {
+        let propose_id = assert_whole(&spans, trace, client_span, *index, &[1, 2, 3]);
+        assert_applied_under_apply(&spans, &nodes, trace, *value);
+        for append in in_trace(&spans, trace, "raft.append") {
+            if append.attr("raft.role").as_deref() == Some("follower") {
+                if append.parent_span_id_hex().as_deref() == Some(propose_id.as_str()) {
+                    linked_to_rpc += 1;
+                } else {
+                    under_rpc += 1;
+                }
+            }
+        }
         let appends = in_trace(&spans, trace, "raft.append");
         assert_eq!(appends.len(), 3, "one append per node in {trace}");
         for span in &appends {
@@ -316,6 +405,12 @@ async fn every_write_is_whole_on_all_three_nodes_even_when_batched() {
     assert!(
         multi_entry_appends_on_node_3 > 0,
         "node 3 appended the backlog in batches"
+    );
+    // Both cases of the rule occurred: an append under the RPC of its own trace, and one
+    // whose entry rode in another trace's RPC.
+    assert!(
+        under_rpc > 0 && linked_to_rpc > 0,
+        "{under_rpc} {linked_to_rpc}"
     );
     // The router (standing in for a client layer) saw a replicate span as the current
     // context of the AppendEntries calls it carried.

@@ -1,14 +1,14 @@
 //! One guard object per Raft operation: it opens the span (or spans, one per traced entry)
 //! and records the operation's metrics when it finishes.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use ferrotel_metrics::{BoundCounter, BoundHistogram, CounterSeries, HistogramSeries};
 use opentelemetry::metrics::{AsyncInstrument, ObservableGauge};
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt as _};
+use opentelemetry::trace::{Link, Span as _, SpanContext, SpanKind, Status, TraceContextExt as _};
 use opentelemetry::{Context, KeyValue};
 
 use super::entry_context::EntryContext;
@@ -51,6 +51,9 @@ pub const MAX_PENDING_COMMITS: usize = 1024;
 /// the oldest is forgotten, and a follower behind every kept append is reported as lagging
 /// by the age of the oldest kept one (a lower bound).
 pub const MAX_TIMED_APPENDS: usize = 4096;
+/// The most entries [`RaftInstruments::delivered`] remembers until their follower append;
+/// past it the lowest indexes are forgotten (their appends then have no delivering span).
+pub const MAX_PENDING_DELIVERIES: usize = 4096;
 
 #[derive(Debug)]
 struct Inner {
@@ -72,6 +75,8 @@ struct Inner {
     append_follower: HistogramSeries,
     apply_duration: HistogramSeries,
     observed: Arc<Observed>,
+    /// Log index -> the span of the RPC that delivered the entry, until its follower append.
+    deliveries: Mutex<BTreeMap<u64, SpanContext>>,
     _gauges: [ObservableGauge<u64>; 6],
     _lag_duration: ObservableGauge<f64>,
 }
@@ -258,6 +263,7 @@ impl RaftInstruments {
                 .series(&node),
             node,
             observed,
+            deliveries: Mutex::new(BTreeMap::new()),
             _gauges: [term, commit_index, log_entries, lag, has_leader, log_size],
             _lag_duration: lag_duration,
         };
@@ -312,6 +318,25 @@ impl RaftInstruments {
         };
         for batch in done {
             batch.finish(Ok(()));
+        }
+    }
+
+    /// On a follower: the entries at `indexes` arrived in an RPC (AppendEntries) handled under
+    /// `by`, typically the transport's server span. Their follower append becomes that span's
+    /// child when it is in the entry's trace, and links to it otherwise (see the
+    /// [module docs](super)). Call it before handing the RPC to the engine; entries the
+    /// engine does not append again (it has them already) are forgotten at the next append.
+    pub fn delivered(&self, indexes: impl IntoIterator<Item = u64>, by: &Context) {
+        let span_context = by.span().span_context().clone();
+        if !span_context.is_valid() {
+            return;
+        }
+        let mut deliveries = lock(&self.inner.deliveries);
+        for index in indexes {
+            deliveries.insert(index, span_context.clone());
+        }
+        while deliveries.len() > MAX_PENDING_DELIVERIES {
+            deliveries.pop_first();
         }
     }
 
@@ -395,7 +420,7 @@ impl RaftInstruments {
             start: Instant::now(),
             entries: 0,
             spans: Vec::new(),
-            root_opened: false,
+            root: None,
             finished: false,
         };
         let mut range: Option<(u64, u64)> = None;
@@ -690,42 +715,79 @@ pub struct EntryBatch {
     start: Instant,
     entries: u64,
     spans: Vec<Context>,
-    root_opened: bool,
+    /// The context of the fresh root opened for entries without a readable context (its
+    /// span when recorded, its ids when not).
+    root: Option<Context>,
     finished: bool,
 }
 
 impl EntryBatch {
     /// Adds the entry at `index`, with its encoded context if it carries one.
     pub fn entry(&mut self, index: u64, context: Option<&[u8]>) {
-        self.entries += 1;
+        let _ = self.entry_scope(index, context);
+    }
+
+    /// Adds the entry at `index` like [`EntryBatch::entry`], and returns the context the
+    /// entry's own work runs under: its span when recorded; the proposer's context when the
+    /// proposer did not sample, so the work's spans are not sampled either; the fresh root's
+    /// for an entry without a readable context.
+    pub fn entry_scope(&mut self, index: u64, context: Option<&[u8]>) -> Context {
         match context.map(EntryContext::decode) {
-            Some(Ok(entry_context)) => {
-                if entry_context.is_sampled() {
-                    self.open(index, &entry_context.to_context());
-                }
-            }
-            _ => {
-                if !self.root_opened {
-                    self.root_opened = true;
-                    self.open(index, &Context::new());
-                }
-            }
+            Some(Ok(entry_context)) => self.entry_with_scope(index, Some(&entry_context)),
+            _ => self.entry_with_scope(index, None),
         }
     }
 
     /// Adds an entry whose context is already decoded.
     pub fn entry_with(&mut self, index: u64, context: Option<&EntryContext>) {
+        let _ = self.entry_with_scope(index, context);
+    }
+
+    fn entry_with_scope(&mut self, index: u64, context: Option<&EntryContext>) -> Context {
         self.entries += 1;
+        let delivery = match self.op {
+            BatchOp::Append(Role::Follower) => self.take_delivery(index),
+            _ => None,
+        };
         match context {
-            Some(c) if c.is_sampled() => self.open(index, &c.to_context()),
-            Some(_) => {}
-            None => {
-                if !self.root_opened {
-                    self.root_opened = true;
-                    self.open(index, &Context::new());
+            Some(c) if c.is_sampled() => {
+                let proposer = c.to_span_context();
+                // The delivering RPC is the parent when it is in the proposer's trace (the
+                // tree shows who delivered what); otherwise the proposer stays the parent,
+                // so its trace holds the append however entries were batched, and the RPC
+                // is a link.
+                match delivery {
+                    Some(rpc) if rpc.trace_id() == proposer.trace_id() => self.open(
+                        index,
+                        &Context::new().with_remote_span_context(rpc),
+                        Some(proposer),
+                    ),
+                    rpc => self.open(index, &c.to_context(), rpc),
                 }
             }
+            Some(c) => c.to_context(),
+            None => match &self.root {
+                Some(root) => root.clone(),
+                None => {
+                    let root = self.open(index, &Context::new(), delivery);
+                    self.root = Some(root.clone());
+                    root
+                }
+            },
         }
+    }
+
+    /// The span of the RPC that delivered the entry at `index`, if one was noted; deliveries
+    /// of lower indexes are dropped (a follower appends in log order).
+    fn take_delivery(&self, index: u64) -> Option<SpanContext> {
+        let mut deliveries = lock(&self.inner.deliveries);
+        if deliveries.is_empty() {
+            return None;
+        }
+        let mut rest = deliveries.split_off(&index);
+        let found = rest.remove(&index);
+        *deliveries = rest;
+        found
     }
 
     /// Entries added so far.
@@ -743,17 +805,22 @@ impl EntryBatch {
         &self.spans
     }
 
-    fn open(&mut self, index: u64, parent: &Context) {
+    /// Opens the entry's span under `parent` (linked to `link`) and returns its context: the
+    /// span when it records, its ids when it does not.
+    fn open(&mut self, index: u64, parent: &Context, link: Option<SpanContext>) -> Context {
         let inner = &self.inner;
         let kind = match self.op {
             BatchOp::Replicate(_) => SpanKind::Client,
             _ => SpanKind::Internal,
         };
+        let links = link
+            .map(|sc| vec![Link::with_context(sc)])
+            .unwrap_or_default();
         let mut span = inner
             .telemetry
-            .start_span(self.op.span_name(), kind, parent, &[]);
+            .start_span_linked(self.op.span_name(), kind, parent, links);
         if !span.is_recording() {
-            return;
+            return Context::new().with_remote_span_context(span.span_context().clone());
         }
         for kv in &inner.node {
             span.set_attribute(kv.clone());
@@ -766,7 +833,9 @@ impl EntryBatch {
             }
             _ => {}
         }
-        self.spans.push(Context::new().with_span(span));
+        let cx = Context::new().with_span(span);
+        self.spans.push(cx.clone());
+        cx
     }
 
     /// Ends the operation: `Err(error_type)` marks every span failed.

@@ -41,6 +41,34 @@
 //! Nothing is allocated and no attribute is built for a span that is not recorded: the
 //! sampling decision is taken first (for an entry, read from its context), attributes are set
 //! only on recording spans.
+//!
+//! # Parents and links
+//!
+//! A span's parent is what caused it *in its own trace*; a cause in another trace is a link.
+//! A trace is one proposal, so an entry's spans stay in its proposer's trace however the
+//! engine batched the entries, and the tree nests each process's work under that process's
+//! own span wherever the cause is known:
+//!
+//! | span | parent | link |
+//! |---|---|---|
+//! | `raft.propose` | the caller's current span (e.g. the client request) | |
+//! | leader `raft.append`, `raft.commit`, `raft.replicate` | `raft.propose` (from the entry) | |
+//! | the transport's AppendEntries client span | the first traced entry's `raft.replicate` | |
+//! | follower `raft.append` | the AppendEntries server span that delivered it, when that RPC is in the entry's trace | `raft.propose` |
+//! | follower `raft.append` of an entry batched into another trace's RPC | `raft.propose` | the AppendEntries server span |
+//! | `raft.apply` (every node) | `raft.propose` (from the entry) | |
+//! | spans the state machine opens for an entry (`storage.*`, the application's) | that entry's `raft.apply`, current while it is applied | |
+//!
+//! Why the delivering RPC is the parent and the proposal a link, rather than the reverse:
+//! the RPC is the nearer cause (the entry reached this node in it, and the append runs inside
+//! its handling), and it keeps each follower's spans under that follower's own server span,
+//! so the tree reads leader → RPC → follower work rather than a flat list of every node's
+//! spans under the proposal. When the RPC carried entries of several proposals it belongs to
+//! the first one's trace; the others' appends keep the proposal as parent, so their traces
+//! stay whole, and link to the RPC, so who delivered them is still known. An apply has no
+//! such RPC (a follower applies when it learns the commit index, often from a later
+//! heartbeat), so it hangs under the proposal. The delivering span reaches the log store
+//! through [`RaftInstruments::delivered`], which the transport's handler calls.
 
 pub mod entry_context;
 mod instruments;
@@ -50,7 +78,7 @@ pub use entry_context::{
 };
 pub use instruments::{
     EntryBatch, ProposeGuard, RaftInstruments, RaftSpan, Role, MAX_PENDING_COMMITS,
-    MAX_TIMED_APPENDS,
+    MAX_PENDING_DELIVERIES, MAX_TIMED_APPENDS,
 };
 
 #[cfg(feature = "openraft")]

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Cursor};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ferrotel_ops::raft::openraft::Traced;
+use ferrotel_ops::raft::openraft::{append_entries, Traced};
+use ferrotel_ops::raft::RaftInstruments;
 use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -18,8 +19,10 @@ use openraft::{
     BasicNode, Entry, EntryPayload, LogId, OptionalSend, Raft, RaftSnapshotBuilder, Snapshot,
     SnapshotMeta, StorageError, StoredMembership,
 };
-use opentelemetry::trace::{SpanContext, TraceContextExt as _};
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt as _, Tracer as _};
 use opentelemetry::Context;
+use opentelemetry_sdk::trace::SdkTracer;
 
 openraft::declare_raft_types!(
     /// The tests' cluster: `u64` values proposed with their trace context.
@@ -40,6 +43,9 @@ struct SmInner {
     last_applied: Option<LogId<u64>>,
     membership: StoredMembership<u64, BasicNode>,
     values: Vec<u64>,
+    /// The span current while each value was applied (what an object store call would have
+    /// as its parent).
+    applied_under: Vec<(u64, SpanContext)>,
     snapshot: Option<(SnapshotMeta<u64, BasicNode>, Vec<u8>)>,
     snapshots_built: u64,
 }
@@ -65,6 +71,11 @@ impl MemStateMachine {
     /// The values applied so far.
     pub(crate) fn values(&self) -> Vec<u64> {
         lock(&self.inner).values.clone()
+    }
+
+    /// Each applied value with the span that was current while it was applied.
+    pub(crate) fn applied_under(&self) -> Vec<(u64, SpanContext)> {
+        lock(&self.inner).applied_under.clone()
     }
 }
 
@@ -101,14 +112,18 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut inner = lock(&self.inner);
         let mut responses = Vec::new();
         for entry in entries {
+            // An await between entries, as a state machine doing IO has.
+            tokio::task::yield_now().await;
+            let current = Context::map_current(|cx| cx.span().span_context().clone());
+            let mut inner = lock(&self.inner);
             inner.last_applied = Some(entry.log_id);
             match entry.payload {
                 EntryPayload::Blank => responses.push(0),
                 EntryPayload::Normal(traced) => {
                     inner.values.push(traced.data);
+                    inner.applied_under.push((traced.data, current));
                     responses.push(traced.data);
                 }
                 EntryPayload::Membership(m) => {
@@ -160,6 +175,8 @@ impl RaftStateMachine<TypeConfig> for MemStateMachine {
 #[derive(Default)]
 struct RouterInner {
     nodes: BTreeMap<u64, MemRaft>,
+    /// Each node's instruments and tracer, for the server span of the RPCs it receives.
+    servers: BTreeMap<u64, (RaftInstruments, SdkTracer)>,
     cut_off: BTreeSet<u64>,
     append_contexts: Vec<SpanContext>,
 }
@@ -174,6 +191,13 @@ impl Router {
     /// Registers node `id`.
     pub(crate) fn add(&self, id: u64, raft: MemRaft) {
         lock(&self.inner).nodes.insert(id, raft);
+    }
+
+    /// AppendEntries to `id` are handled as a traced transport would: under a SERVER span
+    /// `raft.AppendEntries` (the caller's current span its parent), through the adapter's
+    /// `append_entries`.
+    pub(crate) fn serve_traced(&self, id: u64, instruments: RaftInstruments, tracer: SdkTracer) {
+        lock(&self.inner).servers.insert(id, (instruments, tracer));
     }
 
     /// From now on, every RPC from or to `id` fails as unreachable.
@@ -251,9 +275,23 @@ impl RaftNetwork<TypeConfig> for RouterClient {
             lock(&self.router.inner).append_contexts.push(current);
         }
         let raft = self.target().map_err(RPCError::Unreachable)?;
-        raft.append_entries(rpc)
-            .await
-            .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+        let server = lock(&self.router.inner).servers.get(&self.target).cloned();
+        let result = match server {
+            Some((instruments, tracer)) => {
+                let span = tracer
+                    .span_builder("raft.AppendEntries")
+                    .with_kind(SpanKind::Server)
+                    .start_with_context(&tracer, &Context::current());
+                let cx = Context::new().with_span(span);
+                let result = append_entries(&raft, &instruments, rpc)
+                    .with_context(cx.clone())
+                    .await;
+                cx.span().end();
+                result
+            }
+            None => raft.append_entries(rpc).await,
+        };
+        result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 
     async fn install_snapshot(

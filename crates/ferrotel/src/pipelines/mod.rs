@@ -216,7 +216,7 @@ impl Pipelines {
         let meter = self.meter_provider.clone();
         let logs = self.logger_provider.clone();
         let any = tracer.is_some() || meter.is_some() || logs.is_some();
-        run_bounded(bound, any, move || {
+        let mut report = run_bounded(bound, any, move || {
             let mut problems = Vec::new();
             if let Some(Err(e)) = logs.map(|l| l.force_flush()) {
                 problems.push(format!("log flush: {e}"));
@@ -228,7 +228,27 @@ impl Pipelines {
                 problems.push(format!("metric flush: {e}"));
             }
             problems
-        })
+        });
+        // An endpoint that does not serve a signal was told once, with the fix; the SDK's
+        // flush error ("Failed to flush") would only repeat it, less clearly.
+        let stats = self.stats();
+        let unserved = [
+            (
+                "metric ",
+                stats.metrics.iter().any(|m| m.unsupported.is_some()),
+            ),
+            ("log ", stats.logs.iter().any(|p| p.unsupported.is_some())),
+            (
+                "trace ",
+                stats.spans.iter().any(|p| p.unsupported.is_some()),
+            ),
+        ];
+        report.problems.retain(|problem| {
+            !unserved
+                .iter()
+                .any(|(prefix, told)| *told && problem.starts_with(prefix))
+        });
+        report
     }
 
     /// Flushes and shuts everything down within `bound`, then stops the export runtime, and

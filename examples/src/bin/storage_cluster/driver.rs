@@ -174,7 +174,12 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     if let Some(profile) = &options.nfs_metrics {
         overrides.push(("FERROTEL_NFS_METRICS".into(), profile.clone()));
     }
-    let telemetry = telemetry::init("storage-client", "driver", &overrides)?;
+    let telemetry = telemetry::init(
+        "storage-client",
+        "driver",
+        std::net::IpAddr::from([127, 0, 0, 1]),
+        &overrides,
+    )?;
     let (data_dir, temporary) = match &options.data_dir {
         Some(dir) => (dir.clone(), false),
         None => (
@@ -247,7 +252,14 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     out.push_str(&failover_report(run.failover.as_ref(), &gateway_stats));
     out.push_str(&raft_lines);
     let _ = writeln!(out, "{}", verified.line());
-    let chosen = gateway_stats.write_trace.clone();
+    // With the spans at hand (here, or in Jaeger), a WRITE that shows the whole story; else
+    // the first candidate.
+    let jaeger = jaeger_query();
+    let chosen = match (&receiver, &jaeger) {
+        (Some(receiver), _) => choose_trace(receiver, &gateway_stats.write_traces),
+        (None, Some(jaeger)) => choose_in_jaeger(jaeger, &gateway_stats.write_traces),
+        (None, None) => gateway_stats.write_traces.first().cloned(),
+    };
     match &chosen {
         Some(id) => {
             let _ = writeln!(
@@ -275,10 +287,11 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
             out.push_str(&tree::render(&spans));
         }
         (None, Some(id)) => {
-            let _ = writeln!(
-                out,
-                "look it up in Jaeger: http://localhost:16686/trace/{id}"
+            let base = jaeger.as_ref().map_or_else(
+                || format!("http://{DEFAULT_JAEGER_QUERY}"),
+                |j| format!("http://{j}"),
             );
+            let _ = writeln!(out, "look it up in Jaeger: {base}/trace/{id}");
         }
         _ => {}
     }
@@ -945,7 +958,8 @@ fn summary(records: &[OpRecord], elapsed: Duration, options: &DriveOptions) -> S
 pub(crate) struct GatewayStats {
     pub(crate) retried: u64,
     pub(crate) gave_up: u64,
-    pub(crate) write_trace: Option<String>,
+    /// Sampled WRITEs the gateway served early in the run, oldest first.
+    pub(crate) write_traces: Vec<String>,
 }
 
 impl GatewayStats {
@@ -955,7 +969,9 @@ impl GatewayStats {
             match word.split_once('=') {
                 Some(("retried", n)) => stats.retried = n.parse().unwrap_or(0),
                 Some(("gave_up", n)) => stats.gave_up = n.parse().unwrap_or(0),
-                Some(("write_trace", id)) if id != "-" => stats.write_trace = Some(id.to_string()),
+                Some(("write_traces", ids)) if ids != "-" => {
+                    stats.write_traces = ids.split(',').map(str::to_string).collect();
+                }
                 _ => {}
             }
         }
@@ -992,6 +1008,82 @@ fn percentile_ms(sorted: &[Duration], q: f64) -> String {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     format!("{:.2}", sorted[rank - 1].as_secs_f64() * 1000.0)
+}
+
+/// Where Jaeger's query service listens (`host:port`), to read the candidate traces from
+/// (`STORAGE_CLUSTER_JAEGER`, `none` for nowhere).
+const JAEGER_VAR: &str = "STORAGE_CLUSTER_JAEGER";
+const DEFAULT_JAEGER_QUERY: &str = "localhost:16686";
+/// The largest Jaeger answer read for one candidate trace.
+const MAX_JAEGER_ANSWER: usize = 1 << 20;
+
+/// Jaeger's query address, when an OTLP endpoint is configured (the spans went there).
+fn jaeger_query() -> Option<String> {
+    if !telemetry::endpoint_configured() {
+        return None;
+    }
+    let value = std::env::var(JAEGER_VAR).unwrap_or_default();
+    let value = value.trim();
+    let addr = match value {
+        "" => DEFAULT_JAEGER_QUERY,
+        "none" => return None,
+        other => other
+            .strip_prefix("http://")
+            .unwrap_or(other)
+            .trim_end_matches('/'),
+    };
+    Some(addr.to_string())
+}
+
+/// The first of `candidates` that Jaeger at `jaeger` holds whole and
+/// [`tree::representative_shape`]; else the first candidate. Every process flushed before
+/// this runs; Jaeger stores what it received within moments, so each trace gets a short wait.
+fn choose_in_jaeger(jaeger: &str, candidates: &[String]) -> Option<String> {
+    let first = candidates.first()?;
+    let deadline = Instant::now() + TRACE_WAIT;
+    // `Err` when Jaeger does not answer at all; `Ok(None)` while it lacks the trace.
+    let fetch = |id: &str| -> Result<Option<Vec<tree::Shape>>, ()> {
+        let path = format!("/api/traces/{id}");
+        let answer =
+            ferrotel_testkit::raw_http::request(jaeger, "GET", &path, &[], None).map_err(|_| ())?;
+        if answer.status != 200 || answer.body.len() > MAX_JAEGER_ANSWER {
+            return Ok(None);
+        }
+        let json: serde_json::Value = serde_json::from_str(&answer.body).map_err(|_| ())?;
+        Ok(json["data"].get(0).map(tree::jaeger_shapes))
+    };
+    for id in candidates {
+        loop {
+            match fetch(id) {
+                Err(()) => return Some(first.clone()),
+                Ok(Some(shapes)) if tree::representative_shape(&shapes) => return Some(id.clone()),
+                // Until the deadline the trace may still be arriving; after it, one look each.
+                _ if Instant::now() >= deadline => break,
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+    Some(first.clone())
+}
+
+/// The first of `candidates` whose trace at the receiver is [`tree::representative`], else the
+/// first candidate.
+fn choose_trace(receiver: &Receiver, candidates: &[String]) -> Option<String> {
+    let first = candidates.first()?;
+    let _ = wait_for_trace(receiver, first);
+    let spans = receiver.spans();
+    candidates
+        .iter()
+        .find(|id| {
+            let trace: Vec<_> = spans
+                .iter()
+                .filter(|s| s.trace_id_hex() == **id)
+                .cloned()
+                .collect();
+            tree::representative(&trace)
+        })
+        .or(Some(first))
+        .cloned()
 }
 
 /// The spans of `trace_id` at the receiver, once the trace is whole (every parent present) or
@@ -1075,8 +1167,9 @@ mod tests {
 
     #[test]
     fn gateway_stats_parse() {
-        let s = GatewayStats::parse(&["stats retried=3 gave_up=0 write_trace=abc".to_string()]);
+        let s =
+            GatewayStats::parse(&["stats retried=3 gave_up=0 write_traces=abc,def".to_string()]);
         assert_eq!((s.retried, s.gave_up), (3, 0));
-        assert_eq!(s.write_trace.as_deref(), Some("abc"));
+        assert_eq!(s.write_traces, ["abc", "def"]);
     }
 }

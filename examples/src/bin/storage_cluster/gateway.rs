@@ -42,7 +42,7 @@ pub(crate) fn run(options: GatewayOptions) -> Result<ExitCode, Error> {
     // Started inside the runtime, so the process metrics report its workers and tasks.
     let guard = {
         let _in_runtime = runtime.enter();
-        telemetry::init("storage-gateway", "gateway", &[])?
+        telemetry::init("storage-gateway", "gateway", options.listen.ip(), &[])?
     };
     let result = runtime.block_on(serve(&options, &guard));
     drop(runtime);
@@ -90,10 +90,17 @@ async fn serve(options: &GatewayOptions, guard: &ferrotel::Guard) -> Result<(), 
         .writes
         .lock()
         .ok()
-        .and_then(|w| w.last().cloned())
+        .map(|w| {
+            w.iter()
+                .skip(WARM_UP)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "-".to_string());
     telemetry::say(&format!(
-        "{STATS} retried={} gave_up={} write_trace={shown}\n",
+        "{STATS} retried={} gave_up={} write_traces={shown}\n",
         stats.retried.load(Ordering::Relaxed),
         stats.gave_up.load(Ordering::Relaxed)
     ));
@@ -133,13 +140,14 @@ struct Stats {
     retried: AtomicU64,
     /// Calls that found no leader within FAILOVER_WAIT.
     gave_up: AtomicU64,
-    /// The trace ids of the first sampled, successful WRITEs: the driver prints the last.
+    /// The trace ids of the first sampled, successful WRITEs: the driver shows one of them.
     writes: std::sync::Mutex<Vec<String>>,
 }
 
-/// Which sampled WRITE the driver shows: an early one (its spans are all at the embedded
-/// receiver, which keeps the first spans only) once connections are warm.
-const SHOWN_WRITE: usize = 5;
+/// The sampled WRITEs the driver may show: early ones (their spans are all at the embedded
+/// receiver, which keeps the first spans only), once connections are warm.
+const WARM_UP: usize = 4;
+const CANDIDATE_WRITES: usize = WARM_UP + 16;
 
 /// The prefix of the gateway's last stdout line: `stats retried=N gave_up=M`.
 pub(crate) const STATS: &str = "stats";
@@ -225,7 +233,7 @@ impl ClusterFs {
             return;
         }
         if let Ok(mut writes) = self.stats.writes.lock() {
-            if writes.len() < SHOWN_WRITE {
+            if writes.len() < CANDIDATE_WRITES {
                 writes.push(span_context.trace_id().to_string());
             }
         }

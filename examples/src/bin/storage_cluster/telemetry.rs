@@ -2,7 +2,7 @@
 //! that announces its address, and the shutdown signal of a child.
 
 use std::io::{Read as _, Write as _};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ferrotel::config::{vars, Env};
@@ -90,21 +90,48 @@ fn unset(name: &str) -> bool {
     std::env::var(name).map_or(true, |v| v.is_empty())
 }
 
+/// The resource attribute Jaeger's query service reads (as the process tag `ip`) to tell hosts
+/// apart: its clock-skew adjuster compares a child with its parent only across hosts, and
+/// treats a process without the tag as a host of its own (`host.name`, `host.ip` and
+/// `host.id` are not read on the path its UI uses).
+const JAEGER_HOST_TAG: &str = "ip";
+
 /// Starts this process's telemetry: every `OTEL_*` variable (plus `overrides`), with
-/// `service.name` and `service.instance.id` set in code so the cluster shows its shape. Logs go
-/// to stderr: stdout carries the driver's report and a child's ready line.
+/// `service.name` and `service.instance.id` set in code so the cluster shows its shape, and
+/// `ip` (the host's address, `host` here, unless `OTEL_RESOURCE_ATTRIBUTES` names one) so
+/// Jaeger sees the five processes on one host, one clock. Logs go to stderr: stdout carries
+/// the driver's report and a child's ready line.
 pub(crate) fn init(
     service_name: &str,
     instance_id: &str,
+    host: IpAddr,
     overrides: &[(String, String)],
 ) -> Result<ferrotel::Guard, Error> {
     let mut env = Env::from_process();
     for (name, value) in overrides {
         env.set(name.clone(), value.clone());
     }
+    // An unspecified listen address names no host; the processes all run on this one.
+    let host = if host.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        host
+    };
+    let ip_given = std::env::var(vars::OTEL_RESOURCE_ATTRIBUTES).is_ok_and(|attrs| {
+        attrs
+            .split(',')
+            .any(|pair| pair.split('=').next().map(str::trim) == Some(JAEGER_HOST_TAG))
+    });
     let guard = ferrotel::builder()
         .service_name(service_name)
-        .configure(|c| c.resource_attribute("service.instance.id", instance_id))
+        .configure(|c| {
+            let c = c.resource_attribute("service.instance.id", instance_id);
+            if ip_given {
+                c
+            } else {
+                c.resource_attribute(JAEGER_HOST_TAG, host.to_string())
+            }
+        })
         .env(env)
         .log_writer(std::io::stderr)
         .try_init()

@@ -52,7 +52,10 @@
 //! [`Traced`] wraps the application's data with the proposer's encoded
 //! [`EntryContext`](crate::raft::EntryContext); [`CarriesEntryContext`] reads it back from an entry
 //! on any replica. [`TracedLogStore`] opens the append spans, [`TracedStateMachine`] the apply
-//! and snapshot spans, [`TracedNetworkFactory`] the replicate, vote and snapshot-send spans.
+//! and snapshot spans (each entry's apply span is current while the state machine applies
+//! it), [`TracedNetworkFactory`] the replicate, vote and snapshot-send spans. On the receiving
+//! side, the transport's handler passes AppendEntries through [`append_entries`], so each
+//! follower append hangs under the RPC that delivered it.
 //! [`observe_metrics`] follows `Raft::metrics()` (term, leader changes, log size, replication
 //! lag).
 //!
@@ -64,10 +67,11 @@
 //! [`RaftStateMachine`]: openraft::storage::RaftStateMachine
 
 mod network;
+mod scope;
 mod storage;
 mod write;
 
-pub use network::{TracedNetwork, TracedNetworkFactory};
+pub use network::{append_entries, TracedNetwork, TracedNetworkFactory};
 pub use storage::{TracedLogStore, TracedSnapshotBuilder, TracedStateMachine};
 pub use write::client_write;
 

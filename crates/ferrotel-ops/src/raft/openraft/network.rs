@@ -13,10 +13,32 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     SnapshotResponse, VoteRequest, VoteResponse,
 };
-use openraft::{OptionalSend, RaftLogId as _, RaftTypeConfig, Snapshot, Vote};
+use openraft::{OptionalSend, Raft, RaftLogId as _, RaftTypeConfig, Snapshot, Vote};
 
 use super::CarriesEntryContext;
 use crate::raft::RaftInstruments;
+
+/// On a follower: hands an AppendEntries RPC from the leader to `raft`, noting the current
+/// context (the transport's server span of the RPC) as the delivery of its entries, so each
+/// follower `raft.append` shows which RPC delivered it: its child when the RPC is in the
+/// entry's trace, a link when not (see the [module docs](crate::raft)). Call it in place of
+/// `raft.append_entries(rpc)` in the RPC handler; openraft's answer is returned unchanged.
+pub async fn append_entries<C>(
+    raft: &Raft<C>,
+    instruments: &RaftInstruments,
+    rpc: AppendEntriesRequest<C>,
+) -> Result<AppendEntriesResponse<C::NodeId>, RaftError<C::NodeId>>
+where
+    C: RaftTypeConfig,
+{
+    if !rpc.entries.is_empty() {
+        instruments.delivered(
+            rpc.entries.iter().map(|e| e.get_log_id().index),
+            &Context::current(),
+        );
+    }
+    raft.append_entries(rpc).await
+}
 
 /// A [`RaftNetworkFactory`] whose clients are [`TracedNetwork`]s around the wrapped
 /// factory's clients.

@@ -13,6 +13,7 @@ use openraft::{
     RaftTypeConfig, Snapshot, SnapshotMeta, StorageError, StoredMembership, Vote,
 };
 
+use super::scope::{self, Scope, ScopedEntries};
 use super::CarriesEntryContext;
 use crate::raft::{RaftInstruments, RaftSpan, Role};
 
@@ -273,6 +274,13 @@ where
 /// the proposer's span) around every apply of the wrapped state machine, counts the applied
 /// entries, and opens `raft.snapshot` spans for snapshots built and installed.
 ///
+/// Each entry's apply span is the current OpenTelemetry context from the moment the wrapped
+/// state machine takes the entry from its iterator until it takes the next one, so the spans
+/// its work opens (object store calls, the application's own) are children of that entry's
+/// apply. An entry the proposer did not sample has its proposer's unsampled context current
+/// instead, so that work is not sampled either. A state machine that collects the batch
+/// before working on it sees the last entry's context throughout: take entries one by one.
+///
 /// A state machine only sees committed entries, so it also reports the commit: after each
 /// apply, `raft.commit_index` is the last applied index and `raft.committed_entries` grows by
 /// the batch (the commit as this node has applied it).
@@ -321,12 +329,17 @@ where
     {
         let mut batch = self.instruments.apply(std::iter::empty());
         let mut last = None;
-        let entries = entries.into_iter().inspect(|e| {
-            let index = e.get_log_id().index;
-            last = Some(index);
-            batch.entry(index, e.entry_context());
-        });
-        let result = self.inner.apply(entries).await;
+        let scope = Scope::new();
+        let result = {
+            // Each entry's apply span is current while the inner state machine works on it.
+            let entries = ScopedEntries::new(entries.into_iter(), &scope, |e: &C::Entry| {
+                let index = e.get_log_id().index;
+                last = Some(index);
+                batch.entry_scope(index, e.entry_context())
+            });
+            let applying = std::pin::pin!(self.inner.apply(entries));
+            scope::run(&scope, applying).await
+        };
         match &result {
             Ok(_) => {
                 if let Some(last) = last {

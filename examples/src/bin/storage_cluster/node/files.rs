@@ -6,10 +6,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Cursor;
 use std::sync::{Arc, Mutex, RwLock};
 
-use ferrotel::opentelemetry::trace::FutureExt as _;
-use ferrotel::opentelemetry::Context;
-use ferrotel::ops::raft::openraft::CarriesEntryContext as _;
-use ferrotel::ops::raft::EntryContext;
 use ferrotel::ops::storage::StorageInstruments;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
@@ -553,15 +549,6 @@ fn sm_error(e: impl std::error::Error + Send + Sync + 'static) -> StorageError<u
     StorageError::from(StorageIOError::write_state_machine(&e))
 }
 
-/// The entry's trace context: the object_store calls of its apply join the proposer's trace.
-fn entry_parent(entry: &Entry<TypeConfig>) -> Context {
-    entry
-        .entry_context()
-        .and_then(|bytes| EntryContext::decode(bytes).ok())
-        .map(|c| c.to_context())
-        .unwrap_or_default()
-}
-
 impl RaftStateMachine<TypeConfig> for Files {
     type SnapshotBuilder = Self;
 
@@ -592,9 +579,10 @@ impl RaftStateMachine<TypeConfig> for Files {
                     self.write_tree(|t| t.membership = m);
                     Ok(Reply::Removed)
                 }
+                // The adapter made this entry's raft.apply span current: the object_store
+                // calls below are its children.
                 EntryPayload::Normal(traced) => self
                     .apply_command(&traced.data, index)
-                    .with_context(entry_parent(&entry))
                     .await
                     .map_err(sm_error)?,
             };

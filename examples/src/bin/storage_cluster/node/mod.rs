@@ -14,7 +14,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use ferrotel::ops::raft::openraft::{
-    client_write, follow_metrics, TracedLogStore, TracedNetworkFactory, TracedStateMachine,
+    append_entries, client_write, follow_metrics, TracedLogStore, TracedNetworkFactory,
+    TracedStateMachine,
 };
 use ferrotel::ops::raft::RaftInstruments;
 use ferrotel::ops::storage::TracedStore;
@@ -67,7 +68,7 @@ pub(crate) fn run(options: NodeOptions) -> Result<ExitCode, Error> {
     // Started inside the runtime, so the process metrics report its workers and tasks.
     let guard = {
         let _in_runtime = runtime.enter();
-        telemetry::init("storage-node", &instance, &[])?
+        telemetry::init("storage-node", &instance, options.listen.ip(), &[])?
     };
     let result = runtime.block_on(serve(&options, &guard));
     drop(runtime);
@@ -104,7 +105,10 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
     tokio::spawn(follow_metrics(instruments.clone(), raft.metrics()));
 
     let incoming = telemetry::listen_and_announce(options.listen, guard.metrics_addr()).await?;
-    let raft_service = RaftService { raft: raft.clone() };
+    let raft_service = RaftService {
+        raft: raft.clone(),
+        instruments: instruments.clone(),
+    };
     let storage_service = StorageService {
         raft: raft.clone(),
         instruments,
@@ -136,6 +140,7 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
 /// openraft's RPCs from the peers.
 struct RaftService {
     raft: Raft,
+    instruments: RaftInstruments,
 }
 
 #[tonic::async_trait]
@@ -145,8 +150,9 @@ impl proto::Raft for RaftService {
         request: Request<Payload>,
     ) -> Result<Response<Payload>, GrpcStatus> {
         let rpc = api::decode(request.get_ref())?;
+        // Under the server layer's span: the follower's appends become its children.
         Ok(Response::new(api::encode(
-            &self.raft.append_entries(rpc).await,
+            &append_entries(&self.raft, &self.instruments, rpc).await,
         )?))
     }
 
