@@ -491,3 +491,434 @@ fn scaled_variant_two_agents_one_gateway_keeps_traces_whole() {
     });
     println!("scaled: {errors} error traces whole, {kept} of {normal} ordinary traces kept whole");
 }
+
+/// The tail sampler's latency threshold in the two-tier tests: a bucket bound of the gateways'
+/// spanmetrics histogram, so the spans over it can be counted before sampling.
+const SLOW_MS: u32 = 250;
+
+/// Which agent (0 or 1) each of the demo's processes exports to: a WRITE's root span (the
+/// gateway's) and its node spans arrive through different agents.
+const SPREAD: [(&str, usize); 5] = [
+    ("driver", 0),
+    ("gateway", 0),
+    ("node-1", 1),
+    ("node-2", 1),
+    ("node-3", 0),
+];
+
+/// What one gateway counted before sampling (its spanmetrics) and what its Jaeger holds.
+#[derive(Debug, Default, Clone)]
+struct GatewaySeen {
+    /// Spans in, and the ERROR ones and those longer than SLOW_MS among them.
+    spans: f64,
+    errors: f64,
+    slow: f64,
+    /// The gateway's CPU time during the run.
+    cpu_seconds: f64,
+    /// In its Jaeger: traces, WRITE traces, spans, ERROR spans and spans of at least SLOW_MS.
+    traces: usize,
+    writes: usize,
+    kept_spans: usize,
+    kept_errors: usize,
+    kept_slow: usize,
+}
+
+/// One run of the demo through two agents and `gateways` gateways.
+struct TierRun {
+    /// Spans the demo's five processes reported exported.
+    exported: u64,
+    /// How long the demo ran.
+    seconds: f64,
+    gateways: Vec<GatewaySeen>,
+}
+
+/// `(total, ERROR, over SLOW_MS)` spans on a gateway's spanmetrics page.
+fn spanmetrics_counts(page: &str) -> (f64, f64, f64) {
+    let calls = support::samples(page, "traces_span_metrics_calls_total");
+    let total = calls.iter().map(|(_, v)| v).sum();
+    let errors = calls
+        .iter()
+        .filter(|(labels, _)| labels.contains("status_code=\"STATUS_CODE_ERROR\""))
+        .map(|(_, v)| v)
+        .sum();
+    let count: f64 = support::samples(page, "traces_span_metrics_duration_milliseconds_count")
+        .iter()
+        .map(|(_, v)| v)
+        .sum();
+    let within: f64 = support::samples(page, "traces_span_metrics_duration_milliseconds_bucket")
+        .iter()
+        .filter(|(labels, _)| {
+            labels.split(',').any(|l| {
+                l.strip_prefix("le=\"")
+                    .and_then(|v| v.strip_suffix('"'))
+                    .and_then(|v| v.parse::<f64>().ok())
+                    == Some(f64::from(SLOW_MS))
+            })
+        })
+        .map(|(_, v)| v)
+        .sum();
+    (total, errors, count - within)
+}
+
+/// The spans the demo's processes reported exported (`storage-cluster: WHO: spans
+/// exported=N dropped=D failed=F`), failing unless all five reported and none dropped or failed.
+fn exported_spans(stderr: &str) -> u64 {
+    let mut total = 0;
+    let mut who = BTreeSet::new();
+    for line in stderr.lines() {
+        let Some((name, counts)) = line
+            .strip_prefix("storage-cluster: ")
+            .and_then(|l| l.split_once(": spans "))
+        else {
+            continue;
+        };
+        let count = |key: &str| -> u64 {
+            counts
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {key} in {line:?}"))
+        };
+        assert_eq!(
+            (count("dropped="), count("failed=")),
+            (0, 0),
+            "{name} lost spans: {line}"
+        );
+        total += count("exported=");
+        who.insert(name.to_owned());
+    }
+    assert_eq!(
+        who,
+        SPREAD.iter().map(|(p, _)| (*p).to_owned()).collect(),
+        "not every process reported its spans:\n{stderr}"
+    );
+    total
+}
+
+/// The problems of a Jaeger trace as a whole: a span whose parent is missing, not exactly one
+/// root, and for a WRITE (the gateway's root) a node without its append, apply and put.
+fn trace_problems(trace: &Json) -> Vec<String> {
+    let id = trace["traceID"].as_str().unwrap_or_default();
+    let spans = trace["spans"].as_array().cloned().unwrap_or_default();
+    let ids: BTreeSet<&str> = spans.iter().filter_map(|s| s["spanID"].as_str()).collect();
+    let processes = processes(trace);
+    let mut problems = Vec::new();
+    let mut roots = Vec::new();
+    for s in &spans {
+        let parents: Vec<&str> = s["references"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["refType"] == "CHILD_OF")
+            .filter_map(|r| r["spanID"].as_str())
+            .collect();
+        match parents.as_slice() {
+            [] => roots.push(s),
+            [parent] if ids.contains(parent) => {}
+            _ => problems.push(format!(
+                "trace {id}: span {} ({}) lacks its parent {parents:?}",
+                s["spanID"], s["operationName"]
+            )),
+        }
+    }
+    if roots.len() != 1 {
+        problems.push(format!("trace {id}: {} roots", roots.len()));
+    }
+    let instance = |s: &Json| {
+        processes
+            .get(s["processID"].as_str().unwrap_or_default())
+            .cloned()
+            .unwrap_or_default()
+    };
+    if roots
+        .first()
+        .is_some_and(|r| r["operationName"] == "nfs.WRITE" && instance(r) == "gateway")
+    {
+        for node in ["node-1", "node-2", "node-3"] {
+            for operation in ["raft.append", "raft.apply", "storage.put"] {
+                if !spans
+                    .iter()
+                    .any(|s| s["operationName"] == operation && instance(s) == node)
+                {
+                    problems.push(format!("WRITE trace {id}: no {operation} on {node}"));
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn is_error(span: &Json) -> bool {
+    span["tags"].as_array().into_iter().flatten().any(|t| {
+        (t["key"] == "otel.status_code" && t["value"] == "ERROR")
+            || (t["key"] == "error" && t["value"] == true)
+    })
+}
+
+/// Runs the demo (`ops` operations, a disk fault every 7 puts) with its processes spread over
+/// two agents that route by trace id to `gateways` gateways, each with a Jaeger of its own, and
+/// waits until every gateway has counted every exported span and every Jaeger holds every
+/// error and slow span its gateway counted, each trace whole and in one Jaeger only.
+fn run_tiers(gateways: usize, ops: usize, percentage: &str) -> TierRun {
+    let slow = SLOW_MS.to_string();
+    let stack = Stack::start_tiers(
+        gateways,
+        &[
+            ("FERROTEL_TAIL_SAMPLING_PERCENTAGE", percentage),
+            ("FERROTEL_TAIL_DECISION_WAIT", "4s"),
+            ("FERROTEL_TAIL_SLOW_MS", &slow),
+        ],
+    );
+    let agents = [
+        format!("http://{}", stack.get("FERROTEL_STACK_OTLP_GRPC")),
+        format!("http://{}", stack.get("FERROTEL_STACK_AGENT2_OTLP_GRPC")),
+    ];
+    let endpoints: Vec<String> = SPREAD
+        .iter()
+        .map(|(process, agent)| format!("{process}={}", agents[*agent]))
+        .collect();
+    let gateway = |n: usize, what: &str| {
+        stack
+            .get(&format!("FERROTEL_STACK_GATEWAY_{}_{what}", n + 1))
+            .to_owned()
+    };
+    let pids: Vec<u32> = (0..gateways)
+        .map(|n| gateway(n, "PID").parse().unwrap())
+        .collect();
+    let cpu_before: Vec<f64> = pids.iter().map(|p| support::cpu_seconds(*p)).collect();
+    let since_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+        - 60_000_000;
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_storage-cluster"))
+        .args(["--ops", &ops.to_string(), "--concurrency", "4"])
+        .args([
+            "--disk-faults",
+            "7",
+            "--otlp-endpoints",
+            &endpoints.join(","),
+        ])
+        // Every process is named above; this keeps the driver from starting its own receiver.
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &agents[0])
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "5000")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .env_remove("OTEL_TRACES_EXPORTER")
+        .env_remove("OTEL_SDK_DISABLED")
+        .env_remove("OTEL_TRACES_SAMPLER")
+        .env_remove("OTEL_LOGS_EXPORTER")
+        .output()
+        .expect("run storage-cluster");
+    let seconds = started.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "storage-cluster failed:\n{stdout}\n{stderr}"
+    );
+    support::assert_no_lost_telemetry("storage-cluster", &format!("{stdout}{stderr}"));
+    let exported = exported_spans(&stderr);
+
+    // Every exported span reached exactly one gateway: their counts add up to the processes'.
+    let pages = || -> Vec<(f64, f64, f64)> {
+        (0..gateways)
+            .map(|n| {
+                let (_, body) = support::http("GET", &gateway(n, "METRICS"), None);
+                spanmetrics_counts(&String::from_utf8_lossy(&body))
+            })
+            .collect()
+    };
+    let counted = poll(WAIT, || {
+        let counts = pages();
+        let total: f64 = counts.iter().map(|c| c.0).sum();
+        assert!(
+            total <= exported as f64,
+            "the gateways counted {total} spans of {exported} exported: some went to two"
+        );
+        (total == exported as f64).then_some(counts)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the gateways counted {:?} spans (total, errors, slow) of {exported} exported",
+            pages()
+        )
+    });
+
+    // Each Jaeger holds its gateway's sampled traces: every error and slow span counted, each
+    // trace whole, none in two Jaegers.
+    let check = || -> (Vec<GatewaySeen>, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut owner: BTreeMap<String, usize> = BTreeMap::new();
+        let mut seen = Vec::new();
+        for (n, (spans, errors, slow)) in counted.iter().enumerate() {
+            let mut traces: BTreeMap<String, Json> = BTreeMap::new();
+            for service in ["storage-client", "storage-gateway", "storage-node"] {
+                for trace in support::jaeger_traces(&gateway(n, "JAEGER"), service, since_us) {
+                    let id = trace["traceID"].as_str().unwrap_or_default().to_owned();
+                    traces.insert(id, trace);
+                }
+            }
+            let mut g = GatewaySeen {
+                spans: *spans,
+                errors: *errors,
+                slow: *slow,
+                traces: traces.len(),
+                ..GatewaySeen::default()
+            };
+            for (id, trace) in &traces {
+                if let Some(other) = owner.insert(id.clone(), n) {
+                    problems.push(format!(
+                        "trace {id} is in the Jaegers of gateways {} and {}",
+                        other + 1,
+                        n + 1
+                    ));
+                }
+                problems.extend(trace_problems(trace));
+                let spans = trace["spans"].as_array().cloned().unwrap_or_default();
+                g.kept_spans += spans.len();
+                g.kept_errors += spans.iter().filter(|s| is_error(s)).count();
+                g.kept_slow += spans
+                    .iter()
+                    .filter(|s| s["duration"].as_u64().unwrap_or(0) >= u64::from(SLOW_MS) * 1000)
+                    .count();
+                if spans.iter().any(|s| {
+                    s["operationName"] == "nfs.WRITE"
+                        && s["references"].as_array().is_none_or(|r| r.is_empty())
+                }) {
+                    g.writes += 1;
+                }
+            }
+            if (g.kept_errors as f64) < g.errors {
+                problems.push(format!(
+                    "gateway {}: {} ERROR spans counted, {} in its Jaeger",
+                    n + 1,
+                    g.errors,
+                    g.kept_errors
+                ));
+            }
+            if (g.kept_slow as f64) < g.slow {
+                problems.push(format!(
+                    "gateway {}: {} spans over {SLOW_MS} ms counted, {} in its Jaeger",
+                    n + 1,
+                    g.slow,
+                    g.kept_slow
+                ));
+            }
+            seen.push(g);
+        }
+        (seen, problems)
+    };
+    // Decisions come a decision wait after each trace's first span; the last ones follow the
+    // demo's end by that much.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let (mut seen, problems) = loop {
+        let (seen, problems) = check();
+        if problems.is_empty() || std::time::Instant::now() >= deadline {
+            break (seen, problems);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    assert!(
+        problems.is_empty(),
+        "{} problems, the first:\n{}",
+        problems.len(),
+        problems
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    for (g, pid) in seen.iter_mut().zip(&pids) {
+        let n = pids.iter().position(|p| p == pid).unwrap();
+        g.cpu_seconds = support::cpu_seconds(*pid) - cpu_before[n];
+    }
+    TierRun {
+        exported,
+        seconds,
+        gateways: seen,
+    }
+}
+
+#[test]
+fn two_agents_two_gateways_keep_each_trace_whole_in_one_gateway() {
+    if support::stack_tools_or_skip().is_none() {
+        return;
+    }
+    let run = run_tiers(2, 300, "10");
+    for (n, g) in run.gateways.iter().enumerate() {
+        println!("gateway {}: {g:?}", n + 1);
+        // The trace ids spread over both gateways: each took spans and kept WRITE traces.
+        assert!(
+            g.spans > 0.0 && g.writes > 0,
+            "gateway {} idle: {g:?}",
+            n + 1
+        );
+    }
+    let sum = |f: fn(&GatewaySeen) -> f64| run.gateways.iter().map(f).sum::<f64>();
+    // The policies had something to keep: the faulty disk's errors and slow puts.
+    assert!(sum(|g| g.errors) > 0.0, "no ERROR span was made");
+    assert!(sum(|g| g.slow) > 0.0, "no span lasted {SLOW_MS} ms");
+    // And the probabilistic share dropped the rest: the Jaegers hold fewer spans than were sent.
+    let kept = sum(|g| g.kept_spans as f64);
+    assert!(
+        kept < run.exported as f64,
+        "every one of the {} spans was kept at 10%",
+        run.exported
+    );
+    println!(
+        "two tiers: {} spans exported in {:.1} s, {kept} kept whole, each trace in one gateway",
+        run.exported, run.seconds
+    );
+}
+
+/// The README's sizing of the collector tiers: the same demo run through one gateway, then
+/// two, and each gateway's spans per second and per CPU-second (its own CPU time from /proc).
+/// `cargo test -p ferrotel-examples --test stack_live sizing -- --ignored --nocapture`;
+/// FERROTEL_SIZING_OPS sets the operations per run (default 1000).
+#[test]
+#[ignore = "a measurement of minutes; its figures are in the README"]
+fn sizing_one_gateway_against_two() {
+    if support::stack_tools_or_skip().is_none() {
+        return;
+    }
+    let ops = std::env::var("FERROTEL_SIZING_OPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let mut per_core = Vec::new();
+    for gateways in [1, 2] {
+        let run = run_tiers(gateways, ops, "10");
+        println!(
+            "{gateways} gateway(s): {} spans exported by the demo in {:.1} s ({:.0} spans/s)",
+            run.exported,
+            run.seconds,
+            run.exported as f64 / run.seconds
+        );
+        for (n, g) in run.gateways.iter().enumerate() {
+            println!(
+                "  gateway {}: {:.0} spans ({:.0} spans/s), {:.2} CPU-s, {:.0} spans per CPU-s; \
+                 kept {} traces ({} spans)",
+                n + 1,
+                g.spans,
+                g.spans / run.seconds,
+                g.cpu_seconds,
+                g.spans / g.cpu_seconds,
+                g.traces,
+                g.kept_spans
+            );
+        }
+        let cpu: f64 = run.gateways.iter().map(|g| g.cpu_seconds).sum();
+        per_core.push(run.exported as f64 / cpu);
+        println!(
+            "  all gateways: {cpu:.2} CPU-s, {:.0} spans per CPU-s",
+            run.exported as f64 / cpu
+        );
+    }
+    println!(
+        "spans per gateway CPU-second, two gateways against one: {:.2}",
+        per_core[1] / per_core[0]
+    );
+}

@@ -81,6 +81,13 @@ impl Stack {
         Stack::start_with(if scaled { &["--scaled"] } else { &[] }, env)
     }
 
+    /// Starts the scaled variant with `gateways` gateways, each exporting to a Jaeger of its own
+    /// (`run-local start --scaled --gateways N --jaeger-per-gateway`).
+    pub fn start_tiers(gateways: usize, env: &[(&str, &str)]) -> Stack {
+        let n = gateways.to_string();
+        Stack::start_with(&["--scaled", "--gateways", &n, "--jaeger-per-gateway"], env)
+    }
+
     /// Starts Jaeger alone (`run-local start --jaeger-only`).
     pub fn start_jaeger() -> Stack {
         Stack::start_with(&["--jaeger-only"], &[])
@@ -258,6 +265,70 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Every trace the Jaeger at `base` (`http://host:port`) holds with a span of `service` that
+/// started after `since_us` (microseconds since the epoch), each with all its spans (at most
+/// 50 000: Jaeger refuses a search deeper than its memory store, 100 000 traces).
+pub fn jaeger_traces(base: &str, service: &str, since_us: u64) -> Vec<Json> {
+    let end_us = since_us + 24 * 3600 * 1_000_000;
+    let (status, body) = http(
+        "GET",
+        &format!(
+            "{base}/api/traces?service={}&start={since_us}&end={end_us}&limit=50000",
+            urlencode(service)
+        ),
+        None,
+    );
+    assert_eq!(
+        status,
+        200,
+        "Jaeger refused the search for {service}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+    json["data"].as_array().cloned().unwrap_or_default()
+}
+
+/// `(labels, value)` of every sample named `name` on a Prometheus text page.
+pub fn samples<'a>(page: &'a str, name: &str) -> Vec<(&'a str, f64)> {
+    page.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels, value) = match rest.strip_prefix('{') {
+                Some(rest) => rest.split_once('}')?,
+                None => ("", rest),
+            };
+            if !(rest.starts_with('{') || rest.starts_with(' ')) {
+                return None; // a longer name with `name` as its prefix
+            }
+            let value = value.split_whitespace().next()?.parse().ok()?;
+            Some((labels, value))
+        })
+        .collect()
+}
+
+/// CPU time (user + system) process `pid` has used so far, in seconds.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / clock_ticks()
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`).
+fn clock_ticks() -> f64 {
+    let output = Command::new("getconf").arg("CLK_TCK").output().unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// Percent-encodes a query-string value.

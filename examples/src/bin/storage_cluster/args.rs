@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub(crate) const USAGE: &str = "\
 usage: storage-cluster [--ops N] [--concurrency C] [--kill-leader-after K]
                        [--nfs-metrics semconv|dittofs] [--data-dir DIR] [--serve]
+                       [--disk-faults N] [--otlp-endpoints PROCESS=URL,...]
   --ops N                 NFS operations to run (default 200)
   --concurrency C         operations in flight at once, one NFS connection each (default 8)
   --kill-leader-after K   kill the Raft leader's process after K operations; the cluster
@@ -18,6 +19,14 @@ usage: storage-cluster [--ops N] [--concurrency C] [--kill-leader-after K]
   --serve                 after the run, keep the cluster serving (NFS export and every
                           /metrics page) until stdin closes, Ctrl-C or SIGTERM, for another
                           client
+  --disk-faults N         every N-th object_store put on each node (N >= 2) fails once,
+                          and the node tries it again, or, in turn, takes 300 ms longer:
+                          error and slow traces in a run that succeeds, for a collector's
+                          tail sampling policies to keep
+  --otlp-endpoints LIST   PROCESS=URL,...: the named processes (driver, gateway, node-1,
+                          node-2, node-3) export to URL instead of OTEL_EXPORTER_OTLP_ENDPOINT,
+                          as with one collector agent per host (signal-specific endpoint
+                          variables still win)
   -h, --help              this text
 
 Ctrl-C (SIGINT) or SIGTERM during the operations stops them: the children flush their
@@ -27,7 +36,7 @@ acknowledged write read back, 1 when not, 2 for bad arguments.
 
 The driver starts its own cluster; the roles below are how it starts the children:
   storage-cluster --role gateway --listen ADDR --nodes ID=HOST:PORT,... [--initialize]
-  storage-cluster --role node --id N --listen ADDR --data-dir DIR
+  storage-cluster --role node --id N --listen ADDR --data-dir DIR [--disk-faults N]
 Started on their own (one per pod, say), the roles stop on SIGTERM or when their stdin closes;
 the gateway with --initialize makes the nodes one Raft cluster, as the driver otherwise does.
 
@@ -52,6 +61,10 @@ pub(crate) struct DriveOptions {
     pub(crate) data_dir: Option<PathBuf>,
     /// Keep serving after the run (`--serve`).
     pub(crate) serve: bool,
+    /// Every N-th put on each node misbehaves (`--disk-faults`).
+    pub(crate) disk_faults: Option<u64>,
+    /// `(process, OTLP endpoint)` of the processes that export elsewhere (`--otlp-endpoints`).
+    pub(crate) endpoints: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +87,8 @@ pub(crate) struct NodeOptions {
     pub(crate) id: u64,
     pub(crate) listen: SocketAddr,
     pub(crate) data_dir: PathBuf,
+    /// Every N-th put misbehaves (`--disk-faults`).
+    pub(crate) disk_faults: Option<u64>,
 }
 
 /// The most operations in flight the driver allows (each is an NFS connection).
@@ -90,6 +105,8 @@ struct Given {
     id: Option<String>,
     listen: Option<String>,
     nodes: Option<String>,
+    disk_faults: Option<String>,
+    otlp_endpoints: Option<String>,
     serve: bool,
     initialize: bool,
 }
@@ -124,6 +141,8 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, S
             "--id" => &mut given.id,
             "--listen" => &mut given.listen,
             "--nodes" => &mut given.nodes,
+            "--disk-faults" => &mut given.disk_faults,
+            "--otlp-endpoints" => &mut given.otlp_endpoints,
             _ => return Err(format!("unknown argument {arg:?}")),
         };
         let value = match inline {
@@ -181,6 +200,11 @@ fn drive(given: Given) -> Result<Command, String> {
             ))
         }
     };
+    let disk_faults = disk_faults(given.disk_faults.as_deref())?;
+    let endpoints = match given.otlp_endpoints.as_deref() {
+        None => Vec::new(),
+        Some(list) => endpoints(list)?,
+    };
     Ok(Command::Drive(DriveOptions {
         ops,
         concurrency,
@@ -188,6 +212,8 @@ fn drive(given: Given) -> Result<Command, String> {
         nfs_metrics,
         data_dir: given.data_dir.map(PathBuf::from),
         serve: given.serve,
+        disk_faults,
+        endpoints,
     }))
 }
 
@@ -197,6 +223,7 @@ fn serve(role: &str, given: Given) -> Result<Command, String> {
         ("--concurrency", &given.concurrency),
         ("--kill-leader-after", &given.kill_leader_after),
         ("--nfs-metrics", &given.nfs_metrics),
+        ("--otlp-endpoints", &given.otlp_endpoints),
     ] {
         if value.is_some() {
             return Err(format!("{name} is for the driver, not a --role"));
@@ -208,8 +235,8 @@ fn serve(role: &str, given: Given) -> Result<Command, String> {
     let listen = addr("--listen", given.listen.as_deref())?;
     match role {
         "gateway" => {
-            if given.id.is_some() || given.data_dir.is_some() {
-                return Err("--id and --data-dir are for --role node".to_string());
+            if given.id.is_some() || given.data_dir.is_some() || given.disk_faults.is_some() {
+                return Err("--id, --data-dir and --disk-faults are for --role node".to_string());
             }
             let nodes = given
                 .nodes
@@ -237,10 +264,12 @@ fn serve(role: &str, given: Given) -> Result<Command, String> {
                 .data_dir
                 .map(PathBuf::from)
                 .ok_or("--data-dir is required")?;
+            let disk_faults = disk_faults(given.disk_faults.as_deref())?;
             Ok(Command::Serve(Role::Node(NodeOptions {
                 id,
                 listen,
                 data_dir,
+                disk_faults,
             })))
         }
         other => Err(format!(
@@ -264,6 +293,48 @@ fn count(name: &str, value: Option<&str>, default: usize, max: usize) -> Result<
         Ok(n) => Ok(n),
         Err(_) => Err(format!("{name} expects a positive integer, got {value:?}")),
     }
+}
+
+/// `--disk-faults N`: at least 2, so the retry of a failed put is never a faulty put itself.
+fn disk_faults(value: Option<&str>) -> Result<Option<u64>, String> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match value.parse::<u64>() {
+        Ok(n) if n >= 2 => Ok(Some(n)),
+        _ => Err(format!(
+            "--disk-faults expects an integer of at least 2, got {value:?}"
+        )),
+    }
+}
+
+/// The processes `--otlp-endpoints` can name.
+pub(crate) const PROCESSES: [&str; 5] = ["driver", "gateway", "node-1", "node-2", "node-3"];
+
+/// `--otlp-endpoints PROCESS=URL,...`: each process at most once, each URL http(s).
+fn endpoints(list: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for item in list.split(',') {
+        let (process, url) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--otlp-endpoints expects PROCESS=URL items, got {item:?}"))?;
+        if !PROCESSES.contains(&process) {
+            return Err(format!(
+                "--otlp-endpoints: {process:?} is not one of {}",
+                PROCESSES.join(", ")
+            ));
+        }
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 9 {
+            return Err(format!(
+                "--otlp-endpoints: {process}={url:?} is not an http:// or https:// URL"
+            ));
+        }
+        if out.iter().any(|(p, _)| p == process) {
+            return Err(format!("--otlp-endpoints names {process} twice"));
+        }
+        out.push((process.to_string(), url.to_string()));
+    }
+    Ok(out)
 }
 
 fn addr(name: &str, value: Option<&str>) -> Result<SocketAddr, String> {
@@ -314,6 +385,8 @@ mod tests {
             nfs_metrics: None,
             data_dir: None,
             serve: false,
+            disk_faults: None,
+            endpoints: Vec::new(),
         }
     }
 
@@ -331,6 +404,17 @@ mod tests {
                 nfs_metrics: Some("dittofs".into()),
                 data_dir: Some(PathBuf::from("/tmp/d")),
                 ..drive(50, 8)
+            }))
+        );
+        assert_eq!(
+            parse_str("--disk-faults 7 --otlp-endpoints gateway=http://a:4317,node-2=https://b:1"),
+            Ok(Command::Drive(DriveOptions {
+                disk_faults: Some(7),
+                endpoints: vec![
+                    ("gateway".into(), "http://a:4317".into()),
+                    ("node-2".into(), "https://b:1".into()),
+                ],
+                ..drive(200, 8)
             }))
         );
     }
@@ -361,6 +445,14 @@ mod tests {
             "--role gateway --listen 127.0.0.1:0 --nodes 1=:7000",
             "--ops 3 --initialize",
             "--role db --listen 127.0.0.1:0",
+            "--disk-faults 1",
+            "--disk-faults many",
+            "--otlp-endpoints gateway",
+            "--otlp-endpoints node-4=http://a:1",
+            "--otlp-endpoints gateway=a:4317",
+            "--otlp-endpoints gateway=http://a:1,gateway=http://b:1",
+            "--role gateway --listen 127.0.0.1:0 --nodes 1=127.0.0.1:7 --disk-faults 3",
+            "--role node --id 1 --listen 127.0.0.1:0 --data-dir /tmp --otlp-endpoints driver=http://a:1",
         ] {
             assert!(parse_str(line).is_err(), "{line:?} was accepted");
         }
@@ -375,6 +467,7 @@ mod tests {
                 id: 2,
                 listen: addr("127.0.0.1:0"),
                 data_dir: PathBuf::from("/tmp/x"),
+                disk_faults: None,
             })))
         );
         assert_eq!(
@@ -405,6 +498,7 @@ mod tests {
                 id: 0,
                 listen: addr("0.0.0.0:7000"),
                 data_dir: PathBuf::from("/data"),
+                disk_faults: None,
             })))
         );
     }

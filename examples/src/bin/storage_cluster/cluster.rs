@@ -45,6 +45,8 @@ pub(crate) struct Cluster {
     /// How long a child may take to stop and flush its telemetry once asked: longer than the
     /// telemetry's own shutdown bound, so a slow collector is never mistaken for a hung child.
     stop_timeout: Duration,
+    /// `(child, OTLP endpoint)` of the children that export elsewhere.
+    endpoints: Vec<(String, String)>,
 }
 
 struct Proc {
@@ -62,10 +64,13 @@ struct Proc {
 
 impl Cluster {
     /// Starts the three storage nodes, then the gateway in front of them, each with the
-    /// driver's environment plus `env`; node files go under `data_dir`.
+    /// driver's environment plus `env` (and its own OTLP endpoint when `endpoints` names it);
+    /// node files go under `data_dir`, on a disk that misbehaves every `disk_faults` puts.
     pub(crate) fn start(
         env: &[(String, String)],
+        endpoints: &[(String, String)],
         data_dir: &Path,
+        disk_faults: Option<u64>,
         telemetry_shutdown: Duration,
     ) -> Result<Cluster, Error> {
         let mut cluster = Cluster {
@@ -74,6 +79,7 @@ impl Cluster {
             gateway_metrics: None,
             nodes: Vec::new(),
             stop_timeout: stop_timeout(telemetry_shutdown),
+            endpoints: endpoints.to_vec(),
         };
         let any = "127.0.0.1:0";
         let dir = data_dir.display().to_string();
@@ -81,16 +87,20 @@ impl Cluster {
         for id in 1..=3u64 {
             let name = format!("node-{id}");
             let id_arg = id.to_string();
-            let args = [
-                "--role",
-                "node",
-                "--id",
-                &id_arg,
-                "--listen",
-                any,
-                "--data-dir",
-                &dir,
+            let mut args = vec![
+                "--role".to_string(),
+                "node".into(),
+                "--id".into(),
+                id_arg,
+                "--listen".into(),
+                any.into(),
+                "--data-dir".into(),
+                dir.clone(),
             ];
+            if let Some(every) = disk_faults {
+                args.extend(["--disk-faults".to_string(), every.to_string()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             slots.push((id, name.clone(), cluster.spawn(&name, &args, env)?));
         }
         for (id, name, slot) in slots {
@@ -158,9 +168,20 @@ impl Cluster {
         env: &[(String, String)],
     ) -> Result<usize, Error> {
         let exe = std::env::current_exe()?;
+        let own = self
+            .endpoints
+            .iter()
+            .filter(|(child, _)| child == name)
+            .map(|(_, url)| {
+                (
+                    ferrotel::config::vars::OTEL_EXPORTER_OTLP_ENDPOINT,
+                    url.as_str(),
+                )
+            });
         let mut child = Command::new(exe)
             .args(args)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(own)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

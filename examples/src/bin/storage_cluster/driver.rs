@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ferrotel::config::vars;
 use ferrotel::ops::nfs::{NfsInstruments, NfsSide, NfsStatus, Procedure, Share};
 use ferrotel::StopSignal;
 use ferrotel_testkit::Receiver;
@@ -174,11 +175,19 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     if let Some(profile) = &options.nfs_metrics {
         overrides.push(("FERROTEL_NFS_METRICS".into(), profile.clone()));
     }
+    let mut own = overrides.clone();
+    own.extend(
+        options
+            .endpoints
+            .iter()
+            .filter(|(process, _)| process == "driver")
+            .map(|(_, url)| (vars::OTEL_EXPORTER_OTLP_ENDPOINT.to_string(), url.clone())),
+    );
     let telemetry = telemetry::init(
         "storage-client",
         "driver",
         std::net::IpAddr::from([127, 0, 0, 1]),
-        &overrides,
+        &own,
     )?;
     let (data_dir, temporary) = match &options.data_dir {
         Some(dir) => (dir.clone(), false),
@@ -190,7 +199,13 @@ pub(crate) fn run(options: DriveOptions) -> Result<ExitCode, Error> {
     let nfs = telemetry.ops().nfs(NfsSide::Client);
 
     let removal = TemporaryDir(temporary.then(|| data_dir.clone()));
-    let cluster = Cluster::start(&overrides, &data_dir, telemetry.config().shutdown_bound())?;
+    let cluster = Cluster::start(
+        &overrides,
+        &options.endpoints,
+        &data_dir,
+        options.disk_faults,
+        telemetry.config().shutdown_bound(),
+    )?;
     print_addresses(&cluster, telemetry.metrics_addr(), &data_dir, temporary);
     let members = cluster.nodes.clone();
     let gateway = cluster.gateway;

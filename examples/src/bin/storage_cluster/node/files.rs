@@ -431,9 +431,13 @@ impl Files {
             Effect::Put(chunks) => {
                 for (id, chunk, data) in chunks {
                     self.cache().put((id, chunk), data.clone());
-                    self.store
-                        .put(&object(id, chunk), PutPayload::from(data))
-                        .await?;
+                    let location = object(id, chunk);
+                    let payload = PutPayload::from(data);
+                    // A put that fails is tried once more, as a client of any object store
+                    // does: the failure stays visible as its own storage span.
+                    if self.store.put(&location, payload.clone()).await.is_err() {
+                        self.store.put(&location, payload).await?;
+                    }
                 }
             }
             Effect::Delete(id, from, to) => self.delete_chunks(id, from, to).await?,

@@ -6,6 +6,7 @@
 //! the network are wrapped, so every append, replication round, apply, vote and snapshot is a
 //! span and a sample, and each entry carries its proposer's trace context through the log.
 
+mod faulty;
 mod files;
 mod network;
 
@@ -83,7 +84,10 @@ async fn serve(options: &NodeOptions, guard: &ferrotel::Guard) -> Result<(), Err
     let local = LocalFileSystem::new_with_prefix(&dir)
         .map_err(|e| format!("cannot use {} for object_store: {e}", dir.display()))?;
     let storage = guard.ops().storage("fs");
-    let store = Arc::new(TracedStore::new(local, storage.clone()));
+    let store = Arc::new(TracedStore::new(
+        faulty::FaultyDisk::new(local, options.disk_faults.unwrap_or(0)),
+        storage.clone(),
+    ));
     let files = Files::new(store, storage);
 
     // One Raft group holds the export; a multi-Raft service names each of its groups.
