@@ -7,7 +7,6 @@
 //! left is what one more request costs the whole process (client, server, batch processor).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::telemetry::Case;
 
@@ -77,32 +76,45 @@ pub(crate) fn run(options: &Options<'_>) -> Result<(), String> {
     }
     println!();
     println!(
-        "| case | in flight | instructions / request | ÷ bare | added | added ÷ davidB's added |"
+        "| case | in flight | instructions / request | ÷ bare | ÷ bare-header | added | \
+         added above the floor | share of added above the floor | added ÷ davidB's added |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in &rows {
         let find = |id: &str| {
             rows.iter()
                 .find(|r| r.id == id && r.in_flight == row.in_flight)
                 .map(|r| r.per_request)
         };
+        let baseline = row.id == "bare" || row.id == "bare-header";
         let bare = find("bare");
+        let floor = find("bare-header");
         let davidb = find("davidb-noop");
-        let added = bare.map(|b| row.per_request - b);
+        let added = bare
+            .map(|b| row.per_request - b)
+            .filter(|_| row.id != "bare");
+        let above = floor.map(|f| row.per_request - f).filter(|_| !baseline);
         let cell = |v: Option<f64>, digits: usize| {
             v.map_or_else(|| "–".to_string(), |v| format!("{v:.digits$}"))
         };
+        let share = match (above, added) {
+            (Some(a), Some(d)) if d > 0.0 => Some(a / d),
+            _ => None,
+        };
         let ratio_davidb = match (added, davidb, bare) {
-            (Some(a), Some(d), Some(b)) if d - b > 0.0 && row.id != "bare" => Some(a / (d - b)),
+            (Some(a), Some(d), Some(b)) if d - b > 0.0 && !baseline => Some(a / (d - b)),
             _ => None,
         };
         println!(
-            "| {} | {} | {:.0} | {} | {} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
             row.name,
             row.in_flight,
             row.per_request,
             cell(bare.map(|b| row.per_request / b), 3),
-            cell(added.filter(|_| row.id != "bare"), 0),
+            cell(floor.map(|f| row.per_request / f), 3),
+            cell(added, 0),
+            cell(above, 0),
+            cell(share, 2),
             cell(ratio_davidb, 2),
         );
     }
@@ -128,48 +140,14 @@ fn count(
     requests: usize,
     file: &Path,
 ) -> Result<u64, String> {
-    let status = Command::new("valgrind")
-        .arg("--tool=callgrind")
-        .arg(format!("--callgrind-out-file={}", file.display()))
-        .arg(exe)
-        .args(["--cases", case.id])
-        .args(["--in-flight", &in_flight.to_string()])
-        .args(["--requests", &requests.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run valgrind (is it installed?): {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "{} under callgrind ({requests} requests) failed: {status}",
-            case.name
-        ));
-    }
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    total_instructions(&text).ok_or_else(|| format!("no instruction total in {}", file.display()))
-}
-
-/// The `summary:` (or `totals:`) line of a callgrind output file: Ir over the whole run.
-fn total_instructions(text: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix("summary:")
-                .or_else(|| line.strip_prefix("totals:"))
-        })
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::total_instructions;
-
-    #[test]
-    fn reads_the_summary_line() {
-        let text = "events: Ir\nsummary: 123456\nfn=main\n";
-        assert_eq!(total_instructions(text), Some(123_456));
-        assert_eq!(total_instructions("totals: 7\n"), Some(7));
-        assert_eq!(total_instructions("events: Ir\n"), None);
-    }
+    let args = [
+        "--cases".to_string(),
+        case.id.to_string(),
+        "--in-flight".to_string(),
+        in_flight.to_string(),
+        "--requests".to_string(),
+        requests.to_string(),
+    ];
+    crate::instructions::count(exe, &args, file)
+        .map_err(|e| format!("{} ({requests} requests): {e}", case.name))
 }

@@ -132,6 +132,12 @@ async fn load(
                 .add_service(service)
                 .serve_with_incoming(incoming),
         ),
+        Telemetry::BareHeader => tokio::spawn(
+            Server::builder()
+                .layer(crate::header::ParseLayer)
+                .add_service(service)
+                .serve_with_incoming(incoming),
+        ),
         Telemetry::Ferrotel(_) => {
             let layer = telemetry
                 .ferrotel_server()
@@ -185,6 +191,11 @@ async fn load(
     let started = window.start;
     let (results, cpu) = match telemetry {
         Telemetry::Bare => callers(EchoClient::new(channel), in_flight, window).await,
+        Telemetry::BareHeader => {
+            let layer = crate::header::InjectLayer::new();
+            let client = EchoClient::new(ServiceBuilder::new().layer(layer).service(channel));
+            callers(client, in_flight, window).await
+        }
         Telemetry::Ferrotel(_) => {
             let layer = telemetry
                 .ferrotel_client(&target)

@@ -1,5 +1,6 @@
-//! What ferrotel's Tower layers cost on a tonic unary call, against bare tonic and against
-//! `tonic-tracing-opentelemetry`, in one run.
+//! What ferrotel's Tower layers cost on a tonic unary call, against bare tonic, against the
+//! floor of any W3C-propagating layer (`bare-header`: a `traceparent` sent and parsed, see
+//! [`header`]) and against `tonic-tracing-opentelemetry`, in one run.
 //!
 //! ```text
 //! cargo run --release -p ferrotel-bench-grpc -- [--seconds S] [--warmup S] [--in-flight 1,16]
@@ -28,6 +29,8 @@
 mod callgrind;
 mod cpu;
 mod go_anchor;
+mod header;
+mod instructions;
 mod load;
 mod receiver;
 mod telemetry;
@@ -273,11 +276,13 @@ fn bench(args: &Args) -> Result<(), String> {
     println!();
     println!(
         "| case | in flight | req/s | p50 µs | p99 µs | req/s ÷ bare | p99 ÷ bare \
-         | CPU µs/req | CPU ÷ bare | receiver CPU µs/req |"
+         | CPU µs/req | CPU ÷ bare | CPU ÷ bare-header | share of added CPU above the floor \
+         | receiver CPU µs/req |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &args.in_flight {
         let bare = results.get(&("bare", n)).map(|m| summary(m));
+        let floor = results.get(&("bare-header", n)).map(|m| summary(m));
         for case in &args.cases {
             let Some(measured) = results.get(&(case.id, n)) else {
                 continue;
@@ -288,8 +293,16 @@ fn bench(args: &Args) -> Result<(), String> {
                 _ => "–".to_string(),
             };
             let base = |f: fn(&Measurement) -> Option<f64>| bare.as_ref().and_then(f);
+            let floor_cpu = floor.as_ref().and_then(|f| f.cpu_us);
+            let baseline = case.id == "bare" || case.id == "bare-header";
+            let share = match (m.cpu_us, floor_cpu, base(|b| b.cpu_us)) {
+                (Some(ours), Some(f), Some(b)) if ours > b && !baseline => {
+                    format!("{:.2}", (ours - f) / (ours - b))
+                }
+                _ => "–".to_string(),
+            };
             println!(
-                "| {} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
                 case.name,
                 n,
                 m.throughput,
@@ -299,6 +312,8 @@ fn bench(args: &Args) -> Result<(), String> {
                 ratio(Some(m.p99_us), base(|b| Some(b.p99_us))),
                 cpu_cell(m.cpu_us),
                 ratio(m.cpu_us, base(|b| b.cpu_us)),
+                ratio(m.cpu_us, floor_cpu),
+                share,
                 cpu_cell(m.receiver_cpu_us),
             );
         }

@@ -33,6 +33,8 @@ pub(crate) enum Export {
 pub(crate) enum Kind {
     /// No layers at all.
     Bare,
+    /// A fixed `traceparent` sent and parsed, nothing else: the floor (see [`crate::header`]).
+    BareHeader,
     /// ferrotel's `ServerLayer` and `ClientLayer`, sampling this fraction of traces.
     Ferrotel { ratio: f64, export: Export },
     /// `tonic-tracing-opentelemetry`'s server and client `OtelGrpcLayer`s, through a `tracing`
@@ -51,11 +53,16 @@ pub(crate) struct Case {
 }
 
 /// Every case, in the order they run.
-pub(crate) const CASES: [Case; 9] = [
+pub(crate) const CASES: [Case; 10] = [
     Case {
         id: "bare",
         name: "bare tonic (baseline)",
         kind: Kind::Bare,
+    },
+    Case {
+        id: "bare-header",
+        name: "bare tonic + traceparent sent and parsed (floor)",
+        kind: Kind::BareHeader,
     },
     Case {
         id: "f0-noop",
@@ -301,6 +308,8 @@ fn propagator() -> Arc<dyn TextMapPropagator + Send + Sync> {
 pub(crate) enum Telemetry {
     /// No layers.
     Bare,
+    /// The `traceparent` layer pair of [`crate::header`].
+    BareHeader,
     /// ferrotel's layers on this provider.
     Ferrotel(Provider),
     /// davidB's layers, and the `tracing` dispatcher whose OpenTelemetry layer makes the spans.
@@ -315,6 +324,7 @@ impl Telemetry {
     pub(crate) fn new(case: &Case, endpoint: Option<&str>) -> Result<Telemetry, String> {
         match case.kind {
             Kind::Bare => Ok(Telemetry::Bare),
+            Kind::BareHeader => Ok(Telemetry::BareHeader),
             Kind::Ferrotel { ratio, export } => Ok(Telemetry::Ferrotel(Provider::new(
                 ratio, export, endpoint, true,
             )?)),
@@ -393,7 +403,7 @@ impl Telemetry {
     /// Flushes and shuts down; says what became of the spans.
     pub(crate) fn finish(self) -> String {
         match self {
-            Telemetry::Bare => String::new(),
+            Telemetry::Bare | Telemetry::BareHeader => String::new(),
             Telemetry::Ferrotel(provider) => provider.finish(),
             Telemetry::DavidB { provider, dispatch } => {
                 drop(dispatch);

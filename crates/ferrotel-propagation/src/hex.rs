@@ -12,23 +12,57 @@ pub(crate) enum HexCase {
     Any,
 }
 
+/// Marks a byte that is not a hex digit in [`LOWER`] and [`ANY`]; no digit has this bit.
+const INVALID: u8 = 0x80;
+
+/// The nibble of each byte, or [`INVALID`]: a table lookup per digit instead of range matches.
+const fn table(upper: bool) -> [u8; 256] {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 16 {
+        let digit = if i < 10 { b'0' + i } else { b'a' + i - 10 };
+        table[digit as usize] = i;
+        if upper && i >= 10 {
+            table[(b'A' + i - 10) as usize] = i;
+        }
+        i += 1;
+    }
+    table
+}
+
+static LOWER: [u8; 256] = table(false);
+static ANY: [u8; 256] = table(true);
+
+/// Up to 16 digits as a `u64`, if each is one: branch-free per digit, the invalid marks
+/// collected and checked once.
+fn fold(digits: &[u8], table: &[u8; 256]) -> Option<u64> {
+    let mut seen = 0u8;
+    let mut acc = 0u64;
+    for &byte in digits {
+        let nibble = table[usize::from(byte)];
+        seen |= nibble;
+        acc = (acc << 4) | u64::from(nibble & 0x0f);
+    }
+    (seen & INVALID == 0).then_some(acc)
+}
+
 /// Parses `digits` (1 to 32 hex digits, nothing else) as an unsigned number.
 ///
 /// Returns `None` when `digits` is empty, longer than `max_digits`, or holds any character that
 /// is not a hex digit of the accepted case.
 pub(crate) fn parse_hex(digits: &str, max_digits: usize, case: HexCase) -> Option<u128> {
-    if digits.is_empty() || digits.len() > max_digits || digits.len() > 32 {
+    let bytes = digits.as_bytes();
+    if bytes.is_empty() || bytes.len() > max_digits || bytes.len() > 32 {
         return None;
     }
-    digits.bytes().try_fold(0u128, |acc, byte| {
-        let nibble = match byte {
-            b'0'..=b'9' => byte - b'0',
-            b'a'..=b'f' => byte - b'a' + 10,
-            b'A'..=b'F' if case == HexCase::Any => byte - b'A' + 10,
-            _ => return None,
-        };
-        Some((acc << 4) | u128::from(nibble))
-    })
+    let table = match case {
+        HexCase::Lower => &LOWER,
+        HexCase::Any => &ANY,
+    };
+    // Two 64-bit halves: no 128-bit shift per digit.
+    let (high, low) = bytes.split_at(bytes.len().saturating_sub(16));
+    let shift = 4 * low.len();
+    Some((u128::from(fold(high, table)?) << shift) | u128::from(fold(low, table)?))
 }
 
 #[cfg(test)]
@@ -48,5 +82,32 @@ mod tests {
             Some(u128::MAX)
         );
         assert_eq!(parse_hex(&"f".repeat(33), 40, HexCase::Lower), None);
+        assert_eq!(
+            parse_hex("4bf92f3577b34da6a3ce929d0e0e4736", 32, HexCase::Lower),
+            Some(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736)
+        );
+        assert_eq!(
+            parse_hex("1234567890abcdef1", 32, HexCase::Lower),
+            Some(0x1_2345_6789_0abc_def1)
+        );
+        assert_eq!(
+            parse_hex("00f067aa0ba902b7", 16, HexCase::Lower),
+            Some(0x00f0_67aa_0ba9_02b7)
+        );
+        // Every byte: a digit of its case exactly, nothing else.
+        for byte in 0..=255u8 {
+            let text = [byte, b'0'];
+            let Ok(text) = std::str::from_utf8(&text) else {
+                continue;
+            };
+            let lower = byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte);
+            let any = byte.is_ascii_hexdigit();
+            assert_eq!(
+                parse_hex(text, 2, HexCase::Lower).is_some(),
+                lower,
+                "{byte}"
+            );
+            assert_eq!(parse_hex(text, 2, HexCase::Any).is_some(), any, "{byte}");
+        }
     }
 }

@@ -20,7 +20,6 @@ use crate::tracer::Level2Tracer;
 use tracing::{Event, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::filter::FilterExt as _;
-use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::fmt::FmtContext;
@@ -30,10 +29,12 @@ use tracing_subscriber::layer::Layered;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-/// The subscriber the log layer sits on when tracing is on: the registry and the (filtered)
+/// The subscriber the log layer sits on when tracing is on: the registry, the filter and the
 /// OpenTelemetry layer.
-pub(crate) type Traced =
-    Layered<Filtered<OpenTelemetryLayer<Registry, Level2Tracer>, EnvFilter, Registry>, Registry>;
+pub(crate) type Traced = Layered<
+    OpenTelemetryLayer<Layered<GlobalFilter, Registry>, Level2Tracer>,
+    Layered<GlobalFilter, Registry>,
+>;
 
 /// The log layer in the configured format. Each format has its own span field formatter (the
 /// JSON line reads span fields back as JSON), so the two are two layer types behind one box.
@@ -100,6 +101,89 @@ impl FilterSpec {
     /// A new filter with these directives, secret-bearing targets always off.
     pub(crate) fn build(&self) -> EnvFilter {
         without_secret_targets(EnvFilter::builder().parse_lossy(&self.directives))
+    }
+
+    /// The filter as one layer in front of all the others.
+    pub(crate) fn global(&self) -> GlobalFilter {
+        GlobalFilter {
+            // Only a directive with a span or field part (`target[span{field=value}]=level`)
+            // is dynamic; without a `[` every directive is a target and a level.
+            dynamic: self.directives.contains('['),
+            filter: self.build(),
+        }
+    }
+}
+
+/// An [`EnvFilter`] in front of every layer. Its span hooks keep the state of dynamic
+/// directives (which spans match, which are entered), under a lock per call; with only static
+/// directives there is no such state, so the hooks are not called: the same decisions, without
+/// four lock-and-lookup calls per span.
+pub(crate) struct GlobalFilter {
+    filter: EnvFilter,
+    dynamic: bool,
+}
+
+impl<S> Layer<S> for GlobalFilter
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        Layer::<S>::register_callsite(&self.filter, metadata)
+    }
+
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        cx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        Layer::<S>::enabled(&self.filter, metadata, cx)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Layer::<S>::max_level_hint(&self.filter)
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        cx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if self.dynamic {
+            Layer::<S>::on_new_span(&self.filter, attrs, id, cx);
+        }
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        cx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if self.dynamic {
+            Layer::<S>::on_record(&self.filter, id, values, cx);
+        }
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, cx: tracing_subscriber::layer::Context<'_, S>) {
+        if self.dynamic {
+            Layer::<S>::on_enter(&self.filter, id, cx);
+        }
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, cx: tracing_subscriber::layer::Context<'_, S>) {
+        if self.dynamic {
+            Layer::<S>::on_exit(&self.filter, id, cx);
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, cx: tracing_subscriber::layer::Context<'_, S>) {
+        if self.dynamic {
+            Layer::<S>::on_close(&self.filter, id, cx);
+        }
     }
 }
 
@@ -250,5 +334,84 @@ impl<W: io::Write> io::Write for ScrubbingWriter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test's failure is its panic
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::FilterSpec;
+    use ferrotel_config::Env;
+
+    /// Collects the messages of the events that reach it.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Seen {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            struct Message<'a>(&'a mut Vec<String>);
+            impl tracing::field::Visit for Message<'_> {
+                fn record_debug(
+                    &mut self,
+                    field: &tracing::field::Field,
+                    value: &dyn std::fmt::Debug,
+                ) {
+                    if field.name() == "message" {
+                        self.0.push(format!("{value:?}"));
+                    }
+                }
+            }
+            event.record(&mut Message(&mut self.0.lock().unwrap()));
+        }
+    }
+
+    /// What the global filter of `directives` lets through, for the same events in and out of
+    /// a span named `outer`.
+    fn admitted(directives: &str) -> Vec<String> {
+        let (spec, note) = FilterSpec::read(&Env::from_pairs([("RUST_LOG", directives)]), "info");
+        assert_eq!(note, None);
+        let seen = Seen::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(spec.global())
+            .with(seen.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::debug!("debug outside");
+            tracing::warn!("warn outside");
+            tracing::warn_span!("outer").in_scope(|| {
+                tracing::debug!("debug inside");
+                tracing::warn!("warn inside");
+            });
+            tracing::debug!("debug after");
+        });
+        let seen = seen.0.lock().unwrap().clone();
+        seen
+    }
+
+    #[test]
+    fn the_global_filter_keeps_static_and_span_directives() {
+        assert_eq!(admitted("warn"), ["warn outside", "warn inside"]);
+        assert_eq!(
+            admitted("debug"),
+            [
+                "debug outside",
+                "warn outside",
+                "debug inside",
+                "warn inside",
+                "debug after"
+            ]
+        );
+        // A span directive needs the filter's span hooks: debug inside `outer` only.
+        assert_eq!(
+            admitted("warn,[outer]=debug"),
+            ["warn outside", "debug inside", "warn inside"]
+        );
     }
 }

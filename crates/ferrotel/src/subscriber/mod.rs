@@ -40,9 +40,13 @@ pub(crate) fn build(
     let events_only = config.sdk_disabled;
     let dispatch = match &pipelines.tracer_provider {
         Some(provider) => {
-            // The same filter as the log lines: without one, every span of h2, hyper and
-            // tower (TRACE and DEBUG level) would be exported, flooding the queue.
-            let spans = span_layer(provider).with_filter(filter.build());
+            // One filter in front of every layer, rather than a copy per layer: each per-layer
+            // filter costs the registry its bookkeeping on every span, and each `EnvFilter` a
+            // lock and a lookup at every span's creation, enter, exit and close. Every layer
+            // here took the same directives, so the admitted spans and events are the same.
+            // The span layer needs it: without a filter every span of h2, hyper and tower
+            // (TRACE and DEBUG level) would be exported, flooding the queue.
+            let spans = span_layer(provider);
             let fmt = format::fmt_layer::<Traced>(
                 config.log_format,
                 &config.service_name,
@@ -50,15 +54,17 @@ pub(crate) fn build(
                 writer,
             );
             // The logs signal: every event the filter admits, as an OpenTelemetry log record
-            // (the appender reads the ids from the context of the entered span).
-            let records = pipelines.logger_provider.as_ref().map(|provider| {
-                opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(provider)
-                    .with_filter(format::log_filter(filter.build(), true))
-            });
+            // (the appender reads the ids from the context of the entered span; it does
+            // nothing with spans).
+            let records = pipelines
+                .logger_provider
+                .as_ref()
+                .map(opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new);
             tracing::Dispatch::new(
                 tracing_subscriber::registry()
+                    .with(filter.global())
                     .with(spans)
-                    .with(fmt.with_filter(format::log_filter(filter.build(), events_only)))
+                    .with(fmt)
                     .with(records),
             )
         }

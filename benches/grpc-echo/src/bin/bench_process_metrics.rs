@@ -2,7 +2,7 @@
 //! without them, in one run.
 //!
 //! ```text
-//! cargo run --release --bin bench-process-metrics -- [--collections N] [--case off|on]
+//! cargo run --release -p ferrotel-bench-grpc --bin bench-process-metrics -- [--collections N] [--case off|on]
 //! ```
 //!
 //! Each case collects a meter provider N times through a manual reader, inside a two-worker
