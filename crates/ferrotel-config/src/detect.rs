@@ -27,6 +27,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use crate::env::Env;
+use crate::glob;
 use crate::parse::keyword_enum;
 use crate::vars;
 
@@ -153,8 +154,15 @@ impl ResourceDetection {
 
     /// Whether a detected attribute `key` passes the included/excluded filters.
     pub fn keeps(&self, key: &str) -> bool {
-        (self.included.is_empty() || self.included.iter().any(|p| glob(p, key)))
-            && !self.excluded.iter().any(|p| glob(p, key))
+        (self.included.is_empty()
+            || self
+                .included
+                .iter()
+                .any(|p| glob::matches(p.as_bytes(), key.as_bytes())))
+            && !self
+                .excluded
+                .iter()
+                .any(|p| glob::matches(p.as_bytes(), key.as_bytes()))
     }
 
     /// What the system-reading detectors find (`host`, `process`, `container`, and the `k8s`
@@ -230,34 +238,6 @@ pub(crate) fn detect_variables(detection: &ResourceDetection, env: &Env) -> Vec<
         .into_iter()
         .filter(|(key, _)| detection.keeps(key))
         .collect()
-}
-
-/// A glob match: `*` any run of characters, `?` exactly one.
-fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == '?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((star_p, star_t)) => {
-                    pi = star_p + 1;
-                    ti = star_t + 1;
-                    star = Some((star_p, star_t + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 /// The first bytes of a regular file below `root`, at most [`MAX_FILE_BYTES`] plus one (to
@@ -456,12 +436,12 @@ mod tests {
 
     #[test]
     fn globs_match_keys() {
-        assert!(glob("host.*", "host.name"));
-        assert!(glob("*", "anything"));
-        assert!(glob("k8s.?od.name", "k8s.pod.name"));
-        assert!(!glob("host.*", "process.pid"));
-        assert!(glob("*.name", "k8s.pod.name"));
-        assert!(!glob("*.id", "k8s.pod.uid"));
+        assert!(glob::matches(b"host.*", b"host.name"));
+        assert!(glob::matches(b"*", b"anything"));
+        assert!(glob::matches(b"k8s.?od.name", b"k8s.pod.name"));
+        assert!(!glob::matches(b"host.*", b"process.pid"));
+        assert!(glob::matches(b"*.name", b"k8s.pod.name"));
+        assert!(!glob::matches(b"*.id", b"k8s.pod.uid"));
     }
 
     #[test]

@@ -69,6 +69,7 @@ mod env;
 pub mod escape;
 mod exporter;
 mod file;
+pub mod glob;
 mod issue;
 mod limits;
 mod logging;

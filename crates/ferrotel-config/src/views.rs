@@ -140,39 +140,6 @@ impl ViewSelector {
     }
 }
 
-/// Whether `name` matches `pattern` (`*`: any run, `?`: one character), ignoring ASCII case
-/// as instrument names are compared.
-fn wildcard_match(pattern: &str, name: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let name: Vec<char> = name.chars().map(|c| c.to_ascii_lowercase()).collect();
-    // Iterative matching with one backtrack point: linear in practice, no recursion.
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, n));
-                p += 1;
-            }
-            Some(c) if *c == '?' || Some(c) == name.get(n) => {
-                p += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((sp, sn)) => {
-                    p = sp + 1;
-                    n = sn + 1;
-                    star = Some((sp, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern
-        .get(p..)
-        .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
-}
-
 /// How a view aggregates its stream (`stream.aggregation`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ViewAggregation {
@@ -603,6 +570,14 @@ pub fn exponential_buckets(
         next *= factor;
     }
     Ok(bounds)
+}
+
+/// Instrument names are case-insensitive.
+fn wildcard_match(pattern: &str, name: &str) -> bool {
+    crate::glob::matches(
+        pattern.to_ascii_lowercase().as_bytes(),
+        name.to_ascii_lowercase().as_bytes(),
+    )
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ struct Rule {
 
 impl Rule {
     fn matches(&self, name: &str, attributes: &[KeyValue]) -> bool {
-        if !glob_match(&self.glob, name.as_bytes()) {
+        if !ferrotel_config::glob::matches(&self.glob, name.as_bytes()) {
             return false;
         }
         match &self.attribute {
@@ -29,34 +29,6 @@ impl Rule {
                 .any(|kv| kv.key.as_str() == key && kv.value.as_str() == value.as_str()),
         }
     }
-}
-
-/// `*` matches any run of bytes, `?` exactly one; everything else matches itself. Linear in
-/// practice: on a mismatch only the last `*` is retried.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// The specification's trace-id ratio test: the low 63 bits of the trace id's last 8 bytes
@@ -186,7 +158,7 @@ mod tests {
             ("", "x", false),
         ] {
             assert_eq!(
-                glob_match(pattern.as_bytes(), text.as_bytes()),
+                ferrotel_config::glob::matches(pattern.as_bytes(), text.as_bytes()),
                 expected,
                 "{pattern} vs {text}"
             );
