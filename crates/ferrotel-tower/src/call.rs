@@ -198,7 +198,10 @@ impl Call {
                     (_, Some(s), Side::Server) => s >= 500,
                     (_, Some(s), Side::Client) => s >= 400,
                 };
-                let mut metric_attrs: Vec<KeyValue> = Vec::with_capacity(3);
+                let mut metric_attrs: Vec<KeyValue> = Vec::with_capacity(4);
+                if let Some(route) = &self.info.route {
+                    metric_attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.clone()));
+                }
                 let error_type = match status {
                     Some(s) if error => s.to_string(),
                     _ if error => "_OTHER".to_string(),
@@ -247,7 +250,10 @@ fn span_name(info: &RequestInfo) -> std::borrow::Cow<'static, str> {
     match info.protocol {
         Protocol::Grpc if info.method_known() => info.rpc_method.clone(),
         Protocol::Grpc => "grpc".into(),
-        Protocol::Http => info.http_method.into(),
+        Protocol::Http => match &info.route {
+            Some(route) => format!("{} {route}", info.http_method).into(),
+            None => info.http_method.into(),
+        },
     }
 }
 
@@ -280,6 +286,9 @@ fn start_attributes(shared: &Shared, info: &RequestInfo, attrs: &mut Attributes)
                 info.http_method,
             ));
             attrs.push(KeyValue::new(semconv::URL_PATH, info.path.clone()));
+            if let Some(route) = &info.route {
+                attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.clone()));
+            }
             if let Some(scheme) = info.scheme {
                 attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme));
             }

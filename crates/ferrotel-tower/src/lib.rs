@@ -30,7 +30,10 @@
 //!   with `rpc.system.name`, `rpc.method`, `rpc.response.status_code` and `error.type`.
 //! - Plain HTTP requests (no `application/grpc` content type) get the HTTP conventions instead:
 //!   `http.request.method`, `url.path`, `http.response.status_code`,
-//!   `http.server.request.duration` / `http.client.request.duration`.
+//!   `http.server.request.duration` / `http.client.request.duration`. A server names the route
+//!   a request matched with [`ServerLayer::route`] (or, with the `axum` feature, axum's
+//!   `MatchedPath`): `http.route` on the span and the metric, and the span name
+//!   `{method} {route}`. The raw path is never a metric attribute.
 
 mod body;
 mod call;
@@ -53,5 +56,5 @@ pub use ferrotel_config::RpcSemconv;
 pub use future::ResponseFuture;
 pub use server::ServerLayer;
 pub use service::{ClientService, InstrumentedService, ServerService};
-pub use shared::{SkipFn, Trust};
+pub use shared::{RouteFn, SkipFn, Trust};
 pub use status::GrpcCode;

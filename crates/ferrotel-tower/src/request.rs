@@ -32,6 +32,8 @@ pub(crate) struct RequestInfo {
     pub(crate) http_method: &'static str,
     /// The path, for plain HTTP requests only (`url.path`).
     pub(crate) path: String,
+    /// The route template a server request matched (`http.route`), plain HTTP only.
+    pub(crate) route: Option<Cow<'static, str>>,
     pub(crate) scheme: Option<&'static str>,
     pub(crate) server_address: Option<Cow<'static, str>>,
     pub(crate) server_port: Option<u16>,
@@ -209,6 +211,7 @@ impl RequestInfo {
             rpc_service,
             http_method: known_method(method),
             path,
+            route: None,
             scheme,
             server_address,
             server_port,

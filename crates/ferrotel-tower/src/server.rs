@@ -31,6 +31,33 @@ impl ServerLayer {
     pub fn trust(self, trust: Trust) -> Self {
         self.set(|s| s.trust = trust)
     }
+
+    /// Names the route each plain HTTP request matched: `http.route` on its span and its
+    /// duration metric, and the span name `{method} {route}`. The route is a template such as
+    /// `/volumes/{id}`, never the raw path (that would make one metric series per path). With
+    /// the `axum` feature and no function set, the route axum's router matched is used.
+    ///
+    /// ```
+    /// use ferrotel_tower::ServerLayer;
+    ///
+    /// let layer = ServerLayer::new().route(|uri, _extensions| {
+    ///     match uri.path().split('/').nth(1) {
+    ///         Some("volumes") => Some("/volumes/{id}"),
+    ///         _ => None,
+    ///     }
+    /// });
+    /// # drop(layer);
+    /// ```
+    pub fn route(
+        self,
+        route: impl for<'a> Fn(&'a http::Uri, &'a http::Extensions) -> Option<&'a str>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        let route: crate::shared::RouteFn = std::sync::Arc::new(route);
+        self.set(|s| s.route = Some(route))
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use tower::Service;
 use crate::body::ResponseBody;
 use crate::call::Call;
 use crate::future::ResponseFuture;
-use crate::request::RequestInfo;
+use crate::request::{Protocol, RequestInfo};
 use crate::shared::{Shared, Side};
 
 /// The service [`crate::ServerLayer`] and [`crate::ClientLayer`] wrap around theirs.
@@ -58,7 +58,10 @@ where
         let shared = Arc::clone(&self.shared);
         let (call, cx) = match shared.side {
             Side::Server => {
-                let info = RequestInfo::read(&request, None);
+                let mut info = RequestInfo::read(&request, None);
+                if info.protocol == Protocol::Http {
+                    info.route = shared.route(&request);
+                }
                 let parent = shared.extract(request.headers());
                 Call::start(Arc::clone(&shared), info, parent)
             }

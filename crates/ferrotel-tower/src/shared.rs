@@ -1,6 +1,7 @@
 //! What a layer and its services share: tracer, meter instruments, propagator and policies.
 //! Built once per layer, at its first `Layer::layer`; every request reads it through an `Arc`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -36,6 +37,12 @@ pub enum Trust {
 
 /// A predicate on the request head: `true` means "do not instrument this request".
 pub type SkipFn = Arc<dyn Fn(&http::request::Parts) -> bool + Send + Sync>;
+
+/// The route a server request matched, such as `/volumes/{id}` (`http.route`), read from its
+/// URI and extensions; `None` when the request matched none. It must name the route's
+/// template, never the raw path: it becomes a metric attribute.
+pub type RouteFn =
+    Arc<dyn for<'a> Fn(&'a http::Uri, &'a http::Extensions) -> Option<&'a str> + Send + Sync>;
 
 /// gRPC health checks and reflection are skipped unless asked otherwise.
 pub(crate) const DEFAULT_SKIPPED_SERVICES: [&str; 3] = [
@@ -111,6 +118,7 @@ pub(crate) struct Shared {
     pub(crate) trust: Trust,
     pub(crate) skip_defaults: bool,
     pub(crate) skip: Option<SkipFn>,
+    pub(crate) route: Option<RouteFn>,
     pub(crate) target: Option<http::Uri>,
 }
 
@@ -148,6 +156,15 @@ impl Shared {
         }
     }
 
+    /// The route of a server request, interned (bounded: past the bound it is owned).
+    pub(crate) fn route<B>(&self, request: &http::Request<B>) -> Option<Cow<'static, str>> {
+        let route = match &self.route {
+            Some(route) => route(request.uri(), request.extensions()),
+            None => matched_path(request.extensions()),
+        }?;
+        Some(crate::intern::NAMES.get(route))
+    }
+
     pub(crate) fn extract(&self, headers: &http::HeaderMap) -> Context {
         let extractor = HeaderExtractor(headers);
         match &self.propagator {
@@ -167,6 +184,19 @@ impl Shared {
     }
 }
 
+/// The route axum's router matched, when the `axum` feature is on.
+#[cfg(feature = "axum")]
+fn matched_path(extensions: &http::Extensions) -> Option<&str> {
+    extensions
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
+}
+
+#[cfg(not(feature = "axum"))]
+fn matched_path(_: &http::Extensions) -> Option<&str> {
+    None
+}
+
 /// The settings both layers share: plain values, stored by the setters. Nothing is built
 /// from them until [`Built::get_or_build`] runs, at the layer's first `Layer::layer`.
 #[derive(Clone)]
@@ -180,6 +210,7 @@ pub(crate) struct Settings {
     pub(crate) trust: Trust,
     pub(crate) skip_defaults: bool,
     pub(crate) skip: Option<SkipFn>,
+    pub(crate) route: Option<RouteFn>,
     pub(crate) target: Option<http::Uri>,
 }
 
@@ -195,6 +226,7 @@ impl Default for Settings {
             trust: Trust::Trusted,
             skip_defaults: true,
             skip: None,
+            route: None,
             target: None,
         }
     }
@@ -287,6 +319,7 @@ impl Settings {
             trust: self.trust,
             skip_defaults: self.skip_defaults,
             skip: self.skip.clone(),
+            route: self.route.clone(),
             target: self.target.clone(),
         })
     }
