@@ -2,12 +2,13 @@
 //! finish it, re-opening as soon as the server closes them, for tests of an HTTP server that
 //! must keep answering everyone else.
 
-use std::io::{self, Write as _};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
+
+use tokio::io::AsyncWriteExt as _;
 
 /// How long a trickling socket waits between two bytes.
 const BYTE_EVERY: Duration = Duration::from_millis(20);
@@ -17,24 +18,23 @@ const BYTE_EVERY: Duration = Duration::from_millis(20);
 pub struct Trickle {
     stop: Arc<AtomicBool>,
     bytes: Arc<AtomicU64>,
-    threads: Vec<JoinHandle<()>>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Trickle {
     /// `sockets` sockets to `addr`, spread over the loopback `sources` (e.g. `127.0.1.1`…),
-    /// each trickling `GET path` with a 1 MiB header, one byte every 20 ms.
+    /// each trickling `GET path` with a 1 MiB header, one byte every 20 ms. All of them run
+    /// as tasks on one thread of their own, so the attack costs its host little memory.
     pub fn start(
         addr: SocketAddr,
         path: &str,
         sources: &[Ipv4Addr],
         sockets: usize,
     ) -> io::Result<Trickle> {
-        // Binding a source address before connecting is tokio's `TcpSocket`; a worker thread
-        // drives its connects while the trickling threads block on them.
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_io()
+            .enable_time()
             .build()?;
         let stop = Arc::new(AtomicBool::new(false));
         let bytes = Arc::new(AtomicU64::new(0));
@@ -43,38 +43,40 @@ impl Trickle {
         } else {
             sources.to_vec()
         };
-        let head = Arc::new(format!(
+        let head: Arc<[u8]> = format!(
             "GET {path} HTTP/1.1\r\nHost: x\r\nX-Pad: {}",
             "a".repeat(1 << 20)
-        ));
-        let threads = (0..sockets)
-            .map(|n| {
-                let (stop, bytes, head) =
-                    (Arc::clone(&stop), Arc::clone(&bytes), Arc::clone(&head));
-                let source = sources[n % sources.len()];
-                let handle = runtime.handle().clone();
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let Ok(mut socket) = connect_from(&handle, source, addr) else {
-                            continue;
-                        };
-                        for byte in head.as_bytes() {
-                            if stop.load(Ordering::Relaxed)
-                                || socket.write_all(std::slice::from_ref(byte)).is_err()
-                            {
-                                break;
-                            }
-                            bytes.fetch_add(1, Ordering::Relaxed);
-                            std::thread::sleep(BYTE_EVERY);
+        )
+        .into_bytes()
+        .into();
+        for n in 0..sockets {
+            let (stop, bytes, head) = (Arc::clone(&stop), Arc::clone(&bytes), Arc::clone(&head));
+            let source = sources
+                .get(n % sources.len())
+                .copied()
+                .unwrap_or(Ipv4Addr::LOCALHOST);
+            runtime.spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut socket) = connect_from(source, addr).await else {
+                        // Refused: try again, without spinning.
+                        tokio::time::sleep(BYTE_EVERY).await;
+                        continue;
+                    };
+                    for byte in head.iter() {
+                        if stop.load(Ordering::Relaxed)
+                            || socket.write_all(std::slice::from_ref(byte)).await.is_err()
+                        {
+                            break;
                         }
+                        bytes.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(BYTE_EVERY).await;
                     }
-                })
-            })
-            .collect();
+                }
+            });
+        }
         Ok(Trickle {
             stop,
             bytes,
-            threads,
             runtime: Some(runtime),
         })
     }
@@ -84,30 +86,20 @@ impl Trickle {
         self.bytes.load(Ordering::Relaxed)
     }
 
-    /// Stops every socket and waits for their threads.
+    /// Stops every socket.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+            runtime.shutdown_timeout(Duration::from_secs(5));
         }
     }
 }
 
-/// A blocking socket connected to `addr` from the loopback address `source`.
-fn connect_from(
-    runtime: &tokio::runtime::Handle,
-    source: Ipv4Addr,
-    addr: SocketAddr,
-) -> io::Result<TcpStream> {
-    let stream = runtime.block_on(async {
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.bind(SocketAddr::from((source, 0)))?;
-        socket.connect(addr).await?.into_std()
-    })?;
-    stream.set_nonblocking(false)?;
+/// A socket connected to `addr` from the loopback address `source`.
+async fn connect_from(source: Ipv4Addr, addr: SocketAddr) -> io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((source, 0)))?;
+    let stream = socket.connect(addr).await?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
