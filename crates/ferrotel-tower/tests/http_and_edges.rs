@@ -11,7 +11,7 @@ use bytes::Bytes;
 use ferrotel_testkit::Receiver;
 use ferrotel_tower::{ClientLayer, ServerLayer, Trust};
 use http_body_util::{BodyExt, Full};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
@@ -60,37 +60,16 @@ fn traced_client(
         .service(hyper_client)
 }
 
-async fn serve(layer: ServerLayer) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let service = ServiceBuilder::new()
-                .layer(layer.clone())
-                .service(tower::service_fn(handler));
-            let service = hyper_util::service::TowerToHyperService::new(service);
-            tokio::spawn(async move {
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_gets_the_http_conventions() {
     let receiver = Receiver::start();
     let server = provider(&receiver, "http-server");
     let client = provider(&receiver, "http-client");
-    let addr = serve(
+    let addr = support::serve_http(
         ServerLayer::new()
             .tracer_provider(&server)
             .propagator(propagator()),
+        handler,
     )
     .await;
     let mut traced = traced_client(addr, &client);
@@ -170,11 +149,12 @@ async fn untrusted_edges_start_a_linked_root_without_baggage() {
     let caller = provider(&receiver, "outsider");
     let mut bodies = Vec::new();
     for trust in [Trust::Trusted, Trust::Untrusted] {
-        let addr = serve(
+        let addr = support::serve_http(
             ServerLayer::new()
                 .tracer_provider(&server)
                 .propagator(propagator())
                 .trust(trust),
+            handler,
         )
         .await;
         let mut traced = traced_client(addr, &caller);

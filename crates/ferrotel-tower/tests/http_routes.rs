@@ -13,12 +13,11 @@ use bytes::Bytes;
 use ferrotel_testkit::Receiver;
 use ferrotel_tower::ServerLayer;
 use http_body_util::Full;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use support::tracer_provider as provider;
-use tower::ServiceBuilder;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -26,26 +25,6 @@ async fn ok(
     _: http::Request<hyper::body::Incoming>,
 ) -> Result<http::Response<Full<Bytes>>, Infallible> {
     Ok(http::Response::new(Full::new(Bytes::from_static(b"ok"))))
-}
-
-/// Serves `ok` behind `layer` with hyper; the address.
-async fn serve(layer: ServerLayer) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let service = ServiceBuilder::new()
-                .layer(layer.clone())
-                .service(tower::service_fn(ok));
-            let service = hyper_util::service::TowerToHyperService::new(service);
-            tokio::spawn(async move {
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
 }
 
 /// GETs each path from `addr` with a plain client.
@@ -153,7 +132,7 @@ async fn a_route_function_names_spans_and_metric_series() {
                 .starts_with("/volumes/")
                 .then_some("/volumes/{id}")
         });
-    let addr = serve(layer).await;
+    let addr = support::serve_http(layer, ok).await;
     get_all(addr, &["/volumes/42", "/volumes/7", "/other"]).await;
     assert_routes(&receiver, &tracer, &meter, &exporter).await;
 }

@@ -63,3 +63,34 @@ pub(crate) fn secret_metadata() -> tonic::metadata::MetadataMap {
     }
     metadata
 }
+
+/// What a plain HTTP test handler answers.
+pub(crate) type HttpAnswer =
+    Result<http::Response<http_body_util::Full<bytes::Bytes>>, std::convert::Infallible>;
+
+/// Serves `handler` behind `layer` with hyper on a loopback port; the address.
+pub(crate) async fn serve_http<F>(
+    layer: ferrotel_tower::ServerLayer,
+    handler: fn(http::Request<hyper::body::Incoming>) -> F,
+) -> std::net::SocketAddr
+where
+    F: std::future::Future<Output = HttpAnswer> + Send + 'static,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = tower::ServiceBuilder::new()
+                .layer(layer.clone())
+                .service(tower::service_fn(handler));
+            let service = hyper_util::service::TowerToHyperService::new(service);
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
