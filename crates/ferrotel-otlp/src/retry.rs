@@ -51,16 +51,10 @@ impl Failure {
 pub(crate) fn classify_grpc(status: &tonic::Status) -> Failure {
     use tonic::Code;
     // The causes say what a bare "tcp connect error" hides: "Connection refused".
-    let mut text = status.message().to_owned();
-    let mut source = std::error::Error::source(status);
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
+    let text = crate::transport::with_causes(
+        status.message().to_owned(),
+        std::error::Error::source(status),
+    );
     // The collector's text is foreign: escaped and bounded before it reaches a log line.
     let message = format!("gRPC status {:?}: {}", status.code(), printable(&text));
     let retry_delay = status

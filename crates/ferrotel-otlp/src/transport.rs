@@ -354,8 +354,14 @@ fn location_host(location: &str) -> String {
 /// An error with its causes, `a: b: c`, so "connection refused" is not hidden behind reqwest's
 /// "error sending request".
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
+    with_causes(error.to_string(), error.source())
+}
+
+/// `text` followed by each cause in `source`'s chain that it does not already say.
+pub(crate) fn with_causes(
+    mut text: String,
+    mut source: Option<&(dyn std::error::Error + 'static)>,
+) -> String {
     while let Some(cause) = source {
         let line = cause.to_string();
         if !text.contains(&line) {

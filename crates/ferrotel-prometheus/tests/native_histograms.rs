@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use ferrotel_prometheus::{EndpointConfig, MetricsEndpoint, MetricsSource};
-use ferrotel_testkit::raw_http::request;
+use ferrotel_testkit::raw_http::{request, urlencode};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_proto::tonic::metrics::v1::metric;
 use opentelemetry_sdk::metrics::{
@@ -30,15 +30,6 @@ fn quantile(prometheus: &mut PrometheusGuard, query: &str) -> f64 {
             .ok()?;
         value.is_finite().then_some(value)
     })
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 #[test]

@@ -147,6 +147,19 @@ fn dechunk(mut rest: &[u8]) -> io::Result<Vec<u8>> {
     }
 }
 
+/// Percent-encodes a query-string value: every byte but ASCII letters, digits and `-_.~`.
+pub fn urlencode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+pub use ferrotel_testkit::raw_http::urlencode;
 use serde_json::Value as Json;
 
 pub mod demo;
@@ -329,19 +330,6 @@ fn clock_ticks() -> f64 {
         .trim()
         .parse()
         .unwrap()
-}
-
-/// Percent-encodes a query-string value.
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// One request to a loopback `http://host:port/path` URL with a JSON body: `(status, body)`,
