@@ -326,6 +326,34 @@ mod enums {
             );
         }
     }
+
+    #[test]
+    fn process_metrics_default_on_and_a_bad_value_keeps_them_on_and_is_named() {
+        assert!(resolve(&[]).config.process_metrics);
+        assert!(
+            !resolve(&[(FERROTEL_PROCESS_METRICS, "false")])
+                .config
+                .process_metrics
+        );
+        let resolved = resolve(&[(FERROTEL_PROCESS_METRICS, "off")]);
+        assert!(resolved.config.process_metrics, "the default is kept");
+        let named = issue(&resolved, FERROTEL_PROCESS_METRICS);
+        assert_eq!(named.severity, Severity::Invalid);
+        assert_eq!(named.value, "off");
+        let strict = ferrotel_config::Config::builder().strict(true).resolve(
+            &ferrotel_config::Env::from_pairs([(FERROTEL_PROCESS_METRICS, "off")]),
+        );
+        assert!(strict.is_err(), "strict mode refuses it");
+        // Code beats the variable.
+        let code = ferrotel_config::Config::builder()
+            .process_metrics(false)
+            .resolve(&ferrotel_config::Env::from_pairs([(
+                FERROTEL_PROCESS_METRICS,
+                "true",
+            )]))
+            .unwrap();
+        assert!(!code.config.process_metrics);
+    }
 }
 
 mod invalid_values {

@@ -193,8 +193,12 @@ impl Source {
     }
 }
 
-/// Reads at most [`MAX_FILE_BYTES`] of a regular or proc file.
+/// Reads at most [`MAX_FILE_BYTES`] of a regular file (`/proc` files are): a FIFO would block
+/// the collection, a device could be endless.
 fn read_bounded(path: &Path) -> Option<String> {
+    if !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
     let file = std::fs::File::open(path).ok()?;
     let mut text = String::new();
     file.take(MAX_FILE_BYTES).read_to_string(&mut text).ok()?;
@@ -525,6 +529,25 @@ mod tests {
             assert_eq!(source.descriptor_limit(), None);
             assert_eq!(source.memory_limit(), None);
         }
+    }
+
+    #[test]
+    fn a_fifo_or_a_directory_in_place_of_a_file_is_not_read() {
+        let root = fake_root(&[("proc/self/status", "VmRSS: 4 kB\n")]);
+        std::fs::create_dir_all(root.path().join("proc/self/io")).unwrap();
+        let fifo = root.path().join("proc/self/stat");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let source = Source {
+            root: root.path().to_owned(),
+        };
+        // Opening the FIFO would block until a writer came; it is refused instead.
+        assert_eq!(source.stat(), None);
+        assert_eq!(source.disk_io(), None);
+        assert_eq!(source.status("VmRSS"), Some(4096));
     }
 
     #[test]
