@@ -145,7 +145,15 @@ fn storage_cluster_through_the_real_stack() {
     if support::stack_tools_or_skip().is_none() {
         return;
     }
-    let stack = Stack::start(false, &[("FERROTEL_TAIL_DECISION_WAIT", "2s")]);
+    // Scraped every second: a demo run shorter than the file's 5 s would otherwise reach
+    // Prometheus as one value per series, and every rate panel would read zero.
+    let stack = Stack::start(
+        false,
+        &[
+            ("FERROTEL_TAIL_DECISION_WAIT", "2s"),
+            ("FERROTEL_SCRAPE_INTERVAL", "1s"),
+        ],
+    );
     let demo = |ops: &str, profile: &str| {
         Command::new(env!("CARGO_BIN_EXE_storage-cluster"))
             .args(["--ops", ops, "--concurrency", "4", "--nfs-metrics", profile])
