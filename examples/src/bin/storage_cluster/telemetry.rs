@@ -149,9 +149,12 @@ pub(crate) fn shutdown(guard: ferrotel::Guard, who: &str) {
         dropped += stats.dropped_queue_full + stats.dropped_after_shutdown;
         failed += stats.failed;
     }
-    eprintln!(
-        "storage-cluster: {who}: spans exported={exported} dropped={dropped} failed={failed}"
+    // One write of the whole line: five processes share the driver's stderr, and a line
+    // written in pieces interleaves with another process's.
+    let line = format!(
+        "storage-cluster: {who}: spans exported={exported} dropped={dropped} failed={failed}\n"
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     for problem in flushed.problems {
         eprintln!("storage-cluster: {who}: telemetry: {problem}");
     }
